@@ -1,0 +1,55 @@
+// What the hook knows of etcd's own membership, and the one write per sync it
+// may ask for. The planner reads `Observation` and returns a
+// `MembershipAction`; a `MembershipClient` (hooks/etcd.ts against real etcd,
+// or an in-process fake in benchmarks) does the I/O.
+
+// etcd member IDs are uint64: kept as decimal strings, because JavaScript
+// numbers lose digits past 2^53.
+export interface EtcdMember {
+  id: string
+  // Empty for a member that was added but has not started yet.
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  isLearner: boolean
+}
+
+export type Observation =
+  | {
+      reachable: true
+      clusterId: string
+      // Undefined when the answering member knows of no leader (quorum lost).
+      leaderId: string | undefined
+      members: EtcdMember[]
+    }
+  | { reachable: false; error: string }
+
+// Client TLS for talking to members whose client URLs are https
+// (spec.TLS.static.operatorSecret), PEM text.
+export interface ClientTLS {
+  ca: string
+  cert: string
+  key: string
+}
+
+// Where to send a request: tried in order until one answers.
+export interface EtcdTarget {
+  endpoints: string[]
+  tls?: ClientTLS | undefined
+}
+
+export type MembershipAction =
+  | { kind: 'addLearner'; pod: string; peerURL: string; target: EtcdTarget }
+  | { kind: 'promote'; pod: string; memberId: string; target: EtcdTarget }
+  | { kind: 'remove'; pod: string; memberId: string; target: EtcdTarget }
+  // Sent to the leader (target holds only its endpoint).
+  | { kind: 'transferLeadership'; pod: string; toPod: string; toMemberId: string; target: EtcdTarget }
+
+export interface MembershipClient {
+  // Read-only: member list, cluster ID and leader. Never throws: an
+  // unreachable cluster is an Observation with reachable: false.
+  observe(target: EtcdTarget): Promise<Observation>
+  // The single write of a sync. Throws EtcdError when etcd refuses or
+  // cannot be reached.
+  execute(action: MembershipAction): Promise<void>
+}

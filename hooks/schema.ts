@@ -1,0 +1,168 @@
+// The EtcdCluster API (etcd.database.coreos.com/v1beta2) and Metacontroller's
+// sync hook request and response, as TypeBox schemas. These constants are the
+// single source of truth: the HTTP route validates with them and
+// scripts/generate-crd.ts derives the CRD's openAPIV3Schema from them.
+//
+// Field names follow the CoreOS etcd-operator (including `TLS`,
+// `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+export const API_GROUP = 'etcd.database.coreos.com'
+export const API_VERSION = `${API_GROUP}/v1beta2`
+
+export const DEFAULT_VERSION = '3.5.21'
+export const DEFAULT_REPOSITORY = 'quay.io/coreos/etcd'
+export const MAX_SIZE = 9
+// Member pods are named `<cluster>-<ordinal>` and must stay a DNS label (63);
+// the CoreOS operator refused names longer than 52 for the same reason.
+export const MAX_CLUSTER_NAME_LENGTH = 52
+
+// A Kubernetes object we pass through without looking inside (affinity,
+// resources, ...): validated by the API server's own schema, not ours.
+const Opaque = (description: string) =>
+  Type.Object({}, { additionalProperties: true, description, 'x-kubernetes-preserve-unknown-fields': true })
+const StringMap = (description: string) =>
+  Type.Record(Type.String(), Type.String(), { description })
+
+export const VersionPattern = '^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$'
+
+export const PodPolicySchema = Type.Object({
+  labels: Type.Optional(StringMap('Labels added to every member pod. `app` and `etcd_*` are reserved.')),
+  annotations: Type.Optional(StringMap('Annotations added to every member pod.')),
+  nodeSelector: Type.Optional(StringMap('Node selector of every member pod.')),
+  affinity: Type.Optional(Opaque('Affinity of every member pod (core/v1 Affinity).')),
+  antiAffinity: Type.Optional(Type.Boolean({ description: 'Shorthand for required pod anti-affinity on kubernetes.io/hostname between members.' })),
+  tolerations: Type.Optional(Type.Array(Opaque('A core/v1 Toleration.'), { description: 'Tolerations of every member pod.' })),
+  resources: Type.Optional(Opaque('Resources of the etcd container (core/v1 ResourceRequirements).')),
+  etcdEnv: Type.Optional(Type.Array(Opaque('A core/v1 EnvVar.'), { description: 'Extra environment of the etcd container (ETCD_* settings).' })),
+  securityContext: Type.Optional(Opaque('Pod security context (core/v1 PodSecurityContext).')),
+  persistentVolumeClaimSpec: Type.Optional(Opaque('When set, each member keeps its data on its own PersistentVolumeClaim of this spec.')),
+  ClusterDomain: Type.Optional(Type.String({ description: 'Cluster DNS domain with its leading dot, e.g. `.cluster.local`. Empty: the search path resolves `<pod>.<cluster>.<namespace>.svc`.', pattern: '^(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' })),
+  DNSTimeoutInSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted for CoreOS compatibility; etcd itself retries DNS, and the pod restarts in place.' })),
+  busyboxImage: Type.Optional(Type.String({ description: 'Accepted for CoreOS compatibility; member pods have no init container.' })),
+  priorityClassName: Type.Optional(Type.String({ description: 'Priority class of every member pod.' })),
+  topologySpreadConstraints: Type.Optional(Type.Array(Opaque('A core/v1 TopologySpreadConstraint.'), { description: 'Topology spread constraints of every member pod.' })),
+}, { additionalProperties: false, description: 'How member pods are made. Applies to members created after the change.' })
+
+const SecretName = (description: string) => Type.String({ minLength: 1, description })
+
+export const TLSPolicySchema = Type.Object({
+  static: Type.Optional(Type.Object({
+    member: Type.Optional(Type.Object({
+      peerSecret: Type.Optional(SecretName('Secret with peer.crt, peer.key and peer-ca.crt: peer traffic becomes https.')),
+      serverSecret: Type.Optional(SecretName('Secret with server.crt, server.key and server-ca.crt: client traffic becomes https with client certificate auth.')),
+    }, { additionalProperties: false })),
+    operatorSecret: Type.Optional(SecretName('Secret with etcd-client.crt, etcd-client.key and etcd-client-ca.crt, used by the hook to manage membership.')),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false, description: 'Static TLS, with the secret layout of the CoreOS operator.' })
+
+export const LoadBalancerSchema = Type.Object({
+  enabled: Type.Boolean({ default: false, description: 'Create the LoadBalancer Service `<name>-client-lb` in front of ready members.' }),
+  annotations: Type.Optional(StringMap('Annotations of the LoadBalancer Service (cloud provider settings).')),
+  sourceRanges: Type.Optional(Type.Array(Type.String(), { description: 'CIDRs allowed to reach the LoadBalancer. Set this: etcd without client TLS has no authentication.' })),
+  loadBalancerClass: Type.Optional(Type.String({ description: 'spec.loadBalancerClass of the Service.' })),
+  externalTrafficPolicy: Type.Optional(Type.Union([Type.Literal('Cluster'), Type.Literal('Local')], { description: 'spec.externalTrafficPolicy of the Service.' })),
+}, { additionalProperties: false })
+
+export const PodDisruptionBudgetSchema = Type.Object({
+  enabled: Type.Boolean({ default: true, description: 'Create the PodDisruptionBudget `<name>`.' }),
+  maxUnavailable: Type.Integer({ minimum: 1, default: 1, description: 'Members that voluntary disruptions may take down at once.' }),
+}, { additionalProperties: false })
+
+export const ClusterSpecSchema = Type.Object({
+  size: Type.Integer({ minimum: 1, maximum: MAX_SIZE, description: 'Number of etcd members (1 to 9; odd sizes tolerate the most failures).' }),
+  version: Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.5.21; a leading v is accepted.' }),
+  repository: Type.String({ default: DEFAULT_REPOSITORY, minLength: 1, description: 'Image repository; the image is `<repository>:v<version>`.' }),
+  paused: Type.Boolean({ default: false, description: 'When true the hook changes nothing and reports controlPaused.' }),
+  pod: Type.Optional(PodPolicySchema),
+  TLS: Type.Optional(TLSPolicySchema),
+  loadBalancer: Type.Optional(LoadBalancerSchema),
+  podDisruptionBudget: Type.Optional(PodDisruptionBudgetSchema),
+}, { additionalProperties: false })
+export type ClusterSpec = Static<typeof ClusterSpecSchema>
+export type PodPolicy = Static<typeof PodPolicySchema>
+
+export const ConditionSchema = Type.Object({
+  type: Type.String(),
+  status: Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')]),
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  lastTransitionTime: Type.Optional(Type.String()),
+})
+export type Condition = Static<typeof ConditionSchema>
+
+export const ClusterStatusSchema = Type.Object({
+  phase: Type.Optional(Type.Union([Type.Literal('Creating'), Type.Literal('Running'), Type.Literal('Failed')])),
+  reason: Type.Optional(Type.String()),
+  controlPaused: Type.Optional(Type.Boolean()),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+  size: Type.Optional(Type.Integer({ description: 'Members in etcd (voters and learners).' })),
+  members: Type.Optional(Type.Object({
+    ready: Type.Optional(Type.Array(Type.String())),
+    unready: Type.Optional(Type.Array(Type.String())),
+  })),
+  currentVersion: Type.Optional(Type.String()),
+  targetVersion: Type.Optional(Type.String()),
+  serviceName: Type.Optional(Type.String()),
+  clientPort: Type.Optional(Type.Integer()),
+  clientURL: Type.Optional(Type.String()),
+  externalClientURLs: Type.Optional(Type.Array(Type.String())),
+  clusterID: Type.Optional(Type.String()),
+  leader: Type.Optional(Type.String()),
+  learners: Type.Optional(Type.Array(Type.String())),
+  lastAction: Type.Optional(Type.String()),
+  observedGeneration: Type.Optional(Type.Integer()),
+}, { additionalProperties: true })
+export type ClusterStatus = Static<typeof ClusterStatusSchema>
+
+export const ObjectMetaSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  namespace: Type.Optional(Type.String()),
+  uid: Type.Optional(Type.String()),
+  generation: Type.Optional(Type.Integer()),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  deletionTimestamp: Type.Optional(Type.String()),
+}, { additionalProperties: true })
+
+export const EtcdClusterSchema = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('EtcdCluster'),
+  metadata: ObjectMetaSchema,
+  spec: ClusterSpecSchema,
+  status: Type.Optional(ClusterStatusSchema),
+}, { additionalProperties: true })
+export type EtcdCluster = Static<typeof EtcdClusterSchema>
+
+// A child as Metacontroller sends it: any Kubernetes object with a name.
+export const KubeObjectSchema = Type.Object({
+  apiVersion: Type.String(),
+  kind: Type.String(),
+  metadata: ObjectMetaSchema,
+}, { additionalProperties: true })
+export type KubeObject = Static<typeof KubeObjectSchema> & Record<string, unknown>
+
+// children['Pod.v1']['<name>' or '<namespace>/<name>'] (v1 and v2 hooks).
+const ChildMap = Type.Record(Type.String(), Type.Record(Type.String(), KubeObjectSchema))
+
+export const SyncRequestSchema = Type.Object({
+  controller: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  parent: EtcdClusterSchema,
+  children: Type.Optional(ChildMap),
+  related: Type.Optional(ChildMap),
+  finalizing: Type.Optional(Type.Boolean()),
+}, { additionalProperties: true })
+export type SyncRequest = Static<typeof SyncRequestSchema>
+
+export const SyncResponseSchema = Type.Object({
+  status: ClusterStatusSchema,
+  children: Type.Array(Type.Object({}, { additionalProperties: true })),
+  resyncAfterSeconds: Type.Number(),
+}, { additionalProperties: false })
+export interface SyncResponse {
+  status: ClusterStatus
+  children: KubeObject[]
+  resyncAfterSeconds: number
+}
+
+export type { TSchema }
