@@ -57,7 +57,7 @@ export const TLSPolicySchema = Type.Object({
 }, { additionalProperties: false, description: 'Static TLS, with the secret layout of the CoreOS operator.' })
 
 export const LoadBalancerSchema = Type.Object({
-  enabled: Type.Boolean({ default: false, description: 'Create the LoadBalancer Service `<name>-client-lb` in front of ready members.' }),
+  enabled: Type.Optional(Type.Boolean({ default: false, description: 'Create the LoadBalancer Service `<name>-client-lb` in front of ready members.' })),
   annotations: Type.Optional(StringMap('Annotations of the LoadBalancer Service (cloud provider settings).')),
   sourceRanges: Type.Optional(Type.Array(Type.String(), { description: 'CIDRs allowed to reach the LoadBalancer. Set this: etcd without client TLS has no authentication.' })),
   loadBalancerClass: Type.Optional(Type.String({ description: 'spec.loadBalancerClass of the Service.' })),
@@ -65,15 +65,15 @@ export const LoadBalancerSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const PodDisruptionBudgetSchema = Type.Object({
-  enabled: Type.Boolean({ default: true, description: 'Create the PodDisruptionBudget `<name>`.' }),
-  maxUnavailable: Type.Integer({ minimum: 1, default: 1, description: 'Members that voluntary disruptions may take down at once.' }),
+  enabled: Type.Optional(Type.Boolean({ default: true, description: 'Create the PodDisruptionBudget `<name>`.' })),
+  maxUnavailable: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'Members that voluntary disruptions may take down at once.' })),
 }, { additionalProperties: false })
 
 export const ClusterSpecSchema = Type.Object({
   size: Type.Integer({ minimum: 1, maximum: MAX_SIZE, description: 'Number of etcd members (1 to 9; odd sizes tolerate the most failures).' }),
-  version: Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.5.21; a leading v is accepted.' }),
-  repository: Type.String({ default: DEFAULT_REPOSITORY, minLength: 1, description: 'Image repository; the image is `<repository>:v<version>`.' }),
-  paused: Type.Boolean({ default: false, description: 'When true the hook changes nothing and reports controlPaused.' }),
+  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.5.21; a leading v is accepted.' })),
+  repository: Type.Optional(Type.String({ default: DEFAULT_REPOSITORY, minLength: 1, description: 'Image repository; the image is `<repository>:v<version>`.' })),
+  paused: Type.Optional(Type.Boolean({ default: false, description: 'When true the hook changes no member: no membership change, no pod created, changed or deleted.' })),
   pod: Type.Optional(PodPolicySchema),
   TLS: Type.Optional(TLSPolicySchema),
   loadBalancer: Type.Optional(LoadBalancerSchema),
@@ -164,5 +164,11 @@ export interface SyncResponse {
   children: KubeObject[]
   resyncAfterSeconds: number
 }
+
+// What a refused request gets back: a sentence a person can act on.
+export const ErrorSchema = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+}, { additionalProperties: false })
 
 export type { TSchema }

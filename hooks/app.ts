@@ -1,0 +1,101 @@
+// The HTTP shell: validate, observe etcd (read-only), plan (pure), carry out
+// the plan's single membership write, answer. `buildApp` never listens;
+// hooks/server.ts does.
+import { STATUS_CODES } from 'node:http'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { readCluster } from './cluster.js'
+import type { MembershipClient, Observation } from './membership.js'
+import { observeTarget } from './members.js'
+import { plan } from './plan.js'
+import { ErrorSchema, SyncRequestSchema, SyncResponseSchema, type SyncRequest, type SyncResponse } from './schema.js'
+import { problemsOf } from './validate.js'
+
+export interface AppOptions {
+  membership: MembershipClient
+  // Injected so tests control time; the planner never reads a clock.
+  now?: () => Date
+  logger?: FastifyServerOptions['logger']
+}
+
+// Metacontroller sends every child of a cluster; 9 pods with full status
+// are well under 1 MiB, related Secrets included.
+const BODY_LIMIT = 4 * 1024 * 1024
+
+export function buildApp (options: AppOptions): FastifyInstance {
+  const now = options.now ?? (() => new Date())
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // One line per sync that changes something, written by us; resyncs of a
+    // steady cluster are not worth a line each.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    // Validate the request as sent: no coercion, no defaults, no stripping.
+    // The schema's Kubernetes extensions are annotations for the CRD.
+    ajv: {
+      customOptions: {
+        coerceTypes: false, useDefaults: false, removeAdditional: false,
+        keywords: ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-validations', 'x-kubernetes-int-or-string'],
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  let closing = false
+  app.addHook('onClose', async () => { closing = true })
+
+  app.setErrorHandler<FastifyError>((error, request, reply) => {
+    if (error.validation !== undefined) {
+      // A request of the wrong shape: say which field; change nothing.
+      return reply.code(422).send({ error: 'Unprocessable Entity', message: error.message })
+    }
+    const status = error.statusCode ?? 500
+    if (status < 500) return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Bad Request', message: error.message })
+    // A 5xx makes Metacontroller retry and change nothing: never a 200
+    // that could drop members.
+    request.log.error({ err: error }, 'sync failed')
+    return reply.code(500).send({ error: 'Internal Server Error', message: 'the hook failed; see its log' })
+  })
+
+  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/readyz', async (_request, reply) => closing
+    ? reply.code(503).send({ ok: false })
+    : { ok: true })
+
+  app.post('/sync', {
+    schema: { body: SyncRequestSchema, response: { 200: SyncResponseSchema, '4xx': ErrorSchema } },
+  }, async (request, reply) => {
+    const sync = request.body as SyncRequest
+    const problems = problemsOf(sync.parent)
+    if (problems.length > 0) {
+      return reply.code(422).send({ error: 'Unprocessable Entity', message: problems.join('; ') })
+    }
+    const log = request.log.child({ cluster: `${sync.parent.metadata.namespace ?? 'default'}/${sync.parent.metadata.name}` })
+
+    const target = observeTarget(readCluster(sync))
+    const observation: Observation = target.endpoints.length === 0
+      ? { reachable: false, error: 'no member pods' }
+      : await options.membership.observe(target)
+    const decision = plan(sync, observation, now())
+
+    let response: SyncResponse = decision.response
+    if (decision.action !== undefined) {
+      const { kind, pod } = decision.action
+      try {
+        await options.membership.execute(decision.action)
+        log.info({ rule: decision.rule, action: kind, pod }, response.status.lastAction ?? kind)
+      } catch (error) {
+        // etcd said no (a learner not caught up yet) or did not answer: the
+        // plan for that case adds and removes nothing; try again soon.
+        response = decision.responseIfActionFails
+        log.warn({ rule: decision.rule, action: kind, pod, err: error }, `${kind} failed; retrying`)
+      }
+    } else if (decision.rule !== 'steady') {
+      log.info({ rule: decision.rule, reason: response.status.reason, lastAction: response.status.lastAction }, 'sync')
+    } else {
+      log.debug({ rule: decision.rule }, 'steady')
+    }
+    return response
+  })
+
+  return app
+}

@@ -1,0 +1,99 @@
+// Joins etcd's member list with the observed pods: which member lives in
+// which pod, which are healthy or dead, and which pods belong to no member.
+import { clientURL, ordinalOf, podOfMember, type Cluster, type ObservedPod } from './cluster.js'
+import type { EtcdMember, EtcdTarget } from './membership.js'
+
+export interface MemberSlot {
+  pod: string // the pod this member runs in (named after it)
+  ordinal: number
+  member: EtcdMember
+  observed: ObservedPod | undefined
+  started: boolean // etcd has run in the pod: the member has a name
+  // Serves clients on the wanted image: running, Ready, rolled out.
+  healthy: boolean
+  // The pod is gone, finished or being deleted.
+  dead: boolean
+}
+
+export interface Membership {
+  clusterId: string
+  leader: MemberSlot | undefined
+  slots: MemberSlot[] // ordered by ordinal
+  voters: MemberSlot[]
+  learners: MemberSlot[]
+  // Members whose peer URL names no pod of ours (added by hand).
+  foreign: EtcdMember[]
+  // Pods that are no member (removed members, or failed starts).
+  strays: ObservedPod[]
+}
+
+export function joinMembership (cluster: Cluster, members: EtcdMember[], clusterId: string, leaderId: string | undefined): Membership {
+  const podsByName = new Map(cluster.pods.map(p => [p.name, p]))
+  const slots: MemberSlot[] = []
+  const foreign: EtcdMember[] = []
+  for (const member of members) {
+    const pod = podOfMember(cluster, member)
+    if (pod === undefined) {
+      foreign.push(member)
+      continue
+    }
+    const observed = podsByName.get(pod)
+    const dead = observed === undefined || observed.terminating ||
+      observed.phase === 'Failed' || observed.phase === 'Succeeded'
+    slots.push({
+      pod,
+      ordinal: ordinalOf(cluster, pod) ?? 0,
+      member,
+      observed,
+      started: member.name !== '',
+      healthy: !dead && member.name !== '' && observed.running && observed.ready && observed.imageRolledOut,
+      dead,
+    })
+  }
+  slots.sort((a, b) => a.ordinal - b.ordinal)
+  const memberPods = new Set(slots.map(s => s.pod))
+  return {
+    clusterId,
+    leader: slots.find(s => s.member.id === leaderId),
+    slots,
+    voters: slots.filter(s => !s.member.isLearner),
+    learners: slots.filter(s => s.member.isLearner),
+    foreign,
+    strays: cluster.pods.filter(p => !memberPods.has(p.name)),
+  }
+}
+
+// The lowest ordinal not held by any pod, claim or member, above all of
+// them: a new member never inherits a name (or data) of an old one.
+export function nextOrdinal (cluster: Cluster, membership: Membership | undefined): number {
+  const taken = [
+    ...cluster.pods.map(p => p.ordinal),
+    ...(membership?.slots.map(s => s.ordinal) ?? []),
+    ...[...cluster.claims.keys()].map(name => claimOrdinal(cluster, name)).filter(o => o !== undefined),
+  ]
+  return taken.length === 0 ? 0 : Math.max(...taken) + 1
+}
+
+export function claimOrdinal (cluster: Cluster, claim: string): number | undefined {
+  return ordinalOf(cluster, claim.replace(/^etcd-data-/, ''))
+}
+
+// Where membership writes go: healthy voters, the leader first (it would
+// forward them anyway), at most three so a write fits the hook's timeout.
+export function writeTarget (cluster: Cluster, membership: Membership): EtcdTarget {
+  const healthy = membership.voters.filter(s => s.healthy)
+  const ordered = [
+    ...healthy.filter(s => s === membership.leader),
+    ...healthy.filter(s => s !== membership.leader),
+  ]
+  return { endpoints: ordered.slice(0, 3).map(s => clientURL(cluster, s.pod)) }
+}
+
+// Where to observe: every member pod that may be running etcd.
+export function observeTarget (cluster: Cluster): EtcdTarget {
+  return {
+    endpoints: cluster.pods
+      .filter(p => p.phase !== 'Failed' && p.phase !== 'Succeeded')
+      .map(p => clientURL(cluster, p.name)),
+  }
+}

@@ -1,0 +1,126 @@
+// The EtcdCluster status: what was observed, never what is merely wished.
+// Nothing here may change between two syncs of an unchanged world, or
+// Metacontroller writes the status on every sync.
+import {
+  CLIENT_PORT, clientServiceName, compareVersions, loadBalancerServiceName, versionOfImage,
+  type Cluster,
+} from './cluster.js'
+import type { Observation } from './membership.js'
+import type { Membership } from './members.js'
+import type { Step } from './plan.js'
+import type { ClusterStatus, Condition } from './schema.js'
+
+const RECOVERY_RULES = new Set<Step['rule']>([
+  'removeDeadMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
+])
+
+export function buildStatus (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, now: Date): ClusterStatus {
+  const { spec, previous } = cluster
+  const available = membership?.leader !== undefined
+  // The pods that make up the cluster: members' pods once etcd answers.
+  const memberPods = membership === undefined
+    ? cluster.pods
+    : cluster.pods.filter(p => membership.slots.some(s => s.pod === p.name))
+  const versions = memberPods.map(p => versionOfImage(p.image)).filter(v => v !== '').sort(compareVersions)
+  const upgrading = memberPods.some(p => p.image !== spec.image)
+  const unready = memberPods.filter(p => !p.ready).map(p => p.name)
+  const dead = membership?.slots.filter(s => s.dead).map(s => s.pod) ?? []
+  const recovering = RECOVERY_RULES.has(step.rule) || dead.length > 0
+  const voters = membership?.voters.length ?? 0
+
+  const conditions: Condition[] = [
+    condition('Available', available, availability(observation, membership, step)),
+    condition('Scaling', membership !== undefined && (membership.voters.length !== spec.size || membership.learners.length > 0),
+      membership === undefined
+        ? { reason: 'Unknown', message: 'membership not observed' }
+        : { reason: membership.voters.length < spec.size ? 'ScalingUp' : membership.voters.length > spec.size ? 'ScalingDown' : 'AtSize',
+            message: `${membership.voters.length} voting members, ${membership.learners.length} learners, ${spec.size} wanted` }),
+    condition('Upgrading', upgrading,
+      step.rule === 'upgradeBlocked'
+        ? { reason: 'UpgradeBlocked', message: step.waitingFor ?? '' }
+        : { reason: upgrading ? 'RollingImage' : 'AtVersion', message: `wanted image ${spec.image}` }),
+    condition('Recovering', recovering,
+      recovering ? { reason: 'ReplacingFailedMember', message: dead.length > 0 ? `failed: ${dead.join(', ')}` : step.lastAction ?? step.rule } : { reason: 'NoFailures', message: 'no failed members' }),
+    condition('Degraded', unready.length > 0 || voters < spec.size,
+      unready.length > 0
+        ? { reason: 'MembersUnready', message: `unready: ${unready.join(', ')}` }
+        : voters < spec.size
+          ? { reason: 'TooFewMembers', message: `${voters} of ${spec.size} members` }
+          : { reason: 'AllMembersReady', message: 'all members ready' }),
+  ].map(c => withTransitionTime(c, previous.conditions, now))
+
+  const lbService = cluster.services.get(loadBalancerServiceName(cluster))
+  const status: ClusterStatus = {
+    phase: phase(cluster, available, step),
+    controlPaused: spec.paused,
+    conditions,
+    size: membership === undefined ? memberPods.length : membership.slots.length + membership.foreign.length,
+    members: {
+      ready: memberPods.filter(p => p.ready).map(p => p.name),
+      unready,
+    },
+    currentVersion: versions[0] ?? '',
+    targetVersion: upgrading ? spec.version : '',
+    serviceName: clientServiceName(cluster),
+    clientPort: CLIENT_PORT,
+    clientURL: `http://${clientServiceName(cluster)}.${cluster.namespace}.svc${spec.pod.ClusterDomain ?? ''}:${CLIENT_PORT}`,
+    externalClientURLs: spec.loadBalancer.enabled && lbService !== undefined ? ingressURLs(lbService) : [],
+    learners: membership?.learners.map(s => s.pod) ?? [],
+  }
+  if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
+  const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
+  if (clusterID !== undefined) status.clusterID = clusterID
+  if (membership?.leader !== undefined) status.leader = membership.leader.pod
+  const lastAction = step.lastAction ?? previous.lastAction
+  if (lastAction !== undefined) status.lastAction = lastAction
+  return status
+}
+
+function availability (observation: Observation, membership: Membership | undefined, step: Step): { reason: string, message: string } {
+  if (membership?.leader !== undefined) {
+    const healthy = membership.voters.filter(s => s.healthy).length
+    return { reason: 'QuorumHealthy', message: `leader ${membership.leader.pod}; ${healthy} of ${membership.voters.length} voting members healthy` }
+  }
+  if (membership !== undefined) {
+    const running = membership.voters.filter(s => s.observed?.running === true).length
+    return { reason: 'QuorumLost', message: `no leader: ${running} of ${membership.voters.length} voting members running, ${Math.floor(membership.voters.length / 2) + 1} needed` }
+  }
+  if (step.rule === 'bootstrap') return { reason: 'Bootstrapping', message: 'creating the seed member' }
+  if (step.rule === 'allMembersLost') return { reason: 'AllMembersLost', message: 'every member pod is gone and no volume holds their data; see README, "Disaster recovery"' }
+  return { reason: 'Unreachable', message: observation.reachable ? 'etcd answered' : 'no member answered' }
+}
+
+// Creating until the cluster first has a leader; Failed when it had one
+// and lost quorum or every member.
+function phase (cluster: Cluster, available: boolean, step: Step): NonNullable<ClusterStatus['phase']> {
+  if (available) return 'Running'
+  const before = cluster.previous.phase ?? 'Creating'
+  if (step.rule === 'allMembersLost') return 'Failed'
+  if (step.rule === 'quorumLost' && before !== 'Creating') return 'Failed'
+  return before
+}
+
+function condition (type: string, isTrue: boolean, detail: { reason: string, message: string }): Condition {
+  return { type, status: isTrue ? 'True' : 'False', reason: detail.reason, message: detail.message }
+}
+
+// Keep the previous transition time while the condition's status holds.
+function withTransitionTime (c: Condition, previous: Condition[] | undefined, now: Date): Condition {
+  const before = previous?.find(p => p.type === c.type)
+  const since = before?.status === c.status && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now.toISOString()
+  return { ...c, lastTransitionTime: since }
+}
+
+function ingressURLs (service: Record<string, unknown>): string[] {
+  const ingress = (service.status as { loadBalancer?: { ingress?: Array<{ ip?: string, hostname?: string }> } } | undefined)
+    ?.loadBalancer?.ingress ?? []
+  return ingress
+    .map(i => i.ip ?? i.hostname)
+    .filter((host): host is string => host !== undefined && host !== '')
+    .map(host => `http://${host.includes(':') ? `[${host}]` : host}:${CLIENT_PORT}`)
+}
+
+// etcdctl prints IDs in hex; so do we.
+function hex (id: string): string {
+  return /^[0-9]+$/.test(id) ? BigInt(id).toString(16) : id
+}

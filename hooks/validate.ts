@@ -1,0 +1,27 @@
+// Checks of an EtcdCluster that its schema cannot express. Each problem is
+// a sentence naming the field, returned to Metacontroller as a 422 so that
+// nothing changes until the spec is fixed.
+import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './schema.js'
+
+// Labels the hook sets itself; a user value would break selection.
+export function isReservedLabel (key: string): boolean {
+  return key === 'app' || key.startsWith('etcd_')
+}
+
+export function problemsOf (cluster: EtcdCluster): string[] {
+  const problems: string[] = []
+  const { name } = cluster.metadata
+  if (name.length > MAX_CLUSTER_NAME_LENGTH) {
+    problems.push(`metadata.name "${name}" is ${name.length} characters; at most ${MAX_CLUSTER_NAME_LENGTH} leave room for the member suffix in a 63-character DNS label`)
+  }
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+    problems.push(`metadata.name "${name}" must be a DNS label (lower-case letters, digits and '-', starting with a letter): it names Services and member hostnames`)
+  }
+  for (const key of Object.keys(cluster.spec.pod?.labels ?? {})) {
+    if (isReservedLabel(key)) problems.push(`spec.pod.labels: "${key}" is reserved for the operator (app, etcd_*)`)
+  }
+  if (cluster.spec.TLS?.static !== undefined) {
+    problems.push('spec.TLS.static is not supported by this version of the hook yet; remove it, or the cluster would run without the TLS you asked for')
+  }
+  return problems
+}

@@ -1,0 +1,382 @@
+// EtcdGateway against real etcd processes on 127.0.0.1, started and killed
+// here. The steps share one cluster and run in order: a single member, a
+// learner added, started, promoted, given the leadership, then removed.
+import t, { type Test } from 'tap'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { EtcdError, EtcdGateway, memberIdHex, type EtcdErrorCode } from '../hooks/etcd.js'
+import type { EtcdMember, MembershipAction, Observation } from '../hooks/membership.js'
+
+const ETCD = '/usr/bin/etcd'
+const ETCDCTL = '/usr/bin/etcdctl'
+const NOT_INSTALLED = 'etcd not installed: apt-get install etcd-server etcd-client'
+
+type Reachable = Extract<Observation, { reachable: true }>
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// Without our flags being shadowed by an ETCD_*/ETCDCTL_* of the caller's.
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD')))
+
+// Bound a wait: `probe` returns undefined to keep waiting, throws to stop.
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, lastSeen = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) {
+      const seen = lastSeen()
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen ? `; last seen: ${seen}` : ''}`)
+    }
+    await sleep(100)
+  }
+}
+
+// Several at once, so the kernel cannot hand out the same port twice.
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createTcpServer())
+  const ports = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<number>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen(0, '127.0.0.1', () => {
+            const address = server.address()
+            if (address === null || typeof address === 'string') reject(new Error('no TCP address'))
+            else resolve(address.port)
+          })
+        }),
+    ),
+  )
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  return ports
+}
+
+interface EtcdProcess {
+  name: string
+  clientURL: string
+  peerURL: string
+  child: ChildProcess
+  exited: Promise<void>
+  logTail: () => string
+}
+
+async function expectEtcdError(t: Test, promise: Promise<unknown>, code: EtcdErrorCode, message: RegExp): Promise<EtcdError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!(error instanceof EtcdError)) {
+    t.fail(`expected an EtcdError ${code}, got ${error === undefined ? 'success' : String(error)}`)
+    throw new Error('no EtcdError')
+  }
+  t.equal(error.code, code, `code ${code}`)
+  t.match(error.message, message)
+  return error
+}
+
+const etcdMissing = !existsSync(ETCD) || !existsSync(ETCDCTL)
+if (etcdMissing && process.env.ETCD_OPERATOR_REQUIRE_ALL === '1') {
+  t.fail(`${NOT_INSTALLED} (ETCD_OPERATOR_REQUIRE_ALL=1 forbids skipping)`)
+} else if (etcdMissing) {
+  t.plan(0, NOT_INSTALLED)
+} else {
+  await suite()
+}
+
+async function suite(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-client-test-'))
+  const processes: EtcdProcess[] = []
+  const hangingSockets = new Set<Socket>()
+  let hangServer: TcpServer | undefined
+  let fakeServer: HttpServer | undefined
+
+  t.teardown(async () => {
+    for (const p of processes) p.child.kill('SIGKILL')
+    await Promise.race([Promise.all(processes.map((p) => p.exited)), sleep(5000)])
+    for (const socket of hangingSockets) socket.destroy()
+    hangServer?.close()
+    fakeServer?.closeAllConnections()
+    fakeServer?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  // Should the test process die without running teardown.
+  process.on('exit', () => {
+    for (const p of processes) p.child.kill('SIGKILL')
+  })
+
+  const [client0, peer0, client1, peer1, closedPort] = await freePorts(5)
+  const url = (port: number | undefined) => `http://127.0.0.1:${port}`
+  const closedURL = url(closedPort)
+  const token = `etcd-client-test-${process.pid}-${Date.now()}`
+
+  function startEtcd(name: string, clientPort: number | undefined, peerPort: number | undefined, initialCluster: string, state: 'new' | 'existing'): EtcdProcess {
+    const clientURL = url(clientPort)
+    const peerURL = url(peerPort)
+    // prettier-ignore
+    const child = spawn(ETCD, [
+      '--name', name, '--data-dir', join(dir, name),
+      '--listen-client-urls', clientURL, '--advertise-client-urls', clientURL,
+      '--listen-peer-urls', peerURL, '--initial-advertise-peer-urls', peerURL,
+      '--initial-cluster', initialCluster, '--initial-cluster-state', state,
+      '--initial-cluster-token', token,
+    ], { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let log = ''
+    const keep = (chunk: Buffer) => {
+      log = (log + chunk.toString('utf8')).slice(-4000)
+    }
+    child.stdout?.on('data', keep)
+    child.stderr?.on('data', keep)
+    child.on('error', (error) => keep(Buffer.from(`\nspawn failed: ${error.message}`)))
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
+    const p = { name, clientURL, peerURL, child, exited, logTail: () => log }
+    processes.push(p)
+    return p
+  }
+
+  const gateway = new EtcdGateway()
+  const fast = new EtcdGateway({ requestTimeoutMs: 500 })
+
+  // Poll observe until `done`; on timeout say what was last observed.
+  async function observeUntil(endpoints: string[], what: string, done: (o: Reachable) => boolean): Promise<Reachable> {
+    let last: Observation | undefined
+    return waitFor(
+      what,
+      20_000,
+      async () => {
+        for (const p of processes) {
+          if (p.child.exitCode !== null && endpoints.includes(p.clientURL)) {
+            throw new Error(`etcd ${p.name} exited (${p.child.exitCode}) while waiting for ${what}:\n${p.logTail()}`)
+          }
+        }
+        last = await gateway.observe({ endpoints })
+        return last.reachable && done(last) ? last : undefined
+      },
+      () => JSON.stringify(last),
+    )
+  }
+  const memberOf = (o: Reachable, id: string): EtcdMember | undefined => o.members.find((m) => m.id === id)
+
+  // A TCP server that accepts and never answers: the timeout case.
+  hangServer = createTcpServer((socket) => {
+    hangingSockets.add(socket)
+    socket.on('close', () => hangingSockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => hangServer?.listen(0, '127.0.0.1', resolve))
+  const hangAddress = hangServer.address()
+  const hangURL = url(typeof hangAddress === 'object' && hangAddress ? hangAddress.port : undefined)
+
+  // Filled in as the cluster comes up.
+  let clusterId = ''
+  let m0Id = ''
+  let m1Id = ''
+
+  // A gateway look-alike claiming the newest raft term, so observe ranks it
+  // first, that never answers member/list: observe must fall back in time.
+  const fakeRequests: string[] = []
+  fakeServer = createHttpServer((req, res) => {
+    fakeRequests.push(req.url ?? '')
+    req.resume()
+    if (req.url === '/v3/maintenance/status') {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ header: { cluster_id: clusterId, member_id: '42' }, leader: m1Id, raftTerm: '999999' }))
+    }
+  })
+  await new Promise<void>((resolve) => fakeServer?.listen(0, '127.0.0.1', resolve))
+  const fakeAddress = fakeServer.address()
+  const fakeURL = url(typeof fakeAddress === 'object' && fakeAddress ? fakeAddress.port : undefined)
+
+  const m0 = startEtcd('m0', client0, peer0, `m0=${url(peer0)}`, 'new')
+  let m1: EtcdProcess | undefined
+
+  await t.test('observe a single-member cluster', async (t) => {
+    const seen = await observeUntil([m0.clientURL], 'm0 to elect itself', (o) => o.leaderId !== undefined)
+    t.match(seen.clusterId, /^[1-9][0-9]*$/, 'cluster ID is a decimal uint64')
+    t.equal(seen.members.length, 1)
+    const [member] = seen.members
+    t.same(member, { id: seen.leaderId, name: 'm0', peerURLs: [m0.peerURL], clientURLs: [m0.clientURL], isLearner: false })
+    clusterId = seen.clusterId
+    m0Id = member?.id ?? ''
+  })
+
+  await t.test('IDs agree with etcdctl', async (t) => {
+    const etcdctl = promisify(execFile)
+    const args = ['--endpoints', m0.clientURL, '--command-timeout=5s', 'member', 'list', '-w']
+    // JSON.parse would round the uint64s: read the digits with a regex.
+    const { stdout: json } = await etcdctl(ETCDCTL, [...args, 'json'], { env: cleanEnv, timeout: 10_000 })
+    t.equal(/"cluster_id":(\d+)/.exec(json)?.[1], clusterId, 'cluster ID')
+    t.same([...json.matchAll(/"ID":(\d+)/g)].map((m) => m[1]), [m0Id], 'member ID (decimal)')
+    const { stdout: simple } = await etcdctl(ETCDCTL, [...args, 'simple'], { env: cleanEnv, timeout: 10_000 })
+    t.equal(simple.split(',')[0]?.trim(), memberIdHex(m0Id), 'member ID (hex)')
+    t.equal(memberIdHex('9302546036378588274'), '8119485545105472', 'hex beyond 2^53')
+    t.equal(memberIdHex('not a number'), 'not a number', 'memberIdHex never throws')
+  })
+
+  const addM1: MembershipAction = { kind: 'addLearner', pod: 'm1', peerURL: url(peer1), target: { endpoints: [m0.clientURL] } }
+
+  await t.test('addLearner: the new member is an unnamed learner', async (t) => {
+    await gateway.execute(addM1)
+    const seen = await observeUntil([m0.clientURL], 'the learner in the member list', (o) => o.members.length === 2)
+    const learner = seen.members.find((m) => m.id !== m0Id)
+    t.match(learner?.id, /^[1-9][0-9]*$/)
+    t.same(learner, { id: learner?.id, name: '', peerURLs: [url(peer1)], clientURLs: [], isLearner: true })
+    t.equal(seen.members[0], learner, 'sorted by name: the unnamed learner first')
+    t.equal(seen.leaderId, m0Id)
+    m1Id = learner?.id ?? ''
+    await expectEtcdError(t, gateway.execute(addM1), 'Refused', /^add learner http:\/\/127\.0\.0\.1:\d+ for pod m1: .*etcdserver: (Peer URLs already exists|member ID already exist)$/)
+  })
+
+  await t.test('the learner starts and joins', async (t) => {
+    m1 = startEtcd('m1', client1, peer1, `m0=${url(peer0)},m1=${url(peer1)}`, 'existing')
+    const seen = await observeUntil([m0.clientURL], 'm1 to start', (o) => memberOf(o, m1Id)?.name === 'm1')
+    t.same(memberOf(seen, m1Id), { id: m1Id, name: 'm1', peerURLs: [url(peer1)], clientURLs: [url(client1)], isLearner: true })
+    // A learner answers status but refuses member/list. (m0 may list m1's
+    // name a moment before m1 serves clients.)
+    const learnerOnly = await waitFor('m1 to serve clients', 10_000, async () => {
+      const seen = await gateway.observe({ endpoints: [m1?.clientURL ?? ''] })
+      return !seen.reachable && seen.error.includes('ECONNREFUSED') ? undefined : seen
+    })
+    t.equal(learnerOnly.reachable, false)
+    t.match(learnerOnly, { error: /rpc not supported for learner/ })
+    const learnerFirst = await gateway.observe({ endpoints: [m1.clientURL, m0.clientURL] })
+    t.match(learnerFirst, { reachable: true, leaderId: m0Id, clusterId })
+  })
+
+  await t.test('promote', async (t) => {
+    const target = { endpoints: [m0.clientURL] }
+    const promoteM0: MembershipAction = { kind: 'promote', pod: 'm0', memberId: m0Id, target }
+    await expectEtcdError(t, gateway.execute(promoteM0), 'Refused', /^promote member [0-9a-f]+ \(pod m0\): .*can only promote a learner member$/)
+
+    // The learner itself is Unavailable for this rpc: execute moves on to m0.
+    const promoteM1: MembershipAction = { kind: 'promote', pod: 'm1', memberId: m1Id, target: { endpoints: [url(client1), m0.clientURL] } }
+    let notInSync = ''
+    await waitFor(
+      'etcd to accept the promotion',
+      20_000,
+      async () => {
+        try {
+          await gateway.execute(promoteM1)
+          return true
+        } catch (error) {
+          if (error instanceof EtcdError && error.code === 'Refused' && /in sync with leader/.test(error.message)) {
+            notInSync = error.message
+            return undefined
+          }
+          throw error
+        }
+      },
+      () => notInSync,
+    )
+    t.comment(notInSync ? `refused at first: ${notInSync}` : 'accepted at once')
+    const seen = await observeUntil([m0.clientURL], 'm1 to be a voter', (o) => memberOf(o, m1Id)?.isLearner === false)
+    t.same(seen.members.map((m) => [m.name, m.isLearner]), [['m0', false], ['m1', false]])
+  })
+
+  await t.test('transferLeadership', async (t) => {
+    const endpoints = [m0.clientURL, url(client1)]
+    await gateway.execute({ kind: 'transferLeadership', pod: 'm0', toPod: 'm1', toMemberId: m1Id, target: { endpoints: [m0.clientURL] } })
+    const seen = await observeUntil(endpoints, 'm1 to lead', (o) => o.leaderId === m1Id)
+    t.equal(seen.leaderId, m1Id)
+    t.match(await gateway.observe({ endpoints: [m0.clientURL] }), { reachable: true, leaderId: m1Id }, 'm0 knows m1 leads')
+    // m0 no longer leads, so it cannot hand the leadership on.
+    await expectEtcdError(
+      t,
+      gateway.execute({ kind: 'transferLeadership', pod: 'm1', toPod: 'm0', toMemberId: m0Id, target: { endpoints: [m0.clientURL] } }),
+      'Refused',
+      /^transfer leadership from pod m1 to member [0-9a-f]+ \(pod m0\): .*etcdserver: not leader$/,
+    )
+  })
+
+  await t.test('observe with a dead endpoint first', async (t) => {
+    const seen = await gateway.observe({ endpoints: [closedURL, m0.clientURL] })
+    t.match(seen, { reachable: true, clusterId, leaderId: m1Id })
+    t.same(seen.reachable && seen.members.map((m) => m.id), [m0Id, m1Id])
+  })
+
+  await t.test('observe falls back, in time, when the best-ranked endpoint hangs', async (t) => {
+    const started = Date.now()
+    const seen = await fast.observe({ endpoints: [fakeURL, m0.clientURL] })
+    const elapsed = Date.now() - started
+    t.match(seen, { reachable: true, clusterId, leaderId: m1Id })
+    t.same(seen.reachable && seen.members.map((m) => m.name), ['m0', 'm1'])
+    t.ok(fakeRequests.includes('/v3/cluster/member/list'), 'asked the hanging endpoint for the member list')
+    t.ok(elapsed >= 450 && elapsed < 2 * 500 + 1000, `took ${elapsed} ms: waited out the hang, within 2 x timeout`)
+  })
+
+  await t.test('observe with no live endpoint: reachable false, in time', async (t) => {
+    let started = Date.now()
+    const seen = await fast.observe({ endpoints: [closedURL, hangURL] })
+    let elapsed = Date.now() - started
+    t.equal(seen.reachable, false)
+    t.match(seen, { error: `no etcd endpoint answered (tried ${closedURL}, ${hangURL}): connect ECONNREFUSED` })
+    t.ok(elapsed >= 450 && elapsed < 2 * 500 + 1000, `took ${elapsed} ms`)
+
+    started = Date.now()
+    const hung = await gateway.observe({ endpoints: [hangURL] })
+    elapsed = Date.now() - started
+    t.match(hung, { reachable: false, error: /no answer within 2000 ms/ }, 'default timeout is 2 s')
+    t.ok(elapsed >= 1900 && elapsed < 2 * 2000 + 1000, `took ${elapsed} ms`)
+
+    t.match(await gateway.observe({ endpoints: [] }), { reachable: false })
+    t.match(await gateway.observe({ endpoints: ['not a url'] }), { reachable: false, error: /invalid endpoint URL/ })
+  })
+
+  await t.test('execute: refusals are not retried elsewhere', async (t) => {
+    fakeRequests.length = 0
+    const ghost: MembershipAction = { kind: 'remove', pod: 'ghost', memberId: '123', target: { endpoints: [m0.clientURL, fakeURL] } }
+    await expectEtcdError(t, gateway.execute(ghost), 'Refused', /^remove member 7b \(pod ghost\): etcd at http:\/\/127\.0\.0\.1:\d+ refused: etcdserver: member not found$/)
+    t.same(fakeRequests, [], 'the second endpoint was not tried')
+  })
+
+  await t.test('execute: unreachable', async (t) => {
+    const started = Date.now()
+    const error = await expectEtcdError(
+      t,
+      fast.execute({ kind: 'promote', pod: 'm9', memberId: '9', target: { endpoints: [closedURL, hangURL] } }),
+      'Unreachable',
+      /^promote member 9 \(pod m9\): no etcd endpoint answered: /,
+    )
+    t.match(error.message, `${closedURL}: connect ECONNREFUSED`)
+    t.match(error.message, `${hangURL}: no answer within 500 ms`)
+    t.ok(Date.now() - started < 2 * 500 + 1000, 'each endpoint bounded by the timeout')
+    await expectEtcdError(t, gateway.execute({ kind: 'remove', pod: 'm9', memberId: '9', target: { endpoints: [] } }), 'Unreachable', /no endpoints given/)
+  })
+
+  await t.test('remove the leader', async (t) => {
+    // A dead endpoint first: connection errors move on to the next. etcd
+    // refuses to remove a voter until its peers have been connected for 5 s
+    // (strict reconfig check), "unhealthy cluster", answered as Unavailable.
+    const removeM1: MembershipAction = { kind: 'remove', pod: 'm1', memberId: m1Id, target: { endpoints: [closedURL, m0.clientURL] } }
+    let unhealthy = ''
+    await waitFor(
+      'etcd to accept the removal',
+      20_000,
+      async () => {
+        try {
+          await gateway.execute(removeM1)
+          return true
+        } catch (error) {
+          if (error instanceof EtcdError && error.code === 'Refused' && /unhealthy cluster/.test(error.message)) {
+            unhealthy = error.message
+            return undefined
+          }
+          throw error
+        }
+      },
+      () => unhealthy,
+    )
+    t.comment(unhealthy ? `refused at first: ${unhealthy}` : 'accepted at once')
+    const seen = await observeUntil([m0.clientURL], 'm0 alone to lead', (o) => o.leaderId === m0Id)
+    t.same(seen.members.map((m) => m.id), [m0Id])
+    // A removed member shuts itself down.
+    const removed = m1
+    await waitFor('the removed m1 to exit', 10_000, async () => (removed?.child.exitCode !== null || removed.child.signalCode !== null ? true : undefined), () => removed?.logTail() ?? '')
+    t.pass('m1 exited')
+  })
+}
