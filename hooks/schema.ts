@@ -140,7 +140,8 @@ export const KubeObjectSchema = Type.Object({
   kind: Type.String(),
   metadata: ObjectMetaSchema,
 }, { additionalProperties: true })
-export type KubeObject = Static<typeof KubeObjectSchema> & Record<string, unknown>
+export type ObjectMeta = Static<typeof ObjectMetaSchema> & Record<string, unknown>
+export type KubeObject = { apiVersion: string, kind: string, metadata: ObjectMeta } & Record<string, unknown>
 
 // children['Pod.v1']['<name>' or '<namespace>/<name>'] (v1 and v2 hooks).
 const ChildMap = Type.Record(Type.String(), Type.Record(Type.String(), KubeObjectSchema))

@@ -1,0 +1,723 @@
+// A stand-in kubelet: every Pod in the store runs as real processes in a
+// network namespace of its own, with its own address on the harness bridge.
+//
+// - Image: any `*etcd:*` image runs the local etcd (the image's version is
+//   not what runs: every version is Debian's 3.4 binary). A command whose
+//   basename is `etcd` / `etcdctl` maps to /usr/bin/etcd / /usr/bin/etcdctl;
+//   no command means the image's entrypoint, etcd.
+// - Volumes: an emptyDir is a per-pod directory (gone with the pod); a
+//   persistentVolumeClaim is the PVC's directory (gone with the PVC). Each
+//   volumeMount's mountPath is rewritten to that directory wherever it
+//   starts a path in the command, args or env values.
+// - Probes (httpGet, tcpSocket, exec of etcd/etcdctl), sent from the host
+//   through the bridge like the kubelet's. To save time, probe periods are
+//   capped at 1 s, initial delays at 2 s and timeouts at 2 s; thresholds
+//   are the pod's own.
+// - restartPolicy Always/OnFailure: an exited container restarts after a
+//   short backoff (0.5 s doubling to 4 s, where the kubelet starts at 10 s)
+//   and restartCount counts it. A new image on an existing pod restarts the
+//   container with its volumes kept. Deletion is graceful: SIGTERM, then
+//   SIGKILL after the grace period (capped at 5 s), then the pod is gone.
+// - Status as the kubelet writes it: phase, podIP, conditions (PodScheduled,
+//   Initialized, ContainersReady, Ready) and containerStatuses.
+// Test hooks: failPod (kill hard + phase Failed, like an eviction),
+// nodeDown/nodeUp (the pod's node stops: processes killed, link down,
+// Ready=False after a node grace period; then back with the pod restarted).
+import fs from 'node:fs'
+import path from 'node:path'
+import http from 'node:http'
+import net from 'node:net'
+import { createHash } from 'node:crypto'
+import type { ChildProcess } from 'node:child_process'
+import { Store, POD, PVC, type Obj, type WatchEvent } from './store.js'
+import type { Network, Netns } from './network.js'
+import { cleanEnv, deepEqual, sleep } from './util.js'
+
+const PERIOD_CAP_S = 1
+const INITIAL_DELAY_CAP_S = 2
+const TIMEOUT_CAP_S = 2
+const GRACE_CAP_S = 5
+const BACKOFF_START_MS = 500
+const BACKOFF_MAX_MS = 4000
+// The node lifecycle controller's grace before it marks pods of a silent
+// node not ready (40 s in Kubernetes).
+const NODE_GRACE_MS = 2000
+
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+
+export const BINARIES: Record<string, string> = { etcd: '/usr/bin/etcd', etcdctl: '/usr/bin/etcdctl' }
+
+interface ProbeState {
+  timer?: NodeJS.Timeout
+  successes: number
+  failures: number
+}
+
+interface ContainerRt {
+  name: string
+  spec: any
+  image: string
+  proc?: ChildProcess
+  // Increments on every start; async callbacks of older runs are ignored.
+  run: number
+  state: any
+  lastState?: any
+  restartCount: number
+  ready: boolean
+  started: boolean
+  backoffMs: number
+  startedAtMs: number
+  restartTimer?: NodeJS.Timeout
+  readiness: ProbeState
+  liveness: ProbeState
+  // Set while the kubelet itself stops the container (image change, liveness).
+  stopping?: Promise<void>
+  killReason?: string
+}
+
+interface PodRt {
+  name: string
+  uid: string
+  ns?: Netns
+  ip?: string
+  dir: string
+  volumes: Map<string, string>
+  containers: ContainerRt[]
+  phase: 'Pending' | 'Running' | 'Failed'
+  reason?: string
+  message?: string
+  scheduled: boolean
+  scheduleMessage?: string
+  deleting: boolean
+  failed: boolean
+  nodeDown: boolean
+  nodeNotReady: boolean
+  nodeTimer?: NodeJS.Timeout
+  startTime?: string
+  transitions: Record<string, string>
+  gone: boolean
+  starting?: Promise<void>
+  // Readiness history for assertions: [timeMs, ready].
+  readyLog: Array<[number, boolean]>
+}
+
+export interface ImageChange {
+  pod: string
+  from: string
+  to: string
+  atMs: number
+}
+
+export class Kubelet {
+  private readonly pods = new Map<string, PodRt>()
+  readonly imageChanges: ImageChange[] = []
+  private stopped = false
+  private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
+
+  constructor(
+    private readonly store: Store,
+    private readonly network: Network,
+    private readonly dir: string,
+    private readonly clusterDomain: string,
+    private readonly log: (s: string) => void,
+  ) {
+    fs.mkdirSync(path.join(dir, 'pods'), { recursive: true })
+    fs.mkdirSync(path.join(dir, 'pvcs'), { recursive: true })
+    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true })
+    store.on('event', this.onEvent)
+  }
+
+  private handle(ev: WatchEvent): void {
+    if (this.stopped) return
+    if (ev.key === PVC) {
+      this.pvcEvent(ev)
+      return
+    }
+    if (ev.key !== POD) return
+    const name = ev.obj.metadata.name
+    if (ev.type === 'added') {
+      const rt = this.newRuntime(ev.obj)
+      this.pods.set(name, rt)
+      rt.starting = this.startPod(rt).catch((e) => this.log(`kubelet: pod ${name}: ${String(e)}`))
+      return
+    }
+    const rt = this.pods.get(name)
+    if (!rt || rt.uid !== ev.obj.metadata.uid) return
+    if (ev.type === 'deleted') {
+      void this.teardown(rt)
+      return
+    }
+    if (ev.obj.metadata.deletionTimestamp && !rt.deleting) {
+      rt.deleting = true
+      void this.terminate(rt, ev.obj)
+      return
+    }
+    if (ev.old && !deepEqual(ev.old.spec, ev.obj.spec)) this.specChanged(rt, ev.obj)
+  }
+
+  private newRuntime(pod: Obj): PodRt {
+    const uid = pod.metadata.uid ?? ''
+    const rt: PodRt = {
+      name: pod.metadata.name,
+      uid,
+      dir: path.join(this.dir, 'pods', `${pod.metadata.name}-${uid.slice(0, 8)}`),
+      volumes: new Map(),
+      containers: (pod.spec?.containers ?? []).map((c: any) => ({
+        name: c.name,
+        spec: c,
+        image: c.image,
+        run: 0,
+        state: { waiting: { reason: 'ContainerCreating' } },
+        restartCount: 0,
+        ready: false,
+        started: false,
+        backoffMs: BACKOFF_START_MS,
+        startedAtMs: 0,
+        readiness: { successes: 0, failures: 0 },
+        liveness: { successes: 0, failures: 0 },
+      })),
+      phase: 'Pending',
+      scheduled: true,
+      deleting: false,
+      failed: false,
+      nodeDown: false,
+      nodeNotReady: false,
+      transitions: {},
+      gone: false,
+      readyLog: [],
+    }
+    return rt
+  }
+
+  private current(rt: PodRt): Obj | undefined {
+    const o = this.store.get(POD, rt.name)
+    return o && o.metadata.uid === rt.uid ? o : undefined
+  }
+
+  // Volumes, then the sandbox (namespace + address), then the containers.
+  private async startPod(rt: PodRt): Promise<void> {
+    const pod = this.current(rt)
+    if (!pod) return
+    for (const v of pod.spec?.volumes ?? []) {
+      if (v.emptyDir) {
+        const d = path.join(rt.dir, 'volumes', v.name)
+        fs.mkdirSync(d, { recursive: true })
+        rt.volumes.set(v.name, d)
+      } else if (v.persistentVolumeClaim) {
+        const claim = v.persistentVolumeClaim.claimName
+        const pvc = this.store.get(PVC, claim)
+        if (!pvc || pvc.metadata.deletionTimestamp) {
+          // Unschedulable until the claim exists (retried on PVC events).
+          rt.scheduled = false
+          rt.scheduleMessage = `persistentvolumeclaim "${claim}" not found`
+          this.writeStatus(rt)
+          return
+        }
+        rt.volumes.set(v.name, this.pvcDir(pvc))
+      } else {
+        // Other volume kinds (secrets, configMaps): an empty directory.
+        const d = path.join(rt.dir, 'volumes', v.name)
+        fs.mkdirSync(d, { recursive: true })
+        rt.volumes.set(v.name, d)
+      }
+    }
+    rt.scheduled = true
+    rt.scheduleMessage = undefined
+    const ip = this.network.allocIp('pod')
+    const hostname = pod.spec?.hostname ?? pod.metadata.name
+    const fqdn = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${this.store.namespace}.svc.${this.clusterDomain}` : ''
+    try {
+      rt.ns = await this.network.addNamespace('pod', [ip], { clusterDns: true, ownHosts: `${ip}\t${fqdn ? fqdn + ' ' : ''}${hostname}` })
+    } catch (e) {
+      this.network.releaseIp(ip)
+      throw e
+    }
+    if (rt.deleting || rt.gone || !this.current(rt)) {
+      await this.network.removeNamespace(rt.ns)
+      return
+    }
+    rt.ip = ip
+    rt.startTime = now()
+    // The address is in the status (and so in DNS) before any container runs.
+    this.writeStatus(rt)
+    for (const c of rt.containers) this.startContainer(rt, c)
+  }
+
+  pvcDir(pvc: Obj): string {
+    const d = path.join(this.dir, 'pvcs', `${pvc.metadata.name}-${(pvc.metadata.uid ?? '').slice(0, 8)}`)
+    fs.mkdirSync(d, { recursive: true })
+    return d
+  }
+
+  private pvcEvent(ev: WatchEvent): void {
+    if (ev.type === 'deleted') {
+      fs.rmSync(path.join(this.dir, 'pvcs', `${ev.obj.metadata.name}-${(ev.obj.metadata.uid ?? '').slice(0, 8)}`), { recursive: true, force: true })
+      return
+    }
+    if (ev.type === 'added') {
+      this.pvcDir(ev.obj)
+      for (const rt of this.pods.values()) {
+        if (!rt.scheduled && !rt.deleting) rt.starting = this.startPod(rt).catch((e) => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
+      }
+    }
+  }
+
+  private logFile(rt: PodRt): string {
+    return path.join(this.dir, 'logs', `${rt.name}-${rt.uid.slice(0, 8)}.log`)
+  }
+
+  private rewrite(value: string, mounts: Array<[string, string]>): string {
+    let v = value
+    for (const [mountPath, dir] of mounts) {
+      const esc = mountPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      v = v.replace(new RegExp(`(^|[=,:\\s])${esc}(?=$|[/,:\\s])`, 'g'), `$1${dir}`)
+    }
+    return v
+  }
+
+  private mounts(rt: PodRt, c: ContainerRt): Array<[string, string]> {
+    const out: Array<[string, string]> = []
+    for (const m of c.spec.volumeMounts ?? []) {
+      const d = rt.volumes.get(m.name)
+      if (!d) continue
+      const dir = m.subPath ? path.join(d, m.subPath) : d
+      fs.mkdirSync(dir, { recursive: true })
+      out.push([String(m.mountPath).replace(/\/+$/, '') || '/', dir])
+    }
+    return out.sort((a, b) => b[0].length - a[0].length)
+  }
+
+  private startContainer(rt: PodRt, c: ContainerRt): void {
+    const pod = this.current(rt)
+    if (!pod || rt.deleting || rt.failed || rt.nodeDown || !rt.ns || rt.gone) return
+    const setWaiting = (reason: string, message: string) => {
+      c.state = { waiting: { reason, message } }
+      this.log(`kubelet: ${rt.name}/${c.name}: ${reason}: ${message}`)
+      this.writeStatus(rt)
+    }
+    if (!/(^|\/)[^/:]*etcd[^/]*:[^/]+$/.test(c.image)) {
+      setWaiting('ErrImagePull', `image ${c.image} is not an etcd image the harness can run`)
+      return
+    }
+    const cmd: string[] = c.spec.command ?? []
+    const args: string[] = c.spec.args ?? []
+    const argv = cmd.length ? [...cmd.slice(1), ...args] : args
+    const bin = cmd.length ? BINARIES[path.basename(cmd[0] ?? '')] : BINARIES.etcd
+    if (!bin) {
+      setWaiting('RunContainerError', `exec: "${cmd[0]}": executable file not found in $PATH`)
+      return
+    }
+    const mounts = this.mounts(rt, c)
+    const env: Record<string, string> = { HOSTNAME: pod.spec?.hostname ?? rt.name }
+    for (const e of c.spec.env ?? []) {
+      if (e.value !== undefined) env[e.name] = this.rewrite(String(e.value), mounts)
+      else if (e.valueFrom?.fieldRef) {
+        const f = e.valueFrom.fieldRef.fieldPath
+        const v = ({ 'metadata.name': rt.name, 'metadata.namespace': this.store.namespace, 'metadata.uid': rt.uid, 'status.podIP': rt.ip, 'status.hostIP': this.network.gateway, 'spec.nodeName': 'e2e-node' } as Record<string, string | undefined>)[f]
+        if (v === undefined) return setWaiting('CreateContainerConfigError', `unsupported fieldRef ${f}`)
+        env[e.name] = v
+      } else if (e.valueFrom) return setWaiting('CreateContainerConfigError', `unsupported env source for ${e.name}`)
+      else env[e.name] = ''
+    }
+    const finalArgs = argv.map((a) => this.rewrite(String(a), mounts))
+    const logPath = this.logFile(rt)
+    c.run++
+    const runNo = c.run
+    fs.appendFileSync(logPath, `\n----- ${new Date().toISOString()} start #${runNo} of ${c.name} (${c.image}): ${bin} ${finalArgs.join(' ')}\n`)
+    const fd = fs.openSync(logPath, 'a')
+    const proc = this.network.spawnIn(rt.ns, bin, finalArgs, { env: cleanEnv(env), stdio: ['ignore', fd, fd], cwd: rt.dir })
+    fs.closeSync(fd)
+    c.proc = proc
+    c.startedAtMs = Date.now()
+    c.state = { running: { startedAt: now() } }
+    c.started = true
+    c.ready = false
+    c.readiness = { successes: 0, failures: 0 }
+    c.liveness = { successes: 0, failures: 0 }
+    rt.phase = 'Running'
+    proc.on('error', (e) => this.log(`kubelet: ${rt.name}/${c.name}: spawn: ${String(e)}`))
+    proc.on('exit', (code, signal) => this.exited(rt, c, runNo, code, signal))
+    this.writeStatus(rt)
+    this.startProbes(rt, c, runNo)
+  }
+
+  private exited(rt: PodRt, c: ContainerRt, runNo: number, code: number | null, signal: NodeJS.Signals | null): void {
+    if (c.run !== runNo) return
+    this.stopProbes(c)
+    c.proc = undefined
+    const exitCode = code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1)
+    const terminated = { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.state.running?.startedAt ?? now(), finishedAt: now() } }
+    c.ready = false
+    c.started = false
+    if (rt.nodeDown) return // the kubelet is down with its node: nothing is reported
+    c.state = terminated
+    c.lastState = terminated
+    if (rt.deleting || rt.failed || rt.gone || c.stopping) {
+      this.writeStatus(rt)
+      return
+    }
+    this.log(`kubelet: ${rt.name}/${c.name} exited (${code ?? signal})`)
+    const policy = this.current(rt)?.spec?.restartPolicy ?? 'Always'
+    if (policy === 'Never' || (policy === 'OnFailure' && exitCode === 0)) {
+      rt.phase = exitCode === 0 ? 'Running' : 'Failed'
+      this.writeStatus(rt)
+      return
+    }
+    // A container that ran for a while restarts quickly again.
+    if (Date.now() - c.startedAtMs > 10_000) c.backoffMs = BACKOFF_START_MS
+    const delay = c.backoffMs
+    c.backoffMs = Math.min(c.backoffMs * 2, BACKOFF_MAX_MS)
+    c.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delay} ms restarting failed container` } }
+    this.writeStatus(rt)
+    c.restartTimer = setTimeout(() => {
+      c.restartTimer = undefined
+      if (c.run !== runNo || c.proc) return
+      c.restartCount++
+      this.startContainer(rt, c)
+    }, delay)
+  }
+
+  // Stops a container: SIGTERM, SIGKILL after the grace period.
+  private stopContainer(rt: PodRt, c: ContainerRt, graceS: number): Promise<void> {
+    if (c.restartTimer) clearTimeout(c.restartTimer)
+    c.restartTimer = undefined
+    this.stopProbes(c)
+    const proc = c.proc
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), Math.min(graceS, GRACE_CAP_S) * 1000)
+      proc.once('exit', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      proc.kill('SIGTERM')
+    })
+  }
+
+  // An image change restarts the container with its volumes kept; anything
+  // else in the spec cannot change (the store refuses such updates).
+  private specChanged(rt: PodRt, pod: Obj): void {
+    for (const spec of pod.spec?.containers ?? []) {
+      const c = rt.containers.find((x) => x.name === spec.name)
+      if (!c || c.image === spec.image) continue
+      this.imageChanges.push({ pod: rt.name, from: c.image, to: spec.image, atMs: Date.now() })
+      this.log(`kubelet: ${rt.name}/${c.name}: image ${c.image} -> ${spec.image}: restarting container`)
+      c.spec = spec
+      c.image = spec.image
+      if (!rt.ns || rt.failed || rt.deleting) continue
+      const grace = pod.spec?.terminationGracePeriodSeconds ?? 30
+      const stopping = this.stopContainer(rt, c, grace).then(() => {
+        if (c.stopping !== stopping) return
+        c.stopping = undefined
+        c.restartCount++
+        c.backoffMs = BACKOFF_START_MS
+        this.startContainer(rt, c)
+      })
+      c.stopping = stopping
+    }
+  }
+
+  private async terminate(rt: PodRt, pod: Obj): Promise<void> {
+    await rt.starting
+    const grace = pod.spec?.terminationGracePeriodSeconds ?? 30
+    await Promise.all(rt.containers.map((c) => this.stopContainer(rt, c, rt.nodeDown ? 0 : grace)))
+    this.store.remove(POD, rt.name)
+  }
+
+  private async teardown(rt: PodRt): Promise<void> {
+    if (rt.gone) return
+    rt.gone = true
+    if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
+    for (const c of rt.containers) {
+      this.stopProbes(c)
+      if (c.restartTimer) clearTimeout(c.restartTimer)
+      c.proc?.kill('SIGKILL')
+    }
+    await rt.starting
+    if (this.pods.get(rt.name) === rt) this.pods.delete(rt.name)
+    if (rt.ns) await this.network.removeNamespace(rt.ns)
+    fs.rmSync(rt.dir, { recursive: true, force: true })
+  }
+
+  // ---- probes ----
+
+  private startProbes(rt: PodRt, c: ContainerRt, runNo: number): void {
+    const schedule = (kind: 'readiness' | 'liveness') => {
+      const probe = kind === 'readiness' ? c.spec.readinessProbe : c.spec.livenessProbe
+      const st = c[kind]
+      if (!probe) {
+        if (kind === 'readiness') {
+          c.ready = true
+          this.writeStatus(rt)
+        }
+        return
+      }
+      const period = Math.min(probe.periodSeconds ?? 10, PERIOD_CAP_S) * 1000
+      const timeout = Math.min(probe.timeoutSeconds ?? 1, TIMEOUT_CAP_S) * 1000
+      const failureThreshold = probe.failureThreshold ?? 3
+      const successThreshold = probe.successThreshold ?? 1
+      const tick = async () => {
+        if (c.run !== runNo || !c.proc || rt.gone || rt.nodeDown) return
+        const ok = await this.probe(rt, c, probe, timeout)
+        if (c.run !== runNo || !c.proc || rt.gone || rt.nodeDown) return
+        if (ok) {
+          st.successes++
+          st.failures = 0
+        } else {
+          st.failures++
+          st.successes = 0
+        }
+        if (kind === 'readiness') {
+          if (ok && !c.ready && st.successes >= successThreshold) {
+            c.ready = true
+            this.writeStatus(rt)
+          } else if (!ok && c.ready && st.failures >= failureThreshold) {
+            c.ready = false
+            this.writeStatus(rt)
+          }
+        } else if (!ok && st.failures >= failureThreshold) {
+          this.log(`kubelet: ${rt.name}/${c.name}: liveness probe failed ${st.failures} times: killing container`)
+          c.killReason = 'liveness'
+          const grace = this.current(rt)?.spec?.terminationGracePeriodSeconds ?? 30
+          // The exit handler restarts it (restartPolicy).
+          void this.stopContainer(rt, c, Math.min(grace, 2))
+          return
+        }
+        st.timer = setTimeout(() => void tick(), period)
+      }
+      st.timer = setTimeout(() => void tick(), Math.min(probe.initialDelaySeconds ?? 0, INITIAL_DELAY_CAP_S) * 1000)
+    }
+    schedule('readiness')
+    schedule('liveness')
+  }
+
+  private stopProbes(c: ContainerRt): void {
+    if (c.readiness.timer) clearTimeout(c.readiness.timer)
+    if (c.liveness.timer) clearTimeout(c.liveness.timer)
+    c.readiness.timer = undefined
+    c.liveness.timer = undefined
+  }
+
+  private resolvePort(c: ContainerRt, port: unknown): number | undefined {
+    if (typeof port === 'number') return port
+    if (typeof port === 'string' && /^\d+$/.test(port)) return Number(port)
+    const p = (c.spec.ports ?? []).find((x: any) => x.name === port)
+    return p?.containerPort
+  }
+
+  private async probe(rt: PodRt, c: ContainerRt, probe: any, timeoutMs: number): Promise<boolean> {
+    const ip = rt.ip
+    if (!ip || !rt.ns) return false
+    try {
+      if (probe.httpGet) {
+        const port = this.resolvePort(c, probe.httpGet.port)
+        if (!port) return false
+        const host = probe.httpGet.host ?? ip
+        await this.network.assertRoute(host)
+        return await new Promise<boolean>((resolve) => {
+          const req = http.get({ host, port, path: probe.httpGet.path ?? '/', timeout: timeoutMs, agent: false, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
+            res.resume()
+            resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400)
+          })
+          req.on('timeout', () => req.destroy())
+          req.on('error', () => resolve(false))
+        })
+      }
+      if (probe.tcpSocket) {
+        const port = this.resolvePort(c, probe.tcpSocket.port)
+        if (!port) return false
+        const host = probe.tcpSocket.host ?? ip
+        await this.network.assertRoute(host)
+        return await new Promise<boolean>((resolve) => {
+          const s = net.connect({ host, port, timeout: timeoutMs })
+          s.on('connect', () => {
+            s.destroy()
+            resolve(true)
+          })
+          s.on('timeout', () => {
+            s.destroy()
+            resolve(false)
+          })
+          s.on('error', () => resolve(false))
+        })
+      }
+      if (probe.exec) {
+        const [cmd, ...args] = probe.exec.command ?? []
+        const bin = BINARIES[path.basename(cmd ?? '')]
+        if (!bin) return false
+        const r = await this.network.runIn(rt.ns, bin, args, { timeoutMs })
+        return r.code === 0
+      }
+    } catch (e) {
+      this.log(`kubelet: probe of ${rt.name}: ${String(e)}`)
+    }
+    return false
+  }
+
+  // ---- status ----
+
+  private writeStatus(rt: PodRt): void {
+    if (rt.gone) return
+    const pod = this.current(rt)
+    if (!pod) return
+    const allReady = rt.containers.length > 0 && rt.containers.every((c) => c.ready) && !rt.failed
+    const ready = allReady && !rt.nodeNotReady
+    const cond = (type: string, status: boolean, reason?: string, message?: string) => {
+      const s = status ? 'True' : 'False'
+      const key = `${type}=${s}`
+      if (!rt.transitions[key]) {
+        rt.transitions[key] = now()
+        delete rt.transitions[`${type}=${status ? 'False' : 'True'}`]
+      }
+      return { type, status: s, lastProbeTime: undefined, lastTransitionTime: rt.transitions[key], ...(reason ? { reason } : {}), ...(message ? { message } : {}) }
+    }
+    const notReadyMsg = (kind: string) => {
+      const names = rt.containers.filter((c) => !c.ready).map((c) => c.name)
+      return names.length ? `containers with ${kind} status: [${names.join(' ')}]` : undefined
+    }
+    const conditions = rt.scheduled
+      ? [
+          cond('Initialized', true),
+          rt.nodeNotReady ? cond('Ready', false, 'NodeNotReady') : cond('Ready', ready, ready ? undefined : 'ContainersNotReady', ready ? undefined : notReadyMsg('unready')),
+          cond('ContainersReady', allReady, allReady ? undefined : 'ContainersNotReady', allReady ? undefined : notReadyMsg('unready')),
+          cond('PodScheduled', true),
+        ]
+      : [cond('PodScheduled', false, 'Unschedulable', rt.scheduleMessage)]
+    const status: any = {
+      phase: rt.phase,
+      conditions: conditions.map((c) => JSON.parse(JSON.stringify(c))),
+      qosClass: 'BestEffort',
+    }
+    if (rt.reason) status.reason = rt.reason
+    if (rt.message) status.message = rt.message
+    if (rt.ip) {
+      status.hostIP = this.network.gateway
+      status.hostIPs = [{ ip: this.network.gateway }]
+      status.podIP = rt.ip
+      status.podIPs = [{ ip: rt.ip }]
+    }
+    if (rt.startTime) status.startTime = rt.startTime
+    if (rt.scheduled && rt.ns) {
+      status.containerStatuses = rt.containers.map((c) => ({
+        name: c.name,
+        ready: c.ready && !rt.failed,
+        started: c.started,
+        restartCount: c.restartCount,
+        image: c.image,
+        imageID: `docker-pullable://${c.image.split(':')[0]}@sha256:${createHash('sha256').update(c.image).digest('hex')}`,
+        containerID: `containerd://${createHash('sha256').update(`${rt.uid}/${c.name}/${c.run}`).digest('hex')}`,
+        state: c.state,
+        ...(c.lastState ? { lastState: c.lastState } : { lastState: {} }),
+      }))
+    }
+    const prev = rt.readyLog[rt.readyLog.length - 1]
+    if (!prev || prev[1] !== ready) rt.readyLog.push([Date.now(), ready])
+    this.store.updateStatus(POD, rt.name, status)
+  }
+
+  // ---- test controls ----
+
+  private rt(name: string): PodRt {
+    const rt = this.pods.get(name)
+    if (!rt) throw new Error(`no running pod ${name}`)
+    return rt
+  }
+
+  // The container's process id (for kill -9 from a test).
+  pid(name: string, container?: string): number | undefined {
+    const rt = this.pods.get(name)
+    const c = container ? rt?.containers.find((x) => x.name === container) : rt?.containers[0]
+    return c?.proc?.pid
+  }
+
+  namespaceOf(name: string): Netns | undefined {
+    return this.pods.get(name)?.ns
+  }
+
+  readyLog(name: string): Array<[number, boolean]> {
+    return this.pods.get(name)?.readyLog ?? []
+  }
+
+  // Kill the container's process (it restarts per restartPolicy).
+  killContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+    const rt = this.rt(name)
+    for (const c of rt.containers) c.proc?.kill(signal)
+  }
+
+  // The process dies hard and the pod is Failed (as after an eviction); it
+  // is not restarted and stays until deleted.
+  failPod(name: string, reason = 'Evicted', message = 'The node was low on resource: memory.'): void {
+    const rt = this.rt(name)
+    rt.failed = true
+    rt.phase = 'Failed'
+    rt.reason = reason
+    rt.message = message
+    for (const c of rt.containers) {
+      if (c.restartTimer) clearTimeout(c.restartTimer)
+      this.stopProbes(c)
+      c.ready = false
+      c.proc?.kill('SIGKILL')
+    }
+    this.writeStatus(rt)
+  }
+
+  // The pod's node goes away: its processes die, its link goes down, nothing
+  // is restarted or reported; after the node grace period the pod is marked
+  // not ready (by the node lifecycle controller), nothing else changes.
+  async nodeDown(name: string): Promise<void> {
+    const rt = this.rt(name)
+    rt.nodeDown = true
+    for (const c of rt.containers) {
+      if (c.restartTimer) clearTimeout(c.restartTimer)
+      this.stopProbes(c)
+      c.proc?.kill('SIGKILL')
+    }
+    if (rt.ns) await this.network.setLink(rt.ns, false)
+    rt.nodeTimer = setTimeout(() => {
+      rt.nodeNotReady = true
+      this.writeStatus(rt)
+    }, NODE_GRACE_MS)
+  }
+
+  // The node is back: the kubelet finds the containers dead and restarts them.
+  async nodeUp(name: string): Promise<void> {
+    const rt = this.rt(name)
+    if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
+    if (rt.ns) await this.network.setLink(rt.ns, true)
+    rt.nodeDown = false
+    rt.nodeNotReady = false
+    for (const c of rt.containers) {
+      while (c.proc) await sleep(50)
+      c.state = { terminated: { exitCode: 137, reason: 'Error', finishedAt: now() } }
+      c.lastState = c.state
+      c.ready = false
+      this.writeStatus(rt)
+      if (rt.deleting) continue
+      c.restartCount++
+      this.startContainer(rt, c)
+    }
+    if (rt.deleting) this.store.remove(POD, rt.name)
+  }
+
+  // Stops everything at once (end of a run).
+  async stopAll(): Promise<void> {
+    this.stopped = true
+    this.store.off('event', this.onEvent)
+    await Promise.all([...this.pods.values()].map((rt) => this.teardown(rt)))
+  }
+
+  killAllSync(): void {
+    this.stopped = true
+    for (const rt of this.pods.values()) {
+      for (const c of rt.containers) {
+        this.stopProbes(c)
+        if (c.restartTimer) clearTimeout(c.restartTimer)
+        try {
+          c.proc?.kill('SIGKILL')
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
+}
