@@ -40,6 +40,10 @@ export function buildApp (options: AppOptions): FastifyInstance {
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // Metacontroller sends JSON; anything else is a 415, not a string body.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+
   let closing = false
   app.addHook('onClose', async () => { closing = true })
 

@@ -38,22 +38,22 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
+// Listen on a port of the kernel's choosing; resolves to that port.
+function listenOnLoopback(server: TcpServer | HttpServer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      if (address === null || typeof address === 'string') reject(new Error('no TCP address'))
+      else resolve(address.port)
+    })
+  })
+}
+
 // Several at once, so the kernel cannot hand out the same port twice.
 async function freePorts(count: number): Promise<number[]> {
   const servers = Array.from({ length: count }, () => createTcpServer())
-  const ports = await Promise.all(
-    servers.map(
-      (server) =>
-        new Promise<number>((resolve, reject) => {
-          server.once('error', reject)
-          server.listen(0, '127.0.0.1', () => {
-            const address = server.address()
-            if (address === null || typeof address === 'string') reject(new Error('no TCP address'))
-            else resolve(address.port)
-          })
-        }),
-    ),
-  )
+  const ports = await Promise.all(servers.map(listenOnLoopback))
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
   return ports
 }
@@ -64,6 +64,7 @@ interface EtcdProcess {
   peerURL: string
   child: ChildProcess
   exited: Promise<void>
+  hasExited: () => boolean
   logTail: () => string
 }
 
@@ -113,12 +114,12 @@ async function suite(): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  const [client0, peer0, client1, peer1, closedPort] = await freePorts(5)
-  const url = (port: number | undefined) => `http://127.0.0.1:${port}`
+  const [client0, peer0, client1, peer1, closedPort] = (await freePorts(5)) as [number, number, number, number, number]
+  const url = (port: number) => `http://127.0.0.1:${port}`
   const closedURL = url(closedPort)
   const token = `etcd-client-test-${process.pid}-${Date.now()}`
 
-  function startEtcd(name: string, clientPort: number | undefined, peerPort: number | undefined, initialCluster: string, state: 'new' | 'existing'): EtcdProcess {
+  function startEtcd(name: string, clientPort: number, peerPort: number, initialCluster: string, state: 'new' | 'existing'): EtcdProcess {
     const clientURL = url(clientPort)
     const peerURL = url(peerPort)
     // prettier-ignore
@@ -135,9 +136,19 @@ async function suite(): Promise<void> {
     }
     child.stdout?.on('data', keep)
     child.stderr?.on('data', keep)
-    child.on('error', (error) => keep(Buffer.from(`\nspawn failed: ${error.message}`)))
-    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
-    const p = { name, clientURL, peerURL, child, exited, logTail: () => log }
+    let gone = false
+    const exited = new Promise<void>((resolve) => {
+      const done = () => {
+        gone = true
+        resolve()
+      }
+      child.once('close', done)
+      child.once('error', (error) => {
+        keep(Buffer.from(`\nspawn failed: ${error.message}`))
+        done()
+      })
+    })
+    const p = { name, clientURL, peerURL, child, exited, hasExited: () => gone, logTail: () => log }
     processes.push(p)
     return p
   }
@@ -153,8 +164,8 @@ async function suite(): Promise<void> {
       20_000,
       async () => {
         for (const p of processes) {
-          if (p.child.exitCode !== null && endpoints.includes(p.clientURL)) {
-            throw new Error(`etcd ${p.name} exited (${p.child.exitCode}) while waiting for ${what}:\n${p.logTail()}`)
+          if (p.hasExited() && endpoints.includes(p.clientURL)) {
+            throw new Error(`etcd ${p.name} exited (${p.child.exitCode ?? p.child.signalCode}) while waiting for ${what}:\n${p.logTail()}`)
           }
         }
         last = await gateway.observe({ endpoints })
@@ -163,6 +174,27 @@ async function suite(): Promise<void> {
       () => JSON.stringify(last),
     )
   }
+  // Retry `action` while etcd refuses it with `notYet` (a state that passes);
+  // any other error fails. Returns the last such refusal, if any.
+  async function executeOnceAccepted(action: MembershipAction, notYet: RegExp): Promise<string> {
+    let refusal = ''
+    await waitFor(
+      `etcd to accept: ${action.kind} ${action.pod}`,
+      20_000,
+      async () => {
+        try {
+          await gateway.execute(action)
+          return true
+        } catch (error) {
+          if (!(error instanceof EtcdError && error.code === 'Refused' && notYet.test(error.message))) throw error
+          refusal = error.message
+          return undefined
+        }
+      },
+      () => refusal,
+    )
+    return refusal
+  }
   const memberOf = (o: Reachable, id: string): EtcdMember | undefined => o.members.find((m) => m.id === id)
 
   // A TCP server that accepts and never answers: the timeout case.
@@ -170,9 +202,7 @@ async function suite(): Promise<void> {
     hangingSockets.add(socket)
     socket.on('close', () => hangingSockets.delete(socket))
   })
-  await new Promise<void>((resolve) => hangServer?.listen(0, '127.0.0.1', resolve))
-  const hangAddress = hangServer.address()
-  const hangURL = url(typeof hangAddress === 'object' && hangAddress ? hangAddress.port : undefined)
+  const hangURL = url(await listenOnLoopback(hangServer))
 
   // Filled in as the cluster comes up.
   let clusterId = ''
@@ -190,9 +220,7 @@ async function suite(): Promise<void> {
       res.end(JSON.stringify({ header: { cluster_id: clusterId, member_id: '42' }, leader: m1Id, raftTerm: '999999' }))
     }
   })
-  await new Promise<void>((resolve) => fakeServer?.listen(0, '127.0.0.1', resolve))
-  const fakeAddress = fakeServer.address()
-  const fakeURL = url(typeof fakeAddress === 'object' && fakeAddress ? fakeAddress.port : undefined)
+  const fakeURL = url(await listenOnLoopback(fakeServer))
 
   const m0 = startEtcd('m0', client0, peer0, `m0=${url(peer0)}`, 'new')
   let m1: EtcdProcess | undefined
@@ -241,7 +269,7 @@ async function suite(): Promise<void> {
     // A learner answers status but refuses member/list. (m0 may list m1's
     // name a moment before m1 serves clients.)
     const learnerOnly = await waitFor('m1 to serve clients', 10_000, async () => {
-      const seen = await gateway.observe({ endpoints: [m1?.clientURL ?? ''] })
+      const seen = await gateway.observe({ endpoints: [url(client1)] })
       return !seen.reachable && seen.error.includes('ECONNREFUSED') ? undefined : seen
     })
     t.equal(learnerOnly.reachable, false)
@@ -251,8 +279,7 @@ async function suite(): Promise<void> {
   })
 
   await t.test('promote', async (t) => {
-    const target = { endpoints: [m0.clientURL] }
-    const promoteM0: MembershipAction = { kind: 'promote', pod: 'm0', memberId: m0Id, target }
+    const promoteM0: MembershipAction = { kind: 'promote', pod: 'm0', memberId: m0Id, target: { endpoints: [m0.clientURL] } }
     await expectEtcdError(t, gateway.execute(promoteM0), 'Refused', /^promote member [0-9a-f]+ \(pod m0\): .*can only promote a learner member$/)
 
     // A learner serves no cluster rpc ("Unavailable"): with no other
@@ -264,25 +291,8 @@ async function suite(): Promise<void> {
       /^promote member [0-9a-f]+ \(pod m1\): etcd refused: http:\/\/127\.0\.0\.1:\d+: etcdserver: rpc not supported for learner$/,
     )
     const promoteM1: MembershipAction = { kind: 'promote', pod: 'm1', memberId: m1Id, target: { endpoints: [url(client1), m0.clientURL] } }
-    let notInSync = ''
-    await waitFor(
-      'etcd to accept the promotion',
-      20_000,
-      async () => {
-        try {
-          await gateway.execute(promoteM1)
-          return true
-        } catch (error) {
-          if (error instanceof EtcdError && error.code === 'Refused' && /in sync with leader/.test(error.message)) {
-            notInSync = error.message
-            return undefined
-          }
-          throw error
-        }
-      },
-      () => notInSync,
-    )
-    t.comment(notInSync ? `refused at first: ${notInSync}` : 'accepted at once')
+    const refusal = await executeOnceAccepted(promoteM1, /in sync with leader/)
+    t.comment(refusal ? `refused at first: ${refusal}` : 'accepted at once')
     const seen = await observeUntil([m0.clientURL], 'm1 to be a voter', (o) => memberOf(o, m1Id)?.isLearner === false)
     t.same(seen.members.map((m) => [m.name, m.isLearner]), [['m0', false], ['m1', false]])
   })
@@ -362,30 +372,13 @@ async function suite(): Promise<void> {
     // refuses to remove a voter until its peers have been connected for 5 s
     // (strict reconfig check), "unhealthy cluster", answered as Unavailable.
     const removeM1: MembershipAction = { kind: 'remove', pod: 'm1', memberId: m1Id, target: { endpoints: [closedURL, m0.clientURL] } }
-    let unhealthy = ''
-    await waitFor(
-      'etcd to accept the removal',
-      20_000,
-      async () => {
-        try {
-          await gateway.execute(removeM1)
-          return true
-        } catch (error) {
-          if (error instanceof EtcdError && error.code === 'Refused' && /unhealthy cluster/.test(error.message)) {
-            unhealthy = error.message
-            return undefined
-          }
-          throw error
-        }
-      },
-      () => unhealthy,
-    )
-    t.comment(unhealthy ? `refused at first: ${unhealthy}` : 'accepted at once')
+    const refusal = await executeOnceAccepted(removeM1, /unhealthy cluster/)
+    t.comment(refusal ? `refused at first: ${refusal}` : 'accepted at once')
     const seen = await observeUntil([m0.clientURL], 'm0 alone to lead', (o) => o.leaderId === m0Id)
     t.same(seen.members.map((m) => m.id), [m0Id])
     // A removed member shuts itself down.
     const removed = m1
-    await waitFor('the removed m1 to exit', 10_000, async () => (removed?.child.exitCode !== null || removed.child.signalCode !== null ? true : undefined), () => removed?.logTail() ?? '')
+    await waitFor('the removed m1 to exit', 10_000, async () => (removed?.hasExited() ? true : undefined), () => removed?.logTail() ?? '')
     t.pass('m1 exited')
   })
 }

@@ -1,0 +1,102 @@
+// Self-test of the end-to-end harness, without the hook: a 3-member etcd
+// cluster from hand-written pods, reached through the client Service by its
+// DNS name and through the LoadBalancer's external address; a killed
+// container restarts in place; an image change restarts the container and
+// keeps its data; a pod spec change other than the image is refused; a
+// deleted pod's processes, namespace and files go away.
+import t from 'tap'
+import fs from 'node:fs'
+import { World, waitFor } from './harness/world.js'
+import { POD, SERVICE, ApiError, type Obj } from './harness/store.js'
+import { podReady } from './harness/services.js'
+import { memberPod, services } from './harness/fixtures.js'
+import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
+import { runSyncQuiet } from './harness/util.js'
+import { runId } from './harness/network.js'
+
+const missing = missingPrereq({ hook: false })
+if (missing) {
+  if (REQUIRE_ALL) t.fail(`end-to-end harness cannot run: ${missing}`)
+  else {
+    console.error(skipBanner('harness.test.ts', missing))
+    t.comment(skipBanner('harness.test.ts', missing))
+    t.test('harness self-test', { skip: missing }, async () => {})
+  }
+} else {
+  t.test('harness self-test', async (t) => {
+    const started = Date.now()
+    const world = await World.start({ hook: false, log: (s) => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
+    t.teardown(() => world.destroy())
+    const store = world.store
+    const pod = (name: string) => store.get(POD, name)
+    const allReady = (names: string[]) => names.every((n) => {
+      const p = pod(n)
+      return p && podReady(p)
+    })
+
+    for (const s of services('hw', true)) store.create(s)
+    for (const i of [0, 1, 2]) store.create(memberPod('hw', i, [0, 1, 2], 'new'))
+    await waitFor(() => allReady(['hw-0', 'hw-1', 'hw-2']), { timeoutMs: 40_000, what: 'three hand-written members to be Ready' })
+    t.pass(`three members Ready after ${((Date.now() - started) / 1000).toFixed(1)} s`)
+
+    const p0 = pod('hw-0')!
+    t.equal(p0.status.phase, 'Running', 'phase Running')
+    t.match(p0.status.conditions, [{ type: 'Initialized', status: 'True' }, { type: 'Ready', status: 'True' }, { type: 'ContainersReady', status: 'True' }, { type: 'PodScheduled', status: 'True' }])
+    t.match(p0.status.containerStatuses, [{ name: 'etcd', ready: true, started: true, restartCount: 0, image: 'quay.io/coreos/etcd:v3.4.23', state: { running: {} } }])
+    t.ok(world.network.inSubnet(p0.status.podIP), 'pod address in the harness subnet')
+
+    const health = await world.etcdctlOk(['endpoint', 'health'], { endpoints: 'http://hw-client:2379', what: 'endpoint health through the client Service' })
+    t.match(health, /is healthy/, 'healthy through the client Service name')
+    t.equal((await world.etcdctl(['put', 'foo', 'bar'], { endpoints: 'http://hw-client.default.svc:2379' })).stdout.trim(), 'OK', 'put through the client Service')
+
+    // Members resolve each other by DNS; data reaches every member.
+    for (const n of ['hw-0', 'hw-1', 'hw-2']) {
+      const out = await world.etcdctlOk(['get', 'foo', '--print-value-only', '--consistency=s'], { endpoints: `http://${n}.hw.default.svc.cluster.local:2379` })
+      t.equal(out.trim(), 'bar', `foo read from ${n}`)
+    }
+
+    // LoadBalancer: an external address, reported on the Service.
+    const lbIP = await waitFor(() => store.get(SERVICE, 'hw-client-lb')?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined, { timeoutMs: 10_000, what: 'the load balancer address' })
+    const viaLB = await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: `http://${lbIP}:2379`, from: 'external' })
+    t.equal(viaLB.trim(), 'bar', 'read through the LoadBalancer address from outside')
+    const noDns = await world.network.runIn(world.externalNs, '/usr/bin/getent', ['hosts', 'hw-client.default.svc'])
+    t.not(noDns.code, 0, 'the external namespace has no cluster DNS')
+
+    // Kill -9: the container restarts in place with its data.
+    const pid1 = world.kubelet.pid('hw-1')!
+    process.kill(pid1, 'SIGKILL')
+    await waitFor(() => pod('hw-1')?.status.containerStatuses?.[0]?.restartCount === 1 && allReady(['hw-1']), { timeoutMs: 30_000, what: 'hw-1 to restart and be Ready' })
+    t.not(world.kubelet.pid('hw-1'), pid1, 'a new process')
+    t.match(pod('hw-1')!.status.containerStatuses[0].lastState, { terminated: { exitCode: 137 } }, 'lastState records the kill')
+    t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only', '--consistency=s'], { endpoints: 'http://hw-1.hw.default.svc:2379' })).trim(), 'bar', 'restarted member kept its data')
+
+    // Image update: container restarts with the new image and its data.
+    const p2 = structuredClone(pod('hw-2')!) as Obj
+    p2.spec.containers[0].image = 'quay.io/coreos/etcd:v3.4.24'
+    store.update(p2)
+    await waitFor(() => pod('hw-2')?.status.containerStatuses?.[0]?.image === 'quay.io/coreos/etcd:v3.4.24' && allReady(['hw-2']), { timeoutMs: 30_000, what: 'hw-2 to run the new image' })
+    t.equal(pod('hw-2')!.status.containerStatuses[0].restartCount, 1, 'image change counted as a restart')
+    t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only', '--consistency=s'], { endpoints: 'http://hw-2.hw.default.svc:2379' })).trim(), 'bar', 'data kept across the image change')
+
+    // Any other pod spec change is refused, like the API server does.
+    const bad = structuredClone(pod('hw-0')!) as Obj
+    bad.spec.containers[0].args.push('--debug')
+    t.throws(() => store.update(bad), ApiError, 'pod spec change other than the image is refused')
+
+    // Graceful deletion: Terminating, then gone with its namespace and files.
+    const ns0 = world.kubelet.namespaceOf('hw-0')!
+    store.delete(POD, 'hw-0')
+    t.ok(pod('hw-0')?.metadata.deletionTimestamp, 'deletionTimestamp set while terminating')
+    await waitFor(() => !pod('hw-0'), { timeoutMs: 15_000, what: 'hw-0 to be gone' })
+    await waitFor(() => !runSyncQuiet('ip', ['netns', 'list']).includes(ns0.name), { timeoutMs: 5000, what: 'the namespace of hw-0 to be removed' })
+    t.notOk(fs.existsSync(`/etc/netns/${ns0.name}`), '/etc/netns entry removed')
+    // The client Service no longer sends to it; the rest still serve.
+    t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: 'http://hw-client:2379' })).trim(), 'bar', 'client Service serves from the remaining members')
+
+    await world.destroy()
+    const leftovers = [...runSyncQuiet('ip', ['netns', 'list']).split('\n'), ...runSyncQuiet('ip', ['-o', 'link', 'show']).split('\n')].filter((l) => l.includes(`eoe2e-${runId}`) || l.includes(`eoe2e${runId}`))
+    t.same(leftovers, [], 'no namespace or link left after teardown')
+    t.notOk(fs.existsSync(world.dir), 'temp dir removed')
+    t.comment(`harness self-test took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  })
+}

@@ -1,0 +1,91 @@
+// Direct talk to etcd's v3 JSON gateway from the test process (through the
+// bridge, after the route check): member lists, per-member status, writes
+// and reads for the assertions. uint64 IDs stay strings.
+import http from 'node:http'
+import type { Network } from './network.js'
+
+export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64')
+export const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8')
+
+export async function etcdPost(network: Network, ip: string, path: string, body: unknown, timeoutMs = 3000, port = 2379): Promise<any> {
+  await network.assertRoute(ip)
+  const data = JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: ip, port, path, method: 'POST', agent: false, timeout: timeoutMs, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (text += d))
+        res.on('end', () => {
+          let parsed: any
+          try {
+            parsed = JSON.parse(text)
+          } catch {
+            return reject(new Error(`etcd ${ip}${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`))
+          }
+          if (res.statusCode !== 200 || parsed.error || parsed.code) return reject(new Error(`etcd ${ip}${path}: HTTP ${res.statusCode}: ${parsed.error ?? parsed.message ?? text.slice(0, 200)}`))
+          resolve(parsed)
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error(`etcd ${ip}${path}: timeout`)))
+    req.on('error', reject)
+    req.end(data)
+  })
+}
+
+export interface Member {
+  id: string
+  name: string
+  peerURLs: string[]
+  clientURLs: string[]
+  isLearner: boolean
+}
+
+export async function memberList(network: Network, ip: string, timeoutMs = 3000): Promise<{ clusterId: string; memberId: string; members: Member[] }> {
+  const r = await etcdPost(network, ip, '/v3/cluster/member/list', {}, timeoutMs)
+  return {
+    clusterId: String(r.header?.cluster_id ?? ''),
+    memberId: String(r.header?.member_id ?? ''),
+    members: (r.members ?? []).map((m: any) => ({
+      id: String(m.ID ?? ''),
+      name: m.name ?? '',
+      peerURLs: m.peerURLs ?? [],
+      clientURLs: m.clientURLs ?? [],
+      isLearner: !!m.isLearner,
+    })),
+  }
+}
+
+export async function memberStatus(network: Network, ip: string, timeoutMs = 1000): Promise<{ memberId: string; leader: string; isLearner: boolean; raftIndex: string; version: string }> {
+  const r = await etcdPost(network, ip, '/v3/maintenance/status', {}, timeoutMs)
+  return { memberId: String(r.header?.member_id ?? ''), leader: String(r.leader ?? '0'), isLearner: !!r.isLearner, raftIndex: String(r.raftIndex ?? ''), version: r.version ?? '' }
+}
+
+export async function put(network: Network, ip: string, key: string, value: string, timeoutMs = 3000): Promise<string> {
+  const r = await etcdPost(network, ip, '/v3/kv/put', { key: b64(key), value: b64(value) }, timeoutMs)
+  if (!r.header?.revision) throw new Error(`put ${key}: no revision in ${JSON.stringify(r)}`)
+  return String(r.header.revision)
+}
+
+function prefixEnd(prefix: string): string {
+  const buf = Buffer.from(prefix, 'utf8')
+  for (let i = buf.length - 1; i >= 0; i--) {
+    if (buf[i]! < 0xff) {
+      buf[i]!++
+      return buf.subarray(0, i + 1).toString('base64')
+    }
+  }
+  return b64('\0')
+}
+
+// Keys (and values) under a prefix, from this member's own store when
+// serializable (proves the data reached that member).
+export async function rangePrefix(network: Network, ip: string, prefix: string, opts: { serializable?: boolean; timeoutMs?: number } = {}): Promise<Map<string, string>> {
+  const r = await etcdPost(network, ip, '/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix), serializable: opts.serializable ?? true }, opts.timeoutMs ?? 5000)
+  const out = new Map<string, string>()
+  for (const kv of r.kvs ?? []) out.set(unb64(kv.key), kv.value ? unb64(kv.value) : '')
+  return out
+}

@@ -1,0 +1,413 @@
+// A stand-in for Metacontroller's CompositeController loop, for one parent:
+// it calls the hook the way Metacontroller v4 does (v1 hook: children keyed
+// `<Kind>.<apiVersion>` then by name, every declared type present) and
+// applies a 200 response the same way:
+// - desired children get the `controller-uid` label (generateSelector) and,
+//   when created, the last-applied annotation and a controller
+//   ownerReference;
+// - observed children missing from the response are deleted (unless already
+//   being deleted); the rest are created or, per the child type's update
+//   strategy, updated with a kubectl-style 3-way merge (no update when the
+//   merge changes nothing, none while the child is being deleted);
+// - .status is replaced wholly, with observedGeneration set to the synced
+//   parent's generation;
+// - any non-200, timeout or unparsable body changes nothing and is retried
+//   with backoff (1 s, then 2 s).
+// It syncs again when resyncAfterSeconds passes, 250 ms after any owned
+// child or the parent changes (its informers), and at once on a new parent
+// generation. One sync at a time, as Metacontroller's queue does per parent.
+//
+// The test can look at every sync (records), the updates the API server
+// refused (rejectedUpdates: pod spec changes other than images must never be
+// attempted) and contract violations (nulls, unknown child types, ...).
+import http from 'node:http'
+import { Store, POD, SERVICE, PVC, PDB, ApiError, threeWayMerge, typeKey, diffPaths, type Obj, type WatchEvent } from './store.js'
+import type { Network } from './network.js'
+import { clone, deepEqual, errorText, isObject, nullPaths } from './util.js'
+
+export const PARENT = 'EtcdCluster.etcd.database.coreos.com/v1beta2'
+export const LAST_APPLIED = 'metacontroller.k8s.io/last-applied-configuration'
+export const CHILD_TYPES = [POD, SERVICE, PVC, PDB] as const
+const UPDATE_STRATEGY: Record<string, 'InPlace' | 'OnDelete'> = { [POD]: 'InPlace', [SERVICE]: 'InPlace', [PVC]: 'OnDelete', [PDB]: 'InPlace' }
+const EVENT_DELAY_MS = 250
+const HOOK_TIMEOUT_MS = 10_000
+
+export const CONTROLLER = {
+  apiVersion: 'metacontroller.k8s.io/v1alpha1',
+  kind: 'CompositeController',
+  metadata: { name: 'etcdclusters.etcd.database.coreos.com', uid: '5f0c1a2e-0000-4000-8000-00000000e2e0', generation: 1 },
+  spec: {
+    generateSelector: true,
+    parentResource: { apiVersion: 'etcd.database.coreos.com/v1beta2', resource: 'etcdclusters' },
+    childResources: [
+      { apiVersion: 'v1', resource: 'pods', updateStrategy: { method: 'InPlace' } },
+      { apiVersion: 'v1', resource: 'services', updateStrategy: { method: 'InPlace' } },
+      { apiVersion: 'v1', resource: 'persistentvolumeclaims', updateStrategy: { method: 'OnDelete' } },
+      { apiVersion: 'policy/v1', resource: 'poddisruptionbudgets', updateStrategy: { method: 'InPlace' } },
+    ],
+    hooks: { sync: { webhook: { url: 'http://etcd-operator.etcd-operator/sync', timeout: '10s' }, version: 'v1' } },
+  },
+}
+
+export interface SyncRecord {
+  n: number
+  atMs: number
+  ms: number
+  generation: number
+  httpStatus?: number
+  error?: string
+  dropped?: boolean
+  creates: string[]
+  updates: string[]
+  deletes: string[]
+  rejected: string[]
+  statusChanged: boolean
+  status?: any
+  resyncAfterSeconds?: number
+}
+
+export interface SyncResponse {
+  status?: any
+  children?: any[]
+  resyncAfterSeconds?: number
+  [k: string]: unknown
+}
+
+// Decides, before a 200 response is applied, whether to apply it or to
+// behave as if it never arrived (the hook died before answering).
+export type Interceptor = (request: any, response: SyncResponse) => 'apply' | 'drop' | Promise<'apply' | 'drop'>
+
+export class Metacontroller {
+  readonly records: SyncRecord[] = []
+  readonly rejectedUpdates: string[] = []
+  readonly violations: string[] = []
+  intercept?: Interceptor
+  private nextAt = Infinity
+  private wake?: () => void
+  private stopped = false
+  private loopDone?: Promise<void>
+  private consecutiveErrors = 0
+  private syncing = false
+  private waiters: Array<{ after: number; resolve: (r: SyncRecord) => void }> = []
+  private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
+
+  constructor(
+    private readonly store: Store,
+    readonly parentName: string,
+    private readonly network: Network,
+    private readonly hookUrl: () => string,
+    private readonly log: (s: string) => void,
+  ) {
+    store.on('event', this.onEvent)
+  }
+
+  private parent(): Obj | undefined {
+    return this.store.get(PARENT, this.parentName)
+  }
+
+  private owned(o: Obj, uid = this.parent()?.metadata.uid): boolean {
+    return !!uid && (o.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === uid)
+  }
+
+  private handle(ev: WatchEvent): void {
+    if (this.stopped) return
+    if (ev.key === PARENT) {
+      if (ev.obj.metadata.name !== this.parentName) return
+      const newGen = ev.obj.metadata.generation !== ev.old?.metadata.generation
+      this.requestSync(newGen ? 0 : EVENT_DELAY_MS)
+      return
+    }
+    if ((CHILD_TYPES as readonly string[]).includes(ev.key) && this.owned(ev.obj)) this.requestSync(EVENT_DELAY_MS)
+  }
+
+  requestSync(delayMs: number): void {
+    const at = Date.now() + delayMs
+    if (at < this.nextAt) {
+      this.nextAt = at
+      this.wake?.()
+    }
+  }
+
+  start(): void {
+    this.requestSync(0)
+    this.loopDone = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const delay = this.nextAt - Date.now()
+      if (delay > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(delay, 1000))
+          function done() {
+            clearTimeout(timer)
+            resolve()
+          }
+          this.wake = done
+        })
+        this.wake = undefined
+        continue
+      }
+      this.nextAt = Infinity
+      try {
+        await this.syncOnce()
+      } catch (e) {
+        this.log(`metacontroller: ${errorText(e)}`)
+        this.requestSync(1000)
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.store.off('event', this.onEvent)
+    this.wake?.()
+    await this.loopDone
+  }
+
+  // Resolves with the first sync that starts after this call.
+  nextSync(): Promise<SyncRecord> {
+    const after = Date.now()
+    this.requestSync(0)
+    return new Promise((resolve) => this.waiters.push({ after, resolve }))
+  }
+
+  get lastRecord(): SyncRecord | undefined {
+    return this.records[this.records.length - 1]
+  }
+
+  get busy(): boolean {
+    return this.syncing
+  }
+
+  private buildRequest(parent: Obj): any {
+    const children: Record<string, Record<string, Obj>> = {}
+    for (const type of CHILD_TYPES) {
+      children[type] = {}
+      for (const o of this.store.list(type)) if (this.owned(o, parent.metadata.uid)) children[type]![o.metadata.name] = clone(o)
+    }
+    return { controller: clone(CONTROLLER), parent: clone(parent), children, related: {}, finalizing: false }
+  }
+
+  private async syncOnce(): Promise<void> {
+    const parent = this.parent()
+    if (!parent) return
+    this.syncing = true
+    const request = this.buildRequest(parent)
+    const rec: SyncRecord = {
+      n: this.records.length + 1,
+      atMs: Date.now(),
+      ms: 0,
+      generation: parent.metadata.generation ?? 0,
+      creates: [],
+      updates: [],
+      deletes: [],
+      rejected: [],
+      statusChanged: false,
+    }
+    try {
+      const response = await this.call(request, rec)
+      if (response && !this.stopped) {
+        if ((await this.intercept?.(request, response)) === 'drop') {
+          rec.dropped = true
+          rec.error = 'response dropped by the test (the hook died before answering)'
+        } else {
+          this.apply(parent, request, response, rec)
+        }
+      }
+    } finally {
+      rec.ms = Date.now() - rec.atMs
+      this.records.push(rec)
+      if (this.records.length > 2000) this.records.splice(0, 500)
+      this.syncing = false
+      if (rec.error) {
+        this.consecutiveErrors++
+        this.requestSync(Math.min(1000 * 2 ** (this.consecutiveErrors - 1), 2000))
+      } else {
+        this.consecutiveErrors = 0
+      }
+      const ready = this.waiters.filter((w) => w.after <= rec.atMs)
+      this.waiters = this.waiters.filter((w) => w.after > rec.atMs)
+      for (const w of ready) w.resolve(rec)
+    }
+  }
+
+  private async call(request: any, rec: SyncRecord): Promise<SyncResponse | undefined> {
+    const url = new URL(this.hookUrl())
+    try {
+      await this.network.assertRoute(url.hostname)
+    } catch (e) {
+      rec.error = errorText(e)
+      return undefined
+    }
+    const body = JSON.stringify(request)
+    const result = await new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
+      const req = http.request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false, timeout: HOOK_TIMEOUT_MS, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (d: string) => (text += d))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+          res.on('error', (e) => resolve({ error: errorText(e) }))
+        },
+      )
+      req.on('timeout', () => req.destroy(new Error(`timeout after ${HOOK_TIMEOUT_MS} ms`)))
+      req.on('error', (e) => resolve({ error: errorText(e) }))
+      req.end(body)
+    })
+    if ('error' in result) {
+      rec.error = `sync hook: ${result.error}`
+      return undefined
+    }
+    rec.httpStatus = result.status
+    if (result.status !== 200) {
+      rec.error = `sync hook answered ${result.status}: ${result.text.slice(0, 500)}`
+      return undefined
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(result.text)
+    } catch {
+      rec.error = `sync hook answered 200 with a body that is not JSON: ${result.text.slice(0, 200)}`
+      return undefined
+    }
+    if (!isObject(parsed) || (parsed.children !== undefined && !Array.isArray(parsed.children)) || (parsed.status !== undefined && parsed.status !== null && !isObject(parsed.status))) {
+      rec.error = `sync hook answered 200 with an unusable body: ${result.text.slice(0, 200)}`
+      return undefined
+    }
+    return parsed as SyncResponse
+  }
+
+  private violation(rec: SyncRecord, what: string): void {
+    this.violations.push(`sync #${rec.n}: ${what}`)
+    this.log(`metacontroller: VIOLATION sync #${rec.n}: ${what}`)
+  }
+
+  private apply(parent: Obj, request: any, response: SyncResponse, rec: SyncRecord): void {
+    const uid = parent.metadata.uid ?? ''
+    if (typeof response.resyncAfterSeconds === 'number') rec.resyncAfterSeconds = response.resyncAfterSeconds
+    for (const k of Object.keys(response)) {
+      if (!['status', 'children', 'resyncAfterSeconds'].includes(k)) this.violation(rec, `unexpected top-level key "${k}" in the response`)
+    }
+    const errors: string[] = []
+    // Desired children, validated as Metacontroller does.
+    const desired = new Map<string, Map<string, Obj>>()
+    for (const raw of response.children ?? []) {
+      if (!isObject(raw) || typeof raw.apiVersion !== 'string' || typeof raw.kind !== 'string' || !isObject(raw.metadata) || typeof raw.metadata.name !== 'string') {
+        this.violation(rec, `child without apiVersion/kind/metadata.name: ${JSON.stringify(raw).slice(0, 200)}`)
+        errors.push('invalid child')
+        continue
+      }
+      const o = clone(raw) as Obj
+      const key = typeKey(o)
+      const nulls = nullPaths(o)
+      if (nulls.length) this.violation(rec, `${key} ${o.metadata.name} has null fields: ${nulls.join(', ')}`)
+      if (!(CHILD_TYPES as readonly string[]).includes(key)) {
+        this.violation(rec, `child of undeclared type ${key} (${o.metadata.name})`)
+        errors.push(`undeclared child type ${key}`)
+        continue
+      }
+      if (o.metadata.namespace && o.metadata.namespace !== parent.metadata.namespace) {
+        this.violation(rec, `${key} ${o.metadata.name} in namespace ${o.metadata.namespace}, not the parent's`)
+      }
+      let group = desired.get(key)
+      if (!group) desired.set(key, (group = new Map()))
+      if (group.has(o.metadata.name)) this.violation(rec, `${key} ${o.metadata.name} listed twice`)
+      delete o.status
+      o.metadata.namespace = parent.metadata.namespace ?? this.store.namespace
+      o.metadata.labels = { ...(o.metadata.labels ?? {}), 'controller-uid': o.metadata.labels?.['controller-uid'] ?? uid }
+      if (o.metadata.labels['controller-uid'] !== uid) {
+        errors.push(`labels on desired child ${key} ${o.metadata.name} don't match parent selector`)
+        continue
+      }
+      group.set(o.metadata.name, o)
+    }
+    if (typeof response.resyncAfterSeconds === 'number' && response.resyncAfterSeconds > 0) this.requestSync(response.resyncAfterSeconds * 1000)
+    if (errors.length) {
+      // Metacontroller stops here: no child is touched, the status is not written.
+      rec.error = `invalid response: ${errors.join('; ')}`
+      return
+    }
+    {
+      // Deletes: observed, owned, not desired, not already being deleted.
+      for (const type of CHILD_TYPES) {
+        for (const name of Object.keys(request.children[type] ?? {})) {
+          const cur = this.store.get(type, name)
+          if (!cur || cur.metadata.deletionTimestamp || desired.get(type)?.has(name)) continue
+          try {
+            this.store.delete(type, name)
+            rec.deletes.push(`${type}/${name}`)
+          } catch (e) {
+            if (!(e instanceof ApiError && e.code === 404)) errors.push(errorText(e))
+          }
+        }
+      }
+      // Creates and updates.
+      for (const [type, group] of desired) {
+        for (const [name, o] of group) {
+          const observed: Obj | undefined = request.children[type]?.[name]
+          if (!observed) {
+            const create = clone(o)
+            create.metadata.annotations = { ...(create.metadata.annotations ?? {}), [LAST_APPLIED]: JSON.stringify(o) }
+            create.metadata.ownerReferences = [
+              ...(create.metadata.ownerReferences ?? []),
+              { apiVersion: parent.apiVersion, kind: parent.kind, name: parent.metadata.name, uid, controller: true, blockOwnerDeletion: true },
+            ]
+            try {
+              this.store.create(create)
+              rec.creates.push(`${type}/${name}`)
+            } catch (e) {
+              // AlreadyExists is swallowed (e.g. a not-owned object of that name).
+              if (!(e instanceof ApiError && e.code === 409)) errors.push(errorText(e))
+            }
+            continue
+          }
+          const cur = this.store.get(type, name)
+          if (!cur || cur.metadata.uid !== observed.metadata.uid) continue
+          let lastApplied: unknown = {}
+          try {
+            lastApplied = JSON.parse(cur.metadata.annotations?.[LAST_APPLIED] ?? '{}')
+          } catch {
+            /* treat as empty */
+          }
+          const base = clone(cur)
+          const curStatus = base.status
+          delete base.status
+          const merged = threeWayMerge(base, lastApplied, o) as Obj
+          merged.metadata.annotations = { ...(merged.metadata.annotations ?? {}), [LAST_APPLIED]: JSON.stringify(o) }
+          for (const f of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp'] as const) {
+            if (base.metadata[f] === undefined) delete merged.metadata[f]
+            else (merged.metadata as Record<string, unknown>)[f] = base.metadata[f]
+          }
+          if (deepEqual(merged, base)) continue
+          if (cur.metadata.deletionTimestamp) continue
+          if (UPDATE_STRATEGY[type] !== 'InPlace') continue
+          const changed = diffPaths(base, merged).filter((p) => !p.includes(LAST_APPLIED))
+          merged.status = curStatus
+          try {
+            this.store.update(merged)
+            rec.updates.push(`${type}/${name} (${changed.join(', ')})`)
+          } catch (e) {
+            const msg = `${type}/${name}: ${errorText(e)}`
+            if (e instanceof ApiError && e.code === 422) {
+              rec.rejected.push(msg)
+              this.rejectedUpdates.push(`sync #${rec.n}: ${msg}`)
+              this.log(`metacontroller: UPDATE REJECTED sync #${rec.n}: ${msg}`)
+            }
+            errors.push(msg)
+          }
+        }
+      }
+    }
+    // Status: replaced wholly, with observedGeneration.
+    const status = { ...(isObject(response.status) ? clone(response.status) : {}), observedGeneration: parent.metadata.generation }
+    rec.status = status
+    const before = this.parent()
+    if (before && before.metadata.uid === uid) {
+      rec.statusChanged = !deepEqual(before.status, status)
+      this.store.updateStatus(PARENT, this.parentName, status)
+    }
+    if (errors.length) rec.error = `can't reconcile children: ${errors.join('; ')}`
+  }
+}

@@ -1,0 +1,573 @@
+// The facade the end-to-end tests use: one World per test file (bridge,
+// store, kubelet, services, client namespaces, optionally the hook server)
+// and one Cluster per EtcdCluster (its Metacontroller loop and the
+// assertions' helpers: steady-state detection, member lists, leader
+// monitoring, a writer).
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { Network, removeLeftovers, acquireMachineLock, runId, PREFIX, type Netns } from './network.js'
+import { Store, POD, SERVICE, PVC, PDB, type Obj } from './store.js'
+import { Kubelet } from './kubelet.js'
+import { Services, podReady } from './services.js'
+import { HookServer, ensureHookBuilt } from './hook.js'
+import { Metacontroller, PARENT, type SyncRecord } from './metacontroller.js'
+import { memberList, memberStatus, put, rangePrefix, type Member } from './etcd.js'
+import { cleanEnv, errorText, sleep, waitFor, seconds, tail, type RunResult, type WaitOptions } from './util.js'
+
+export { waitFor, sleep, seconds }
+
+export interface WorldOptions {
+  hook?: boolean
+  log?: (s: string) => void
+  clusterDomain?: string
+  // How long to wait for another end-to-end run on this machine.
+  lockTimeoutMs?: number
+}
+
+let handlersInstalled: World | undefined
+
+export class World {
+  readonly dir: string
+  readonly store = new Store()
+  kubelet!: Kubelet
+  services!: Services
+  network!: Network
+  hook?: HookServer
+  clientNs!: Netns
+  externalNs!: Netns
+  readonly clusters = new Map<string, Cluster>()
+  readonly clusterDomain: string
+  private releaseLock: () => void = () => {}
+  private destroyed = false
+  private readonly logLines: string[] = []
+  readonly startedAt = Date.now()
+
+  private constructor(
+    readonly opts: WorldOptions,
+    dir: string,
+  ) {
+    this.dir = dir
+    this.clusterDomain = opts.clusterDomain ?? 'cluster.local'
+  }
+
+  log = (s: string): void => {
+    const line = `[${((Date.now() - this.startedAt) / 1000).toFixed(1).padStart(6)}s] ${s}`
+    this.logLines.push(line)
+    if (this.logLines.length > 3000) this.logLines.splice(0, 1000)
+    fs.appendFileSync(path.join(this.dir, 'logs', 'harness.log'), line + '\n')
+    this.opts.log?.(line)
+  }
+
+  static async start(opts: WorldOptions = {}): Promise<World> {
+    const releaseLock = await acquireMachineLock(opts.lockTimeoutMs ?? 14 * 60_000, (s) => opts.log?.(s))
+    let w: World | undefined
+    try {
+      removeLeftovers((s) => opts.log?.(s))
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-${runId}-`))
+      fs.mkdirSync(path.join(dir, 'logs'), { recursive: true })
+      w = new World(opts, dir)
+      w.releaseLock = releaseLock
+      w.installHandlers()
+      w.network = await Network.create()
+      w.log(`network: bridge ${w.network.bridge}, ${w.network.subnet}.0/24; files in ${dir}`)
+      w.kubelet = new Kubelet(w.store, w.network, dir, w.clusterDomain, w.log)
+      w.services = new Services(w.store, w.network, dir, w.clusterDomain, w.log)
+      w.clientNs = await w.network.addNamespace('client', [w.network.allocIp('infra')], { clusterDns: true })
+      w.externalNs = await w.network.addNamespace('ext', [w.network.allocIp('infra')], { clusterDns: false })
+      if (opts.hook) {
+        await ensureHookBuilt(w.log)
+        w.hook = new HookServer(w.network, dir)
+        await w.hook.start()
+        w.log(`hook server listening at ${w.hook.url}`)
+      }
+      return w
+    } catch (e) {
+      if (w) await w.destroy()
+      else releaseLock()
+      throw e
+    }
+  }
+
+  private readonly onExit = () => this.destroySync()
+  private readonly onSignal = (sig: NodeJS.Signals) => {
+    this.destroySync()
+    process.exit(sig === 'SIGINT' ? 130 : 143)
+  }
+
+  private installHandlers(): void {
+    if (handlersInstalled) throw new Error('one World at a time')
+    handlersInstalled = this
+    process.on('exit', this.onExit)
+    process.on('SIGINT', this.onSignal)
+    process.on('SIGTERM', this.onSignal)
+    process.on('SIGHUP', this.onSignal)
+  }
+
+  private removeHandlers(): void {
+    if (handlersInstalled !== this) return
+    handlersInstalled = undefined
+    process.off('exit', this.onExit)
+    process.off('SIGINT', this.onSignal)
+    process.off('SIGTERM', this.onSignal)
+    process.off('SIGHUP', this.onSignal)
+  }
+
+  // Orderly teardown: loops, pods, proxies, hook, network, files, lock.
+  async destroy(): Promise<void> {
+    if (this.destroyed) return
+    try {
+      for (const c of this.clusters.values()) await c.mc.stop()
+      await this.kubelet?.stopAll()
+      await this.services?.stopAll()
+      await this.hook?.stop()
+    } catch (e) {
+      this.log(`teardown: ${errorText(e)}`)
+    }
+    this.destroySync()
+  }
+
+  // Synchronous teardown for exit/signal handlers (idempotent).
+  destroySync(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.kubelet?.killAllSync()
+    this.services?.killAllSync()
+    this.hook?.killSync()
+    this.network?.destroySync()
+    const keep = process.env.ETCD_OPERATOR_E2E_KEEP_LOGS
+    if (keep) {
+      try {
+        fs.mkdirSync(keep, { recursive: true })
+        fs.cpSync(path.join(this.dir, 'logs'), path.join(keep, `e2e-${runId}`), { recursive: true })
+      } catch {
+        /* best effort */
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true })
+    this.releaseLock()
+    this.removeHandlers()
+  }
+
+  // ---- clients ----
+
+  // The address a name has in the cluster DNS table.
+  resolve(name: string): string | undefined {
+    for (const line of this.services.dnsTable().split('\n')) {
+      const [ip, ...names] = line.split(/\s+/)
+      if (ip && names.includes(name)) return ip
+    }
+    return /^\d+\.\d+\.\d+\.\d+$/.test(name) ? name : undefined
+  }
+
+  // etcdctl (v3) run in the in-cluster client namespace (or the external
+  // one), after checking that every endpoint's address is the harness's
+  // and routed through that namespace's own veth.
+  async etcdctl(args: string[], opts: { endpoints: string | string[]; from?: 'client' | 'external'; timeoutMs?: number }): Promise<RunResult> {
+    const ns = opts.from === 'external' ? this.externalNs : this.clientNs
+    const endpoints = Array.isArray(opts.endpoints) ? opts.endpoints : [opts.endpoints]
+    for (const ep of endpoints) {
+      const host = new URL(ep).hostname
+      const ip = opts.from === 'external' ? (/^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined) : this.resolve(host)
+      if (!ip) throw new Error(`etcdctl: ${host} does not resolve in the ${opts.from ?? 'client'} namespace`)
+      await this.network.assertRoute(ip, ns)
+    }
+    return this.network.runIn(ns, '/usr/bin/etcdctl', [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=2s', '--command-timeout=5s', ...args], {
+      env: cleanEnv({ ETCDCTL_API: '3' }),
+      timeoutMs: opts.timeoutMs ?? 15_000,
+    })
+  }
+
+  // etcdctl, retried until it exits 0 (bounded).
+  async etcdctlOk(args: string[], opts: { endpoints: string | string[]; from?: 'client' | 'external'; timeoutMs?: number; what?: string }): Promise<string> {
+    let last: RunResult | undefined
+    return waitFor(
+      async () => {
+        last = await this.etcdctl(args, { ...opts, timeoutMs: 15_000 })
+        return last.code === 0 ? last.stdout : undefined
+      },
+      { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 500, what: opts.what ?? `etcdctl ${args.join(' ')} to succeed`, describe: () => `last: exit ${last?.code}: ${last?.stderr.trim() ?? ''}` },
+    )
+  }
+
+  async createCluster(name: string, spec: Record<string, unknown>): Promise<Cluster> {
+    const c = new Cluster(this, name)
+    this.store.create({
+      apiVersion: 'etcd.database.coreos.com/v1beta2',
+      kind: 'EtcdCluster',
+      metadata: { name, namespace: this.store.namespace, generation: 1 },
+      spec,
+    })
+    this.clusters.set(name, c)
+    c.mc.start()
+    return c
+  }
+
+  harnessLog(lines = 60): string {
+    return this.logLines.slice(-lines).join('\n')
+  }
+}
+
+export interface SteadyOptions {
+  timeoutMs: number
+  what?: string
+  // When the change was made (for the convergence time); default: now.
+  sinceMs?: number
+}
+
+export class Cluster {
+  readonly mc: Metacontroller
+
+  constructor(
+    readonly world: World,
+    readonly name: string,
+  ) {
+    this.mc = new Metacontroller(world.store, name, world.network, () => {
+      if (!world.hook) throw new Error('no hook server in this world')
+      return world.hook.url
+    }, world.log)
+  }
+
+  get parent(): Obj {
+    const p = this.world.store.get(PARENT, this.name)
+    if (!p) throw new Error(`no EtcdCluster ${this.name}`)
+    return p
+  }
+
+  get status(): any {
+    return this.parent.status ?? {}
+  }
+
+  get spec(): any {
+    return this.parent.spec
+  }
+
+  condition(type: string): any {
+    return (this.status.conditions ?? []).find((c: any) => c.type === type)
+  }
+
+  // Changes the spec like `kubectl edit` (the generation moves on). Returns
+  // the time of the change.
+  updateSpec(mutate: (spec: any) => void): number {
+    const p = structuredClone(this.parent)
+    mutate(p.spec)
+    this.world.store.update(p)
+    this.world.log(`spec of ${this.name} changed (generation ${this.parent.metadata.generation}): ${JSON.stringify(this.parent.spec)}`)
+    return Date.now()
+  }
+
+  private ownedBy(o: Obj): boolean {
+    const uid = this.parent.metadata.uid
+    return (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid)
+  }
+
+  children(key: string): Obj[] {
+    return this.world.store.list(key).filter((o) => this.ownedBy(o))
+  }
+
+  pods(): Obj[] {
+    return this.children(POD)
+  }
+
+  livePods(): Obj[] {
+    return this.pods().filter((p) => !p.metadata.deletionTimestamp)
+  }
+
+  pod(name: string): Obj | undefined {
+    return this.pods().find((p) => p.metadata.name === name)
+  }
+
+  podIP(name: string): string | undefined {
+    return this.pod(name)?.status?.podIP
+  }
+
+  service(name: string): Obj | undefined {
+    return this.children(SERVICE).find((s) => s.metadata.name === name)
+  }
+
+  get clientIP(): string | undefined {
+    return this.service(`${this.name}-client`)?.spec?.clusterIP
+  }
+
+  expectedImage(spec = this.spec): string {
+    const repo = spec.repository ?? 'quay.io/coreos/etcd'
+    return `${repo}:v${String(spec.version).replace(/^v/, '')}`
+  }
+
+  // The member list as a ready member sees it.
+  async members(): Promise<{ clusterId: string; members: Member[] } | undefined> {
+    const ready = this.livePods().filter(podReady)
+    for (const p of ready.length ? ready : this.livePods()) {
+      if (!p.status?.podIP) continue
+      try {
+        return await memberList(this.world.network, p.status.podIP, 2000)
+      } catch {
+        /* try the next */
+      }
+    }
+    return undefined
+  }
+
+  // The pod whose member says it leads (asked of every live pod).
+  async leader(): Promise<string | undefined> {
+    const found = await Promise.all(
+      this.livePods().map(async (p) => {
+        if (!p.status?.podIP) return undefined
+        try {
+          const s = await memberStatus(this.world.network, p.status.podIP, 800)
+          return s.memberId === s.leader && s.leader !== '0' ? p.metadata.name : undefined
+        } catch {
+          return undefined
+        }
+      }),
+    )
+    return found.find((x) => x)
+  }
+
+  // Why the cluster is not steady yet (undefined when it is): status
+  // current and Available with nothing in progress, `size` ready pods of the
+  // expected image and nothing terminating, etcd's member list equal to the
+  // pods (all started, no learner), and a fresh sync of this world that
+  // changes nothing (no child write, same status).
+  async notSteady(expect: { size?: number; image?: string } = {}): Promise<string | undefined> {
+    const p = this.parent
+    const st = p.status
+    if (!st) return 'no status yet'
+    if (st.observedGeneration !== p.metadata.generation) return `observedGeneration ${st.observedGeneration} != generation ${p.metadata.generation}`
+    const avail = this.condition('Available')
+    if (avail?.status !== 'True') return `Available is ${avail?.status ?? 'missing'} (${avail?.reason ?? ''}: ${avail?.message ?? ''})`
+    for (const t of ['Scaling', 'Upgrading', 'Recovering']) if (this.condition(t)?.status === 'True') return `${t} is True (${this.condition(t)?.reason ?? ''})`
+    const size = expect.size ?? p.spec.size
+    const image = expect.image ?? this.expectedImage()
+    const pods = this.pods()
+    if (pods.some((x) => x.metadata.deletionTimestamp)) return 'a pod is terminating'
+    if (pods.length !== size) return `${pods.length} pods, want ${size}`
+    for (const x of pods) {
+      if (x.status?.phase !== 'Running' || !podReady(x)) return `pod ${x.metadata.name} is ${x.status?.phase}${podReady(x) ? '' : ', not ready'}`
+      const img = x.spec?.containers?.[0]?.image
+      const running = x.status?.containerStatuses?.[0]?.image
+      if (img !== image || running !== image) return `pod ${x.metadata.name} runs ${running} (spec ${img}), want ${image}`
+    }
+    const ml = await this.members()
+    if (!ml) return 'member list unreachable'
+    const names = ml.members.map((m) => m.name).sort()
+    const podNames = pods.map((x) => x.metadata.name).sort()
+    if (ml.members.some((m) => m.isLearner)) return `learner(s) in the member list: ${ml.members.filter((m) => m.isLearner).map((m) => m.name || m.peerURLs.join()).join(', ')}`
+    if (names.join() !== podNames.join()) return `members [${names.join(', ')}] != pods [${podNames.join(', ')}]`
+    if ((st.members?.ready ?? []).length !== size) return `status.members.ready has ${(st.members?.ready ?? []).length}, want ${size}`
+    if (this.mc.busy) return 'a sync is running'
+    const rec = await this.mc.nextSync()
+    if (rec.error) return `sync #${rec.n} failed: ${rec.error}`
+    if (rec.creates.length + rec.updates.length + rec.deletes.length) return `sync #${rec.n} still changed children: ${[...rec.creates, ...rec.updates, ...rec.deletes].join(', ')}`
+    if (rec.statusChanged) return `sync #${rec.n} changed the status`
+    return undefined
+  }
+
+  // Waits for a steady cluster; returns the convergence time in seconds
+  // (from `sinceMs` to the first moment everything above held).
+  async waitSteady(opts: SteadyOptions & { size?: number; image?: string }): Promise<number> {
+    const since = opts.sinceMs ?? Date.now()
+    let reason: string | undefined = 'not checked yet'
+    let steadyAt = 0
+    await waitFor(
+      async () => {
+        const checkStart = Date.now()
+        reason = await this.notSteady(opts)
+        if (reason) return false
+        steadyAt = checkStart
+        return true
+      },
+      { timeoutMs: opts.timeoutMs, intervalMs: 300, what: opts.what ?? `cluster ${this.name} to be steady`, describe: () => `not steady because: ${reason}\n${this.describe()}` },
+    )
+    return seconds(steadyAt - since)
+  }
+
+  waitFor<T>(predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitOptions): Promise<T> {
+    return waitFor(predicate, { describe: () => this.describe(), ...opts })
+  }
+
+  // Everything a failing assertion should print.
+  describe(): string {
+    const out: string[] = []
+    const p = this.world.store.get(PARENT, this.name)
+    out.push(`EtcdCluster ${this.name} generation ${p?.metadata.generation}: spec ${JSON.stringify(p?.spec)}`)
+    out.push(`status: ${JSON.stringify(p?.status)}`)
+    for (const x of this.pods()) {
+      const cs = x.status?.containerStatuses?.[0]
+      out.push(
+        `pod ${x.metadata.name}: ${x.status?.phase}${podReady(x) ? ' Ready' : ' NotReady'}${x.metadata.deletionTimestamp ? ' Terminating' : ''} ip=${x.status?.podIP ?? '-'} image=${cs?.image ?? x.spec?.containers?.[0]?.image} restarts=${cs?.restartCount ?? 0} state=${JSON.stringify(cs?.state ?? {})}`,
+      )
+    }
+    for (const key of [SERVICE, PVC, PDB]) for (const o of this.children(key)) out.push(`${key} ${o.metadata.name}${o.metadata.deletionTimestamp ? ' (deleting)' : ''}`)
+    out.push('last syncs:')
+    for (const r of this.mc.records.slice(-15)) out.push('  ' + formatRecord(r))
+    if (this.mc.violations.length) out.push(`contract violations: ${this.mc.violations.slice(-10).join(' | ')}`)
+    if (this.mc.rejectedUpdates.length) out.push(`rejected updates: ${this.mc.rejectedUpdates.slice(-10).join(' | ')}`)
+    if (this.world.hook) out.push(`hook log (tail):\n${this.world.hook.logTail(25)}`)
+    out.push(`harness log (tail):\n${this.world.harnessLog(25)}`)
+    return out.join('\n')
+  }
+
+  // The etcd log of a pod (tail).
+  podLog(name: string, lines = 30): string {
+    const dir = path.join(this.world.dir, 'logs')
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${name}-`))
+    return files.map((f) => `== ${f}\n${tail(fs.readFileSync(path.join(dir, f), 'utf8'), lines)}`).join('\n')
+  }
+
+  // Deletes the EtcdCluster: its loop stops and the garbage collector
+  // removes its children (pods terminate).
+  async delete(): Promise<void> {
+    await this.mc.stop()
+    const store = this.world.store
+    for (const key of [POD, SERVICE, PVC, PDB]) {
+      for (const o of this.children(key)) {
+        try {
+          store.delete(key, o.metadata.name)
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    store.remove(PARENT, this.name)
+    this.world.clusters.delete(this.name)
+    await waitFor(() => store.list(POD).filter((p) => p.metadata.ownerReferences?.some((r) => r.name === this.name)).length === 0, { timeoutMs: 30_000, what: `pods of ${this.name} to go` })
+    for (const key of [PVC]) for (const o of store.list(key)) if (o.metadata.ownerReferences?.some((r) => r.name === this.name)) store.remove(key, o.metadata.name)
+    await this.world.services.settled()
+  }
+
+  // ---- activity helpers ----
+
+  leaderMonitor(intervalMs = 250): LeaderMonitor {
+    return new LeaderMonitor(this, intervalMs)
+  }
+
+  writer(prefix: string): Writer {
+    return new Writer(this, prefix)
+  }
+
+  // Every key under `prefix`, from each live member's own store.
+  async readEveryMember(prefix: string): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>()
+    for (const p of this.livePods()) {
+      if (!p.status?.podIP) throw new Error(`pod ${p.metadata.name} has no address`)
+      out.set(p.metadata.name, await rangePrefix(this.world.network, p.status.podIP, prefix, { serializable: true }))
+    }
+    return out
+  }
+}
+
+export function formatRecord(r: SyncRecord): string {
+  const parts = [`#${r.n} +${r.ms}ms gen=${r.generation}`]
+  if (r.httpStatus) parts.push(`http=${r.httpStatus}`)
+  if (r.error) parts.push(`ERROR ${r.error.slice(0, 300)}`)
+  if (r.creates.length) parts.push(`create ${r.creates.join(' ')}`)
+  if (r.updates.length) parts.push(`update ${r.updates.join(' ')}`)
+  if (r.deletes.length) parts.push(`delete ${r.deletes.join(' ')}`)
+  if (r.rejected.length) parts.push(`REJECTED ${r.rejected.join(' ')}`)
+  if (r.status) {
+    const conds = (r.status.conditions ?? []).filter((c: any) => c.status === 'True').map((c: any) => c.type)
+    parts.push(`phase=${r.status.phase} [${conds.join(',')}] ready=${(r.status.members?.ready ?? []).length} leader=${r.status.leader ?? '-'} action="${r.status.lastAction ?? ''}"`)
+  }
+  if (r.resyncAfterSeconds !== undefined) parts.push(`resync=${r.resyncAfterSeconds}s`)
+  return parts.join(' ')
+}
+
+// Polls every member's status and records who leads when, and the longest
+// stretch during which no member claimed leadership.
+export class LeaderMonitor {
+  readonly timeline: Array<{ atMs: number; leader: string | undefined }> = []
+  private lastLeaderAt = Date.now()
+  maxGapMs = 0
+  private stopped = false
+  private done: Promise<void>
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly intervalMs: number,
+  ) {
+    this.done = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const t0 = Date.now()
+      const leader = await this.cluster.leader()
+      const now = Date.now()
+      const prev = this.timeline[this.timeline.length - 1]
+      if (!prev || prev.leader !== leader) this.timeline.push({ atMs: now, leader })
+      if (leader) {
+        this.maxGapMs = Math.max(this.maxGapMs, now - this.lastLeaderAt)
+        this.lastLeaderAt = now
+      } else {
+        this.maxGapMs = Math.max(this.maxGapMs, now - this.lastLeaderAt)
+      }
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - t0)))
+    }
+  }
+
+  leaderAt(ms: number): string | undefined {
+    let cur: string | undefined
+    for (const e of this.timeline) {
+      if (e.atMs > ms) break
+      cur = e.leader
+    }
+    return cur
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.done
+  }
+}
+
+// Writes keys one after another through the client Service's cluster IP
+// (the v3 JSON gateway) and remembers which writes etcd acknowledged.
+export class Writer {
+  readonly acked: string[] = []
+  failures = 0
+  private seq = 0
+  private stopped = false
+  private done?: Promise<void>
+  lastError = ''
+  maxAckGapMs = 0
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly prefix: string,
+  ) {}
+
+  start(): this {
+    this.done = this.loop()
+    return this
+  }
+
+  private async loop(): Promise<void> {
+    let lastAck = Date.now()
+    while (!this.stopped) {
+      const ip = this.cluster.clientIP
+      if (!ip) {
+        await sleep(200)
+        continue
+      }
+      const key = `${this.prefix}${String(this.seq++).padStart(6, '0')}`
+      try {
+        await put(this.cluster.world.network, ip, key, `value-${randomUUID()}`, 3000)
+        this.acked.push(key)
+        this.maxAckGapMs = Math.max(this.maxAckGapMs, Date.now() - lastAck)
+        lastAck = Date.now()
+      } catch (e) {
+        this.failures++
+        this.lastError = errorText(e)
+        await sleep(100)
+      }
+      await sleep(30)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.done
+  }
+}
