@@ -4,7 +4,9 @@
 import { STATUS_CODES } from 'node:http'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { readCluster } from './cluster.js'
+import { operatorCredentials } from './credentials.js'
 import type { MembershipClient, Observation } from './membership.js'
 import { observeTarget } from './members.js'
 import { plan } from './plan.js'
@@ -75,17 +77,22 @@ export function buildApp (options: AppOptions): FastifyInstance {
     }
     const log = request.log.child({ cluster: `${sync.parent.metadata.namespace ?? 'default'}/${sync.parent.metadata.name}` })
 
-    const target = observeTarget(readCluster(sync))
-    const observation: Observation = target.endpoints.length === 0
-      ? { reachable: false, error: 'no member pods' }
-      : await options.membership.observe(target)
+    // The client certificate for members with client TLS, from `related`.
+    const credentials = operatorCredentials(sync)
+    const tls = credentials.kind === 'ready' ? credentials.tls : undefined
+    const target = { ...observeTarget(readCluster(sync)), tls }
+    const observation: Observation = credentials.kind === 'problem'
+      ? { reachable: false, error: credentials.message }
+      : target.endpoints.length === 0
+        ? { reachable: false, error: 'no member pods' }
+        : await options.membership.observe(target)
     const decision = plan(sync, observation, now())
 
     let response: SyncResponse = decision.response
     if (decision.action !== undefined) {
       const { kind, pod } = decision.action
       try {
-        await options.membership.execute(decision.action)
+        await options.membership.execute({ ...decision.action, target: { ...decision.action.target, tls } })
         log.info({ rule: decision.rule, action: kind, pod }, response.status.lastAction ?? kind)
       } catch (error) {
         // etcd said no (a learner not caught up yet) or did not answer: the
@@ -101,5 +108,29 @@ export function buildApp (options: AppOptions): FastifyInstance {
     return response
   })
 
+  // Metacontroller's customize hook: ask for the operator Secret, so that
+  // it arrives with every sync in `related` and the hook never needs to read
+  // the Kubernetes API itself.
+  app.post('/customize', { schema: { body: CustomizeRequestSchema } }, async request => {
+    const { parent } = request.body
+    const secret = parent.spec.TLS?.static?.operatorSecret
+    return {
+      relatedResources: secret === undefined
+        ? []
+        : [{ apiVersion: 'v1', resource: 'secrets', namespace: parent.metadata.namespace ?? 'default', names: [secret] }],
+    }
+  })
+
   return app
 }
+
+const CustomizeRequestSchema = Type.Object({
+  parent: Type.Object({
+    metadata: Type.Object({ name: Type.String(), namespace: Type.Optional(Type.String()) }),
+    spec: Type.Object({
+      TLS: Type.Optional(Type.Object({
+        static: Type.Optional(Type.Object({ operatorSecret: Type.Optional(Type.String()) })),
+      })),
+    }),
+  }),
+})

@@ -1,5 +1,6 @@
 // Facts derived from one sync request, with no I/O: the cluster's names and
 // URLs, its spec with defaults filled in, and what the observed pods say.
+import { createHash } from 'node:crypto'
 import {
   DEFAULT_REPOSITORY, DEFAULT_VERSION,
   type ClusterSpec, type KubeObject, type PodPolicy, type SyncRequest,
@@ -19,11 +20,27 @@ export interface ResolvedSpec {
   pod: PodPolicy
   loadBalancer: Omit<NonNullable<ClusterSpec['loadBalancer']>, 'enabled'> & { enabled: boolean }
   podDisruptionBudget: { enabled: boolean, maxUnavailable: number }
+  tls: StaticTLS
+  // Fingerprint of everything a pod is made from that cannot change in
+  // place: members made from another one are replaced, one at a time.
+  podPolicyHash: string
+}
+
+// spec.TLS.static, flattened: secret names, absent when not set.
+export interface StaticTLS {
+  peerSecret?: string | undefined
+  serverSecret?: string | undefined
+  operatorSecret?: string | undefined
 }
 
 export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
   const version = (spec.version ?? DEFAULT_VERSION).replace(/^v/, '')
   const repository = spec.repository ?? DEFAULT_REPOSITORY
+  const tls: StaticTLS = {
+    peerSecret: spec.TLS?.static?.member?.peerSecret,
+    serverSecret: spec.TLS?.static?.member?.serverSecret,
+    operatorSecret: spec.TLS?.static?.operatorSecret,
+  }
   return {
     size: spec.size,
     version,
@@ -33,7 +50,28 @@ export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
     pod: spec.pod ?? {},
     loadBalancer: { enabled: false, ...spec.loadBalancer },
     podDisruptionBudget: { enabled: true, maxUnavailable: 1, ...spec.podDisruptionBudget },
+    tls,
+    podPolicyHash: podPolicyHash(spec.pod ?? {}, tls),
   }
+}
+
+export const POD_POLICY_ANNOTATION = 'etcd.database.coreos.com/pod-policy'
+
+// Labels and annotations change in place; everything else in spec.pod, and
+// the member TLS secrets, needs a new pod.
+function podPolicyHash (pod: PodPolicy, tls: StaticTLS): string {
+  const { labels: _labels, annotations: _annotations, ...rest } = pod
+  const material = stableJSON({ pod: rest, peerSecret: tls.peerSecret, serverSecret: tls.serverSecret })
+  return createHash('sha256').update(material).digest('hex').slice(0, 12)
+}
+
+function stableJSON (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJSON).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJSON(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
 }
 
 // What the kubelet tells us of one member pod.
@@ -47,6 +85,7 @@ export interface ObservedPod {
   terminating: boolean // deletionTimestamp set
   image: string // the etcd container's image in the spec
   imageRolledOut: boolean // the running container uses the spec's image
+  podPolicyHash: string | undefined // what it was made from (annotation)
 }
 
 export interface Cluster {
@@ -119,6 +158,7 @@ function observePod (object: KubeObject, ordinal: number): ObservedPod {
     terminating: object.metadata.deletionTimestamp !== undefined,
     image,
     imageRolledOut: container?.image !== undefined && sameImage(container.image, image),
+    podPolicyHash: object.metadata.annotations?.[POD_POLICY_ANNOTATION],
   }
 }
 
@@ -145,12 +185,17 @@ export function memberHost (cluster: Cluster, pod: string): string {
   return `${pod}.${cluster.name}.${cluster.namespace}.svc${cluster.spec.pod.ClusterDomain ?? ''}`
 }
 
+// Peer and client traffic become https independently, each with its secret.
 export function peerURL (cluster: Cluster, pod: string): string {
-  return `http://${memberHost(cluster, pod)}:${PEER_PORT}`
+  return `${cluster.spec.tls.peerSecret !== undefined ? 'https' : 'http'}://${memberHost(cluster, pod)}:${PEER_PORT}`
 }
 
 export function clientURL (cluster: Cluster, pod: string): string {
-  return `http://${memberHost(cluster, pod)}:${CLIENT_PORT}`
+  return `${clientScheme(cluster)}://${memberHost(cluster, pod)}:${CLIENT_PORT}`
+}
+
+export function clientScheme (cluster: Pick<Cluster, 'spec'>): 'http' | 'https' {
+  return cluster.spec.tls.serverSecret !== undefined ? 'https' : 'http'
 }
 
 export function clientServiceName (cluster: Pick<Cluster, 'name'>): string {

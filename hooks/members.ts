@@ -13,6 +13,8 @@ export interface MemberSlot {
   healthy: boolean
   // The pod is gone, finished or being deleted.
   dead: boolean
+  // Its pod was made from another spec.pod (or TLS secrets) than today's.
+  outdatedPolicy: boolean
 }
 
 export interface Membership {
@@ -48,6 +50,7 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
       started: member.name !== '',
       healthy: !dead && member.name !== '' && observed.running && observed.ready && observed.imageRolledOut,
       dead,
+      outdatedPolicy: observed !== undefined && observed.podPolicyHash !== cluster.spec.podPolicyHash,
     })
   }
   slots.sort((a, b) => a.ordinal - b.ordinal)

@@ -36,7 +36,7 @@ export type Rule =
   | 'paused' | 'bootstrap' | 'restartFromClaims' | 'clearFailedSeed' | 'unreachable' | 'allMembersLost'
   | 'quorumLost' | 'startAddedMember' | 'restartOnClaim' | 'removeDeadMember' | 'replacePodOnClaim'
   | 'removeForeignMember' | 'deleteStrayPod' | 'promoteLearner' | 'waitForLearner' | 'addMember'
-  | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
+  | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'replaceMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
   | 'upgradeBlocked' | 'waitForHealthy' | 'steady'
 
 // One row's decision. Pod changes happen only if the action (when there is
@@ -240,20 +240,40 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 17. Too many: remove the highest ordinal, after handing leadership away.
+  // 17. Too many: remove a member made from an old pod policy if there is
+  // one (the end of a replacement), else the highest ordinal; the leader
+  // only after handing leadership away.
   if (membership.voters.length > size) {
-    const victim = membership.voters[membership.voters.length - 1] as MemberSlot
+    const outdated = membership.voters.filter(s => s.outdatedPolicy)
+    const victim = (outdated.find(s => s !== membership.leader) ?? outdated[0] ?? membership.voters[membership.voters.length - 1]) as MemberSlot
     if (victim === membership.leader) return transferLeadership(cluster, membership, victim, 'transferLeadershipBeforeRemoval')
     return {
       rule: 'removeMember',
       action: { kind: 'remove', pod: victim.pod, memberId: victim.member.id, target: writeTarget(cluster, membership) },
       deletePods: [victim.pod],
-      lastAction: `removed member ${victim.pod} (scaling down to ${size})`,
+      lastAction: victim.outdatedPolicy
+        ? `removed member ${victim.pod} (replaced: made from an old pod policy)`
+        : `removed member ${victim.pod} (scaling down to ${size})`,
       resyncAfterSeconds: converging,
     }
   }
 
-  // 18. Members on another image: move one, followers first, the leader
+  // 18. Members made from an old pod policy: pod specs cannot change in
+  // place, so add one new member first; row 17 then removes an old one.
+  const replaced = membership.voters.find(s => s.outdatedPolicy)
+  if (replaced !== undefined) {
+    const pod = podName(cluster, nextOrdinal(cluster, membership))
+    const url = peerURL(cluster, pod)
+    return {
+      rule: 'replaceMember',
+      action: { kind: 'addLearner', pod, peerURL: url, target: writeTarget(cluster, membership) },
+      createPods: [joiningPod(cluster, membership, pod, { pod, url })],
+      lastAction: `added member ${pod} to replace ${replaced.pod} (pod policy changed)`,
+      resyncAfterSeconds: converging,
+    }
+  }
+
+  // 19. Members on another image: move one, followers first, the leader
   // last (after handing leadership to an upgraded member).
   const outdated = membership.voters.filter(s => s.observed?.image !== cluster.spec.image)
   if (outdated.length > 0) {
@@ -272,7 +292,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 19. Nothing to do.
+  // 20. Nothing to do.
   return { rule: 'steady', resyncAfterSeconds: RESYNC_STEADY }
 }
 
@@ -338,7 +358,8 @@ function respond (cluster: Cluster, observation: Observation, membership: Member
   // A claim lives as long as its member or its pod: a new member never
   // starts on a removed member's data.
   const podOrdinals = new Set(pods.map(p => ordinalOf(cluster, p.metadata.name)))
-  const memberOrdinals = new Set(membership?.slots.filter(s => !deleted.has(s.pod)).map(s => s.ordinal))
+  const removedMember = step.action?.kind === 'remove' ? step.action.pod : undefined
+  const memberOrdinals = new Set(membership?.slots.filter(s => s.pod !== removedMember).map(s => s.ordinal))
   const claims: KubeObject[] = []
   for (const [name, claim] of cluster.claims) {
     const ordinal = claimOrdinal(cluster, name)

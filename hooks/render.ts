@@ -1,8 +1,8 @@
 // Pure builders of the children the hook asks for. `template*` functions
 // render a new object from the spec; `keep*` re-emits an observed one.
 import {
-  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT,
-  claimName, clientServiceName, hasReadyzLivez, loadBalancerServiceName, memberHost,
+  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, POD_POLICY_ANNOTATION,
+  claimName, clientScheme, clientServiceName, clientURL, hasReadyzLivez, loadBalancerServiceName, peerURL,
   type Cluster, type ObservedPod,
 } from './cluster.js'
 import type { KubeObject } from './schema.js'
@@ -10,6 +10,10 @@ import type { KubeObject } from './schema.js'
 const DATA_VOLUME = 'etcd-data'
 const DATA_MOUNT = '/var/etcd'
 export const DATA_DIR = `${DATA_MOUNT}/data`
+// Where the CoreOS operator mounted the member secrets; the file names inside
+// are the ones its users already have.
+const PEER_TLS_DIR = '/etc/etcdtls/member/peer-tls'
+const SERVER_TLS_DIR = '/etc/etcdtls/member/server-tls'
 
 export function clusterLabels (cluster: Cluster): Record<string, string> {
   return {
@@ -46,7 +50,8 @@ export interface MemberPodOptions {
 export function templateMemberPod (cluster: Cluster, options: MemberPodOptions): KubeObject {
   const { spec } = cluster
   const policy = spec.pod
-  const host = memberHost(cluster, options.pod)
+  const { peerSecret, serverSecret } = spec.tls
+  const peerScheme = peerSecret !== undefined ? 'https' : 'http'
   const modernProbes = hasReadyzLivez(spec.version)
   const persistent = policy.persistentVolumeClaimSpec !== undefined
   return {
@@ -54,7 +59,7 @@ export function templateMemberPod (cluster: Cluster, options: MemberPodOptions):
     kind: 'Pod',
     metadata: metadata(cluster, options.pod, 'member', {
       labels: { ...policy.labels, etcd_node: options.pod },
-      annotations: policy.annotations,
+      annotations: { ...policy.annotations, [POD_POLICY_ANNOTATION]: spec.podPolicyHash },
     }),
     spec: {
       // hostname + subdomain give the member its stable DNS name through the
@@ -75,15 +80,31 @@ export function templateMemberPod (cluster: Cluster, options: MemberPodOptions):
         args: [
           `--name=${options.pod}`,
           `--data-dir=${DATA_DIR}`,
-          `--listen-peer-urls=http://0.0.0.0:${PEER_PORT}`,
-          `--listen-client-urls=http://0.0.0.0:${CLIENT_PORT}`,
-          `--advertise-client-urls=http://${host}:${CLIENT_PORT}`,
-          `--initial-advertise-peer-urls=http://${host}:${PEER_PORT}`,
+          `--listen-peer-urls=${peerScheme}://0.0.0.0:${PEER_PORT}`,
+          `--listen-client-urls=${clientScheme(cluster)}://0.0.0.0:${CLIENT_PORT}`,
+          `--advertise-client-urls=${clientURL(cluster, options.pod)}`,
+          `--initial-advertise-peer-urls=${peerURL(cluster, options.pod)}`,
           `--initial-cluster=${options.initialCluster.join(',')}`,
           `--initial-cluster-state=${options.initialClusterState}`,
           `--initial-cluster-token=${cluster.token}`,
           // Plain HTTP even when client TLS is on, so probes keep working.
           `--listen-metrics-urls=http://0.0.0.0:${METRICS_PORT}`,
+          ...(peerSecret !== undefined
+            ? [
+                '--peer-client-cert-auth=true',
+                `--peer-trusted-ca-file=${PEER_TLS_DIR}/peer-ca.crt`,
+                `--peer-cert-file=${PEER_TLS_DIR}/peer.crt`,
+                `--peer-key-file=${PEER_TLS_DIR}/peer.key`,
+              ]
+            : []),
+          ...(serverSecret !== undefined
+            ? [
+                '--client-cert-auth=true',
+                `--trusted-ca-file=${SERVER_TLS_DIR}/server-ca.crt`,
+                `--cert-file=${SERVER_TLS_DIR}/server.crt`,
+                `--key-file=${SERVER_TLS_DIR}/server.key`,
+              ]
+            : []),
         ],
         ...(policy.etcdEnv !== undefined ? { env: policy.etcdEnv } : {}),
         ports: [
@@ -91,7 +112,11 @@ export function templateMemberPod (cluster: Cluster, options: MemberPodOptions):
           { name: 'peer', containerPort: PEER_PORT, protocol: 'TCP' },
           { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' },
         ],
-        volumeMounts: [{ name: DATA_VOLUME, mountPath: DATA_MOUNT }],
+        volumeMounts: [
+          { name: DATA_VOLUME, mountPath: DATA_MOUNT },
+          ...(peerSecret !== undefined ? [{ name: 'member-peer-tls', mountPath: PEER_TLS_DIR, readOnly: true }] : []),
+          ...(serverSecret !== undefined ? [{ name: 'member-server-tls', mountPath: SERVER_TLS_DIR, readOnly: true }] : []),
+        ],
         // Ready = this member serves clients: /readyz where etcd has it,
         // /health (needs a leader) before 3.5.11.
         readinessProbe: {
@@ -108,9 +133,13 @@ export function templateMemberPod (cluster: Cluster, options: MemberPodOptions):
         },
         ...(policy.resources !== undefined ? { resources: policy.resources } : {}),
       }],
-      volumes: [persistent
-        ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: claimName(options.pod) } }
-        : { name: DATA_VOLUME, emptyDir: {} }],
+      volumes: [
+        persistent
+          ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: claimName(options.pod) } }
+          : { name: DATA_VOLUME, emptyDir: {} },
+        ...(peerSecret !== undefined ? [{ name: 'member-peer-tls', secret: { secretName: peerSecret } }] : []),
+        ...(serverSecret !== undefined ? [{ name: 'member-server-tls', secret: { secretName: serverSecret } }] : []),
+      ],
       ...placement(cluster),
     },
   }
@@ -229,7 +258,10 @@ export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod
   if (image !== pod.image) {
     spec.containers = (spec.containers ?? []).map(c => c.name === ETCD_CONTAINER ? { ...c, image } : c)
   }
-  kept.metadata.labels = { ...kept.metadata.labels, ...clusterLabels(cluster), etcd_node: pod.name }
+  // Labels and annotations of spec.pod apply in place.
+  const { labels, annotations } = cluster.spec.pod
+  kept.metadata.labels = { ...kept.metadata.labels, ...labels, ...clusterLabels(cluster), etcd_node: pod.name }
+  if (annotations !== undefined) kept.metadata.annotations = { ...kept.metadata.annotations, ...annotations }
   return kept
 }
 

@@ -100,6 +100,7 @@ export const ClusterStatusSchema = Type.Object({
   members: Type.Optional(Type.Object({
     ready: Type.Optional(Type.Array(Type.String())),
     unready: Type.Optional(Type.Array(Type.String())),
+    outdated: Type.Optional(Type.Array(Type.String(), { description: 'Members made from an old spec.pod, being replaced one at a time.' })),
   })),
   currentVersion: Type.Optional(Type.String()),
   targetVersion: Type.Optional(Type.String()),

@@ -58,6 +58,8 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
     members: {
       ready: memberPods.filter(p => p.ready).map(p => p.name),
       unready,
+      // Members still made from an old spec.pod; they are being replaced.
+      outdated: membership?.slots.filter(s => s.outdatedPolicy).map(s => s.pod) ?? [],
     },
     currentVersion: versions[0] ?? '',
     targetVersion: upgrading ? spec.version : '',
@@ -87,7 +89,7 @@ function availability (observation: Observation, membership: Membership | undefi
   }
   if (step.rule === 'bootstrap') return { reason: 'Bootstrapping', message: 'creating the seed member' }
   if (step.rule === 'allMembersLost') return { reason: 'AllMembersLost', message: 'every member pod is gone and no volume holds their data; see README, "Disaster recovery"' }
-  return { reason: 'Unreachable', message: observation.reachable ? 'etcd answered' : 'no member answered' }
+  return { reason: 'Unreachable', message: observation.reachable ? 'etcd answered' : observation.error }
 }
 
 // Creating until the cluster first has a leader; Failed when it had one

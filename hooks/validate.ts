@@ -20,8 +20,9 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   for (const key of Object.keys(cluster.spec.pod?.labels ?? {})) {
     if (isReservedLabel(key)) problems.push(`spec.pod.labels: "${key}" is reserved for the operator (app, etcd_*)`)
   }
-  if (cluster.spec.TLS?.static !== undefined) {
-    problems.push('spec.TLS.static is not supported by this version of the hook yet; remove it, or the cluster would run without the TLS you asked for')
+  const tls = cluster.spec.TLS?.static
+  if (tls?.member?.serverSecret !== undefined && tls.operatorSecret === undefined) {
+    problems.push('spec.TLS.static.operatorSecret is required with member.serverSecret: the hook needs a client certificate to manage membership')
   }
   return problems
 }

@@ -2,7 +2,7 @@
 // pods rendered by the hook itself, then given the metadata the API server
 // adds and the status a kubelet reports. Every call returns fresh objects.
 import { readFileSync } from 'node:fs'
-import { readCluster, peerURL, clientURL, type Cluster } from '../../hooks/cluster.js'
+import { POD_POLICY_ANNOTATION, readCluster, peerURL, clientURL, type Cluster } from '../../hooks/cluster.js'
 import type { EtcdMember, Observation } from '../../hooks/membership.js'
 import { templateClaim, templateMemberPod } from '../../hooks/render.js'
 import type { ClusterSpec, ClusterStatus, KubeObject, SyncRequest } from '../../hooks/schema.js'
@@ -19,6 +19,7 @@ export interface PodFixture {
   state?: PodState // default ready
   image?: string // spec image; default the cluster's
   runningImage?: string // what the kubelet reports; default the spec image
+  oldPodPolicy?: boolean // made from an earlier spec.pod
 }
 
 export interface RequestFixture {
@@ -84,6 +85,7 @@ export function observedPod (cluster: Cluster, fixture: PodFixture): KubeObject 
   const image = fixture.image ?? cluster.spec.image
   pod.spec.containers[0]!.image = image
   pod.spec.nodeName = `node-${fixture.ordinal % 3}`
+  if (fixture.oldPodPolicy === true) pod.metadata.annotations = { ...pod.metadata.annotations, [POD_POLICY_ANNOTATION]: 'earlierpolicy' }
   const state = fixture.state ?? 'ready'
   if (state === 'terminating') pod.metadata.deletionTimestamp = '2026-11-26T09:59:00Z'
   pod.status = kubeletStatus(state, fixture.runningImage ?? image, fixture.ordinal)
