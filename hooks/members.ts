@@ -50,7 +50,8 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
       started: member.name !== '',
       healthy: !dead && member.name !== '' && observed.running && observed.ready && observed.imageRolledOut,
       dead,
-      outdatedPolicy: observed !== undefined && observed.podPolicyHash !== cluster.spec.podPolicyHash,
+      // A pod without the annotation predates it: nothing says it is outdated.
+      outdatedPolicy: observed?.podPolicyHash !== undefined && observed.podPolicyHash !== cluster.spec.podPolicyHash,
     })
   }
   slots.sort((a, b) => a.ordinal - b.ordinal)
