@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# The etcd-operator hook server: a stateless HTTP sync hook for Metacontroller.
+#   docker build -t ghcr.io/etcd-operator/etcd-operator-hook:0.1.0 .
+# Listens on $PORT (8080); LOG_LEVEL and ETCD_REQUEST_TIMEOUT_MS as in the README.
+
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# Compile TypeScript with the dev dependencies.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY hooks ./hooks
+RUN npm run build
+
+# Production dependencies only, without lifecycle scripts of our own.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# Runtime: dist/ and production node_modules, nothing else.
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    PORT=8080
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# package.json says "type": "module": dist/*.js are ES modules.
+COPY package.json ./
+USER 65532:65532
+EXPOSE 8080
+# Not `npm start`: its prestart hook would try to compile, and npm would sit
+# between the kubelet's SIGTERM and the server's graceful shutdown.
+CMD ["node", "dist/server.js"]

@@ -1,0 +1,206 @@
+// The Helm chart, through a real helm: it lints, renders for the default
+// values and every ci/*-values.yaml, every rendered object is valid, the
+// hook server is locked down, the CompositeController reaches the hook's
+// Service, and the plain manifests/ are what the chart renders by default.
+// Without helm the tests skip, loudly; with ETCD_OPERATOR_REQUIRE_ALL=1
+// (CI) they fail instead.
+import { readdirSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { ToolMissing, helmPath, requireAll, runHelm } from './helpers/helm.js'
+import { validateObject } from './helpers/objects.js'
+
+const CHART = 'charts/etcd-operator'
+const RELEASE = 'etcd-operator'
+const NAMESPACE = 'etcd-operator'
+const CI_VALUES = readdirSync(new URL(`../${CHART}/ci/`, import.meta.url)).filter(f => f.endsWith('-values.yaml')).sort()
+
+type Obj = Record<string, any>
+
+function documents (text: string): Obj[] {
+  return parseAllDocuments(text).map(doc => {
+    if (doc.errors.length > 0) throw new Error(doc.errors.map(e => e.message).join('; '))
+    return doc.toJS() as Obj | null
+  }).filter((doc): doc is Obj => doc !== null)
+}
+
+async function render (values?: string, extra: string[] = []): Promise<Obj[]> {
+  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--include-crds', ...extra]
+  if (values !== undefined) args.push('--values', `${CHART}/ci/${values}`)
+  return documents((await runHelm(args)).stdout)
+}
+
+function only (objects: Obj[], kind: string): Obj {
+  const found = objects.filter(o => o.kind === kind)
+  if (found.length !== 1) throw new Error(`${found.length} objects of kind ${kind}`)
+  return found[0]!
+}
+
+function hookURL (service: Obj, path: string): string {
+  const port = service.spec.ports[0].port as number
+  return `http://${service.metadata.name}.${service.metadata.namespace}${port === 80 ? '' : `:${port}`}${path}`
+}
+
+let missing: string | undefined
+try {
+  t.comment(`helm: ${await helmPath()}`)
+} catch (error) {
+  if (!(error instanceof ToolMissing)) throw error
+  missing = error.message
+}
+
+if (missing !== undefined) {
+  if (requireAll()) {
+    t.fail(`helm is required (ETCD_OPERATOR_REQUIRE_ALL=1) but cannot be found: ${missing}`)
+  } else {
+    t.comment(`SKIPPING the Helm chart tests: ${missing}`)
+    t.pass('skipped: helm not found', { skip: missing })
+  }
+} else {
+  t.test('helm lint --strict', async t => {
+    for (const values of [undefined, ...CI_VALUES]) {
+      const args = ['lint', '--strict', CHART, ...(values !== undefined ? ['--values', `${CHART}/ci/${values}`] : [])]
+      const { stdout } = await runHelm(args)
+      t.match(stdout, /0 chart\(s\) failed/, `lint with ${values ?? 'default values'}`)
+    }
+  })
+
+  for (const values of [undefined, ...CI_VALUES]) {
+    t.test(`helm template with ${values ?? 'default values'}`, async t => {
+      const objects = await render(values)
+      t.ok(objects.length >= 4, 'at least the CRD, Deployment, Service and CompositeController')
+      for (const object of objects) {
+        await t.resolves(validateObject(object), `${object.kind} ${object.metadata?.name} is valid`)
+        if (!['CustomResourceDefinition', 'CompositeController', 'ClusterRole'].includes(object.kind)) {
+          t.equal(object.metadata.namespace, NAMESPACE, `${object.kind} is in the release namespace`)
+        }
+      }
+
+      // The hook server: non-root, read-only, no Kubernetes credentials.
+      const deployment = only(objects, 'Deployment')
+      const pod = deployment.spec.template.spec
+      const container = pod.containers[0]
+      t.equal(pod.automountServiceAccountToken, false, 'no service account token')
+      t.equal(pod.securityContext.runAsUser, 65532, 'runs as uid 65532')
+      t.equal(pod.securityContext.runAsNonRoot, true)
+      t.equal(container.securityContext.readOnlyRootFilesystem, true, 'read-only root filesystem')
+      t.equal(container.securityContext.allowPrivilegeEscalation, false)
+      t.same(container.securityContext.capabilities.drop, ['ALL'])
+      t.equal(container.readinessProbe.httpGet.path, '/readyz')
+      t.equal(container.livenessProbe.httpGet.path, '/healthz')
+      t.ok(container.resources.requests, 'resource requests are set')
+      t.same(container.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }], 'the hook listens on 8080')
+      t.match(container.image, /^[^:]+:[^:]+$/, 'the image has a tag')
+      const env = Object.fromEntries((container.env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+      t.equal(env.PORT, '8080')
+      t.match(env.LOG_LEVEL, /^(fatal|error|warn|info|debug|trace|silent)$/)
+      t.match(env.ETCD_REQUEST_TIMEOUT_MS, /^[0-9]+$/)
+
+      // The Service selects the pods and maps its port to the hook's.
+      const service = only(objects, 'Service')
+      t.same(service.spec.selector, deployment.spec.selector.matchLabels, 'the Service selects the hook pods')
+      t.match(deployment.spec.template.metadata.labels, service.spec.selector)
+      t.equal(service.spec.ports[0].targetPort, 'http')
+
+      // Metacontroller reaches the hook through that Service.
+      const controller = only(objects, 'CompositeController')
+      t.equal(controller.metadata.name, 'etcdclusters.etcd.database.coreos.com')
+      t.same(controller.spec.parentResource, { apiVersion: 'etcd.database.coreos.com/v1beta2', resource: 'etcdclusters' })
+      t.equal(controller.spec.generateSelector, true)
+      t.ok(controller.spec.resyncPeriodSeconds > 0, 'a resync period')
+      t.same(controller.spec.childResources, [
+        { apiVersion: 'v1', resource: 'pods', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'v1', resource: 'services', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'v1', resource: 'persistentvolumeclaims', updateStrategy: { method: 'OnDelete' } },
+        { apiVersion: 'policy/v1', resource: 'poddisruptionbudgets', updateStrategy: { method: 'InPlace' } },
+      ], 'the children and update strategies of DESIGN.md section 6, no Rolling*')
+      t.equal(controller.spec.hooks.sync.webhook.url, hookURL(service, '/sync'))
+      if (controller.spec.hooks.customize !== undefined) {
+        t.equal(controller.spec.hooks.customize.webhook.url, hookURL(service, '/customize'))
+      }
+
+      // The PodDisruptionBudget, when there is one, covers the hook pods.
+      const pdbs = objects.filter(o => o.kind === 'PodDisruptionBudget')
+      for (const pdb of pdbs) t.same(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels)
+      if (deployment.spec.replicas < 2) t.same(pdbs, [], 'no PodDisruptionBudget for a single replica: it would block drains')
+
+      // The CRD comes from crds/, byte for byte the plain manifest's.
+      const crd = only(objects, 'CustomResourceDefinition')
+      t.same(crd, documents(readFileSync(new URL('../manifests/crd.yaml', import.meta.url), 'utf8'))[0], 'the chart\'s CRD is manifests/crd.yaml')
+
+      const monitors = objects.filter(o => o.kind === 'ServiceMonitor')
+      if (monitors.length > 0) {
+        t.same(monitors[0]!.spec.selector.matchLabels, service.spec.selector, 'the ServiceMonitor selects the hook Service')
+        t.equal(monitors[0]!.spec.endpoints[0].port, 'http')
+      }
+    })
+  }
+
+  t.test('default values', async t => {
+    const objects = await render()
+    const deployment = only(objects, 'Deployment')
+    t.equal(deployment.spec.replicas, 2, 'two replicas')
+    t.equal(deployment.spec.template.spec.containers[0].image, 'ghcr.io/etcd-operator/etcd-operator-hook:0.1.0', 'image tag defaults to appVersion')
+    t.equal(only(objects, 'CompositeController').spec.hooks.sync.webhook.url, 'http://etcd-operator.etcd-operator/sync')
+    t.equal(only(objects, 'CompositeController').spec.hooks.sync.webhook.timeout, '10s')
+    t.equal(only(objects, 'PodDisruptionBudget').spec.minAvailable, 1)
+    t.same(objects.filter(o => o.kind === 'ServiceMonitor'), [], 'no ServiceMonitor unless asked for')
+  })
+
+  t.test('ci/servicemonitor-values.yaml renders a ServiceMonitor', async t => {
+    const objects = await render('servicemonitor-values.yaml')
+    const monitor = only(objects, 'ServiceMonitor')
+    t.equal(monitor.metadata.labels.release, 'kube-prometheus-stack', 'extra labels for the Prometheus selector')
+    t.equal(monitor.spec.endpoints[0].interval, '15s')
+  })
+
+  t.test('ci/production-values.yaml: names, port and v2 hooks follow the values', async t => {
+    const objects = await render('production-values.yaml')
+    const controller = only(objects, 'CompositeController')
+    t.equal(controller.spec.hooks.sync.webhook.url, 'http://etcd-hook.etcd-operator:8080/sync')
+    t.equal(controller.spec.hooks.sync.version, 'v2')
+    t.equal(only(objects, 'Deployment').spec.template.spec.containers[0].image, 'registry.example.com/platform/etcd-operator-hook:0.1.0')
+  })
+
+  t.test('values.schema.json refuses bad values', async t => {
+    const bad: Array<[string, RegExp]> = [
+      ['replicaCount=0', /replicaCount/],
+      ['hook.version=v3', /hook\.version|version/],
+      ['logLevel=loud', /logLevel/],
+      ['hook.timeout=ten', /timeout/],
+      ['unknownValue=1', /unknownValue|additional/i],
+    ]
+    for (const [set, message] of bad) {
+      await t.rejects(runHelm(['template', RELEASE, CHART, '--set', set]), { message }, `--set ${set} is refused`)
+    }
+  })
+
+  t.test('NOTES.txt tells the user the next command', async t => {
+    const { stdout } = await runHelm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client'])
+    t.match(stdout, /kubectl --namespace etcd-operator rollout status deployment\/etcd-operator/)
+    t.match(stdout, /etcdctl --endpoints http:\/\/example-etcd-cluster-client:2379 put foo bar/)
+  })
+
+  t.test('manifests/ are what the chart renders with default values', async t => {
+    // Without Helm's own bookkeeping labels, the plain manifests and the
+    // default render must be the same objects.
+    const strip = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(strip)
+      if (typeof value !== 'object' || value === null) return value
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => {
+        if (k === 'labels' && typeof v === 'object' && v !== null) {
+          return [k, Object.fromEntries(Object.entries(v).filter(([l]) => l !== 'helm.sh/chart' && l !== 'app.kubernetes.io/managed-by'))]
+        }
+        return [k, strip(v)]
+      }))
+    }
+    const chart = (await render()).map(strip) as Obj[]
+    const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`
+    const plain = ['hook.yaml', 'controller.yaml', 'rbac.yaml', 'crd.yaml']
+      .flatMap(file => documents(readFileSync(new URL(`../manifests/${file}`, import.meta.url), 'utf8')))
+    t.same(plain.map(key).sort(), chart.map(key).sort(), 'the same objects')
+    for (const object of plain) {
+      t.same(object, chart.find(o => key(o) === key(object)), `${key(object)} is the same`)
+    }
+  })
+}
