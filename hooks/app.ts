@@ -5,9 +5,11 @@ import { STATUS_CODES } from 'node:http'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { isAuthorized, type Credentials } from './auth.js'
 import { readCluster } from './cluster.js'
 import { operatorCredentials } from './credentials.js'
 import type { MembershipClient, Observation } from './membership.js'
+import { HookMetrics } from './metrics.js'
 import { observeTarget } from './members.js'
 import { plan } from './plan.js'
 import { ErrorSchema, SyncRequestSchema, SyncResponseSchema, type SyncRequest, type SyncResponse } from './schema.js'
@@ -18,7 +20,15 @@ export interface AppOptions {
   // Injected so tests control time; the planner never reads a clock.
   now?: () => Date
   logger?: FastifyServerOptions['logger']
+  // Bearer token and/or basic auth Metacontroller must send; none: open.
+  credentials?: Credentials
+  metrics?: HookMetrics
+  // Serve HTTPS (certificate, key; a client CA to require client certs).
+  https?: { cert: string, key: string, ca?: string | undefined } | undefined
 }
+
+// Probes and Prometheus need no credentials; nothing there is secret.
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
 
 // Metacontroller sends every child of a cluster; 9 pods with full status
 // are well under 1 MiB, related Secrets included.
@@ -26,7 +36,12 @@ const BODY_LIMIT = 4 * 1024 * 1024
 
 export function buildApp (options: AppOptions): FastifyInstance {
   const now = options.now ?? (() => new Date())
+  const metrics = options.metrics ?? new HookMetrics()
+  const https = options.https === undefined
+    ? {}
+    : { https: { cert: options.https.cert, key: options.https.key, ...(options.https.ca !== undefined ? { ca: options.https.ca, requestCert: true, rejectUnauthorized: true } : {}) } }
   const app = Fastify({
+    ...https,
     logger: options.logger ?? false,
     // One line per sync that changes something, written by us; resyncs of a
     // steady cluster are not worth a line each.
@@ -49,6 +64,21 @@ export function buildApp (options: AppOptions): FastifyInstance {
   let closing = false
   app.addHook('onClose', async () => { closing = true })
 
+  const credentials = options.credentials ?? {}
+  app.addHook('onRequest', async (request, reply) => {
+    if (OPEN_PATHS.has(request.routeOptions.url ?? '') || isAuthorized(credentials, request.headers.authorization)) return
+    // Logged without the header: it may hold a real credential.
+    request.log.warn({ url: request.url, remote: request.ip, scheme: request.headers.authorization?.split(' ')[0] ?? 'none' }, 'unauthorized call refused')
+    return reply.code(401).header('www-authenticate', 'Bearer, Basic realm="etcd-operator"')
+      .send({ error: 'Unauthorized', message: 'missing or wrong credentials' })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.routeOptions.url !== '/sync') return
+    const outcome = reply.statusCode < 300 ? 'ok' : reply.statusCode < 500 ? 'invalid' : 'error'
+    metrics.syncDuration.observe({ outcome }, reply.elapsedTime / 1000)
+  })
+
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     if (error.validation !== undefined) {
       // A request of the wrong shape: say which field; change nothing.
@@ -63,6 +93,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
   })
 
   app.get('/healthz', async () => ({ ok: true }))
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
   app.get('/readyz', async (_request, reply) => closing
     ? reply.code(503).send({ ok: false })
     : { ok: true })
@@ -75,7 +106,8 @@ export function buildApp (options: AppOptions): FastifyInstance {
     if (problems.length > 0) {
       return reply.code(422).send({ error: 'Unprocessable Entity', message: problems.join('; ') })
     }
-    const log = request.log.child({ cluster: `${sync.parent.metadata.namespace ?? 'default'}/${sync.parent.metadata.name}` })
+    const cluster = `${sync.parent.metadata.namespace ?? 'default'}/${sync.parent.metadata.name}`
+    const log = request.log.child({ cluster })
 
     // The client certificate for members with client TLS, from `related`.
     const credentials = operatorCredentials(sync)
@@ -86,6 +118,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
       : target.endpoints.length === 0
         ? { reachable: false, error: 'no member pods' }
         : await options.membership.observe(target)
+    if (!observation.reachable && target.endpoints.length > 0) metrics.etcdErrors.inc({ operation: 'observe' })
     const decision = plan(sync, observation, now())
 
     let response: SyncResponse = decision.response
@@ -93,8 +126,11 @@ export function buildApp (options: AppOptions): FastifyInstance {
       const { kind, pod } = decision.action
       try {
         await options.membership.execute({ ...decision.action, target: { ...decision.action.target, tls } })
+        metrics.membershipActions.inc({ kind, result: 'done' })
         log.info({ rule: decision.rule, action: kind, pod }, response.status.lastAction ?? kind)
       } catch (error) {
+        metrics.membershipActions.inc({ kind, result: 'failed' })
+        metrics.etcdErrors.inc({ operation: 'execute' })
         // etcd said no (a learner not caught up yet) or did not answer: the
         // plan for that case adds and removes nothing; try again soon.
         response = decision.responseIfActionFails
@@ -105,6 +141,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
     } else {
       log.debug({ rule: decision.rule }, 'steady')
     }
+    metrics.recordPhase(cluster, response.status.phase ?? 'Unknown')
     return response
   })
 

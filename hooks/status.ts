@@ -47,6 +47,13 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
         : voters < spec.size
           ? { reason: 'TooFewMembers', message: `${voters} of ${spec.size} members` }
           : { reason: 'AllMembersReady', message: 'all members ready' }),
+    // etcd without client TLS authenticates nobody: say so when it is
+    // reachable from outside the cluster.
+    ...(spec.loadBalancer.enabled
+      ? [condition('InsecureLoadBalancer', spec.tls.serverSecret === undefined, spec.tls.serverSecret === undefined
+          ? { reason: 'NoClientTLS', message: `${loadBalancerServiceName(cluster)} exposes etcd without client TLS: anyone who reaches it can read and write every key; set spec.TLS.static.member.serverSecret, and loadBalancer.sourceRanges` }
+          : { reason: 'ClientTLS', message: 'clients need a certificate' })]
+      : []),
   ].map(c => withTransitionTime(c, previous.conditions, now))
 
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))

@@ -356,6 +356,7 @@ const rows: Row[] = [
       const lb = child(p.response, 'Service', `${NAME}-client-lb`)
       t.match(lb.spec, { type: 'LoadBalancer', selector: { app: 'etcd', etcd_cluster: NAME }, loadBalancerSourceRanges: ['203.0.113.0/24'] })
       t.same(p.response.status.externalClientURLs, ['http://198.51.100.7:2379'])
+      t.match(conditionOf(p.response, 'InsecureLoadBalancer'), { status: 'True', reason: 'NoClientTLS', message: /without client TLS/ })
     },
   },
 ]

@@ -1,0 +1,41 @@
+// The server's settings, from its environment. Pure: `readConfig(env)`
+// returns settings or throws one error naming every bad variable.
+export interface Config {
+  port: number
+  logLevel: string
+  etcdRequestTimeoutMs: number
+  tls?: { certFile: string, keyFile: string, clientCAFile?: string | undefined } | undefined
+  bearerTokenFile?: string | undefined
+  basicAuthFile?: string | undefined
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function readConfig (env: Record<string, string | undefined>): Config {
+  const problems: string[] = []
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return fallback
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < min || value > max) problems.push(`${name}=${raw}: want a whole number from ${min} to ${max}`)
+    return value
+  }
+  const port = integer('PORT', 8080, 1, 65535)
+  const etcdRequestTimeoutMs = integer('ETCD_REQUEST_TIMEOUT_MS', 1500, 100, 4000)
+  const logLevel = env.LOG_LEVEL ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: want one of ${LOG_LEVELS.join(', ')}`)
+  const certFile = env.HOOK_TLS_CERT_FILE || undefined
+  const keyFile = env.HOOK_TLS_KEY_FILE || undefined
+  if ((certFile === undefined) !== (keyFile === undefined)) problems.push('HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE go together')
+  const clientCAFile = env.HOOK_TLS_CLIENT_CA_FILE || undefined
+  if (clientCAFile !== undefined && certFile === undefined) problems.push('HOOK_TLS_CLIENT_CA_FILE needs HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE')
+  if (problems.length > 0) throw new Error(`bad configuration: ${problems.join('; ')}`)
+  return {
+    port,
+    logLevel,
+    etcdRequestTimeoutMs,
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, clientCAFile } : undefined,
+    bearerTokenFile: env.HOOK_BEARER_TOKEN_FILE || undefined,
+    basicAuthFile: env.HOOK_BASIC_AUTH_FILE || undefined,
+  }
+}
