@@ -36,9 +36,12 @@ function only (objects: Obj[], kind: string): Obj {
   return found[0]!
 }
 
-function hookURL (service: Obj, path: string): string {
+// The URL Metacontroller must call: https on 443 when the hook serves TLS.
+function hookURL (service: Obj, path: string, https: boolean): string {
   const port = service.spec.ports[0].port as number
-  return `http://${service.metadata.name}.${service.metadata.namespace}${port === 80 ? '' : `:${port}`}${path}`
+  const scheme = https ? 'https' : 'http'
+  const defaultPort = https ? 443 : 80
+  return `${scheme}://${service.metadata.name}.${service.metadata.namespace}${port === defaultPort ? '' : `:${port}`}${path}`
 }
 
 let missing: string | undefined
@@ -114,9 +117,17 @@ if (missing !== undefined) {
         { apiVersion: 'v1', resource: 'persistentvolumeclaims', updateStrategy: { method: 'OnDelete' } },
         { apiVersion: 'policy/v1', resource: 'poddisruptionbudgets', updateStrategy: { method: 'InPlace' } },
       ], 'the children and update strategies of DESIGN.md section 6, no Rolling*')
-      t.equal(controller.spec.hooks.sync.webhook.url, hookURL(service, '/sync'))
+      const envVars = new Map((container.env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+      const https = envVars.has('HOOK_TLS_CERT_FILE')
+      t.equal(controller.spec.hooks.sync.webhook.url, hookURL(service, '/sync', https))
       if (controller.spec.hooks.customize !== undefined) {
-        t.equal(controller.spec.hooks.customize.webhook.url, hookURL(service, '/customize'))
+        t.equal(controller.spec.hooks.customize.webhook.url, hookURL(service, '/customize', https))
+      }
+      t.equal(container.readinessProbe.httpGet.scheme, https ? 'HTTPS' : 'HTTP', 'probes speak what the hook serves')
+      // Every credential file the server is told about is mounted.
+      const mounts = (container.volumeMounts as Array<{ mountPath: string }>).map(m => m.mountPath)
+      for (const [name, value] of envVars) {
+        if (name.endsWith('_FILE')) t.ok(mounts.some(m => value.startsWith(`${m}/`)), `${name} is on a mounted volume`)
       }
 
       // The PodDisruptionBudget, when there is one, covers the hook pods.

@@ -42,12 +42,23 @@ app.kubernetes.io/part-of: etcd-operator
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* Where Metacontroller reaches the hook server: http://<service>.<namespace>[:port]<path> */}}
+{{/* http, or https when the hook serves TLS. */}}
+{{- define "etcd-operator.scheme" -}}
+{{- if .Values.security.tlsSecret }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/* The Service port: 443 for HTTPS unless set otherwise. */}}
+{{- define "etcd-operator.servicePort" -}}
+{{- if and .Values.security.tlsSecret (eq (int .Values.service.port) 80) }}443{{ else }}{{ int .Values.service.port }}{{ end }}
+{{- end }}
+
+{{/* Where Metacontroller reaches the hook server: <scheme>://<service>.<namespace>[:port]<path> */}}
 {{- define "etcd-operator.hookURL" -}}
-{{- $port := int .root.Values.service.port }}
-{{- if eq $port 80 }}
-{{- printf "http://%s.%s%s" (include "etcd-operator.fullname" .root) .root.Release.Namespace .path }}
+{{- $scheme := include "etcd-operator.scheme" .root }}
+{{- $port := int (include "etcd-operator.servicePort" .root) }}
+{{- if or (and (eq $scheme "http") (eq $port 80)) (and (eq $scheme "https") (eq $port 443)) }}
+{{- printf "%s://%s.%s%s" $scheme (include "etcd-operator.fullname" .root) .root.Release.Namespace .path }}
 {{- else }}
-{{- printf "http://%s.%s:%d%s" (include "etcd-operator.fullname" .root) .root.Release.Namespace $port .path }}
+{{- printf "%s://%s.%s:%d%s" $scheme (include "etcd-operator.fullname" .root) .root.Release.Namespace $port .path }}
 {{- end }}
 {{- end }}
