@@ -99,3 +99,26 @@ t.test('HTTPS with a client CA: only callers with a certificate get through', as
   t.equal(await get(true), 200, 'with a client certificate')
   await t.rejects(get(false), 'without one the handshake fails')
 })
+
+t.test('logs never carry secrets: credentials and related Secret data', async t => {
+  const lines: string[] = []
+  const stream = { write: (line: string) => { lines.push(line) } }
+  const failing: MembershipClient = {
+    observe: async () => reachable(members(0, 1), 0),
+    execute: async () => { throw new Error('etcdserver: unhealthy cluster') },
+  }
+  const token = new WatchedFile(secretFile('log-token', 'never-log-this-token'))
+  const app = buildApp({ membership: failing, now: () => NOW, credentials: { bearerToken: token }, logger: { level: 'trace', stream } })
+  t.teardown(() => app.close())
+  const request = syncRequest({ spec: { TLS: { static: { member: { serverSecret: 's' }, operatorSecret: 'op' } } }, pods: [{ ordinal: 0 }, { ordinal: 1 }] })
+  const secretData = Buffer.from('-----BEGIN PRIVATE KEY-----\nnever-log-this-key\n-----END PRIVATE KEY-----\n').toString('base64')
+  request.related = { 'Secret.v1': { op: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'op', namespace: 'default' }, data: { 'etcd-client.crt': secretData, 'etcd-client.key': secretData, 'etcd-client-ca.crt': secretData } } as never } }
+  await app.inject({ method: 'POST', url: '/sync', payload: request, headers: { authorization: 'Bearer wrong-token-guess' } })
+  await app.inject({ method: 'POST', url: '/sync', payload: request, headers: { authorization: 'Bearer never-log-this-token' } })
+  const log = lines.join('')
+  t.match(log, /unauthorized call refused/, 'the refused call is logged')
+  t.match(log, /addLearner failed; retrying/, 'so is the failed write, with its error')
+  t.notMatch(log, /never-log-this/, 'but not the token')
+  t.notMatch(log, /wrong-token-guess/, 'nor a wrong guess')
+  t.notMatch(log, new RegExp(secretData.slice(0, 40)), 'nor the Secret data')
+})
