@@ -86,6 +86,8 @@ export interface ObservedPod {
   image: string // the etcd container's image in the spec
   imageRolledOut: boolean // the running container uses the spec's image
   podPolicyHash: string | undefined // what it was made from (annotation)
+  crashLooping: boolean // the kubelet backs off restarting etcd
+  unreadySince: string | undefined // Ready condition False since (RFC 3339)
 }
 
 export interface Cluster {
@@ -137,8 +139,8 @@ interface PodShape {
   spec?: { containers?: Array<{ name?: string, image?: string }> }
   status?: {
     phase?: string
-    conditions?: Array<{ type?: string, status?: string }>
-    containerStatuses?: Array<{ name?: string, image?: string, state?: { running?: unknown } }>
+    conditions?: Array<{ type?: string, status?: string, lastTransitionTime?: string }>
+    containerStatuses?: Array<{ name?: string, image?: string, state?: { running?: unknown, waiting?: { reason?: string } } }>
   }
 }
 
@@ -147,7 +149,8 @@ function observePod (object: KubeObject, ordinal: number): ObservedPod {
   const phase = pod.status?.phase ?? 'Pending'
   const image = pod.spec?.containers?.find(c => c.name === ETCD_CONTAINER)?.image ?? ''
   const container = pod.status?.containerStatuses?.find(c => c.name === ETCD_CONTAINER)
-  const ready = pod.status?.conditions?.some(c => c.type === 'Ready' && c.status === 'True') ?? false
+  const readyCondition = pod.status?.conditions?.find(c => c.type === 'Ready')
+  const ready = readyCondition?.status === 'True'
   return {
     name: object.metadata.name,
     ordinal,
@@ -159,6 +162,8 @@ function observePod (object: KubeObject, ordinal: number): ObservedPod {
     image,
     imageRolledOut: container?.image !== undefined && sameImage(container.image, image),
     podPolicyHash: object.metadata.annotations?.[POD_POLICY_ANNOTATION],
+    crashLooping: container?.state?.waiting?.reason === 'CrashLoopBackOff',
+    unreadySince: !ready ? readyCondition?.lastTransitionTime : undefined,
   }
 }
 

@@ -15,7 +15,13 @@ export interface MemberSlot {
   dead: boolean
   // Its pod was made from another spec.pod (or TLS secrets) than today's.
   outdatedPolicy: boolean
+  // Its etcd has been crash-looping, unready, for longer than STUCK_AFTER_MS.
+  stuck: boolean
 }
+
+// A member this long in a crash loop will not heal by itself (corrupt or
+// foreign data, a removed member's leftovers); a slow start never crashes.
+export const STUCK_AFTER_MS = 5 * 60 * 1000
 
 export interface Membership {
   clusterId: string
@@ -29,7 +35,7 @@ export interface Membership {
   strays: ObservedPod[]
 }
 
-export function joinMembership (cluster: Cluster, members: EtcdMember[], clusterId: string, leaderId: string | undefined): Membership {
+export function joinMembership (cluster: Cluster, members: EtcdMember[], clusterId: string, leaderId: string | undefined, now: Date): Membership {
   const podsByName = new Map(cluster.pods.map(p => [p.name, p]))
   const slots: MemberSlot[] = []
   const foreign: EtcdMember[] = []
@@ -52,6 +58,8 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
       dead,
       // A pod without the annotation predates it: nothing says it is outdated.
       outdatedPolicy: observed?.podPolicyHash !== undefined && observed.podPolicyHash !== cluster.spec.podPolicyHash,
+      stuck: !dead && observed.crashLooping && observed.unreadySince !== undefined &&
+        now.getTime() - Date.parse(observed.unreadySince) > STUCK_AFTER_MS,
     })
   }
   slots.sort((a, b) => a.ordinal - b.ordinal)

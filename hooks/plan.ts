@@ -35,7 +35,7 @@ export interface Plan {
 export type Rule =
   | 'paused' | 'bootstrap' | 'restartFromClaims' | 'clearFailedSeed' | 'unreachable' | 'allMembersLost'
   | 'quorumLost' | 'startAddedMember' | 'restartOnClaim' | 'removeDeadMember' | 'replacePodOnClaim'
-  | 'removeForeignMember' | 'deleteStrayPod' | 'promoteLearner' | 'waitForLearner' | 'addMember'
+  | 'removeStuckMember' | 'removeForeignMember' | 'deleteStrayPod' | 'promoteLearner' | 'waitForLearner' | 'addMember'
   | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'replaceMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
   | 'upgradeBlocked' | 'waitForHealthy' | 'steady'
 
@@ -57,7 +57,7 @@ export interface Step {
 export function plan (request: SyncRequest, observation: Observation, now: Date): Plan {
   const cluster = readCluster(request)
   const membership = observation.reachable
-    ? joinMembership(cluster, observation.members, observation.clusterId, observation.leaderId)
+    ? joinMembership(cluster, observation.members, observation.clusterId, observation.leaderId, now)
     : undefined
   const step = decide(cluster, observation, membership)
   const failed: Step = {
@@ -180,7 +180,20 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 12. A member we did not add (no pod of ours can hold it): remove it.
+  // 12. A member crash-looping for minutes: replace it like a dead one,
+  // its volume with it (its data is what keeps it from starting).
+  const stuck = membership.slots.find(s => s.stuck)
+  if (stuck !== undefined) {
+    return {
+      rule: 'removeStuckMember',
+      action: { kind: 'remove', pod: stuck.pod, memberId: stuck.member.id, target: writeTarget(cluster, membership) },
+      deletePods: [stuck.pod],
+      lastAction: `removed member ${stuck.pod}, crash-looping since ${stuck.observed?.unreadySince ?? '?'}`,
+      resyncAfterSeconds: converging,
+    }
+  }
+
+  // 13. A member we did not add (no pod of ours can hold it): remove it.
   const foreign = membership.foreign[0]
   if (foreign !== undefined) {
     return {
@@ -191,7 +204,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 13. A pod that is no member (removed, or its member never added): it
+  // 14. A pod that is no member (removed, or its member never added): it
   // must not run on as a stale member.
   if (membership.strays.length > 0) {
     const strays = membership.strays.map(p => p.name)
@@ -205,7 +218,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
 
   const votersHealthy = membership.voters.every(s => s.healthy)
 
-  // 14. A learner: promote it once its pod runs and every voter is healthy
+  // 15. A learner: promote it once its pod runs and every voter is healthy
   // (etcd refuses until it has caught up; then we try again).
   const learner = membership.learners[0]
   if (learner !== undefined) {
@@ -220,14 +233,14 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     return { rule: 'waitForLearner', waitingFor: `learner ${learner.pod} to start`, resyncAfterSeconds: converging }
   }
 
-  // 15. Anything below changes a healthy cluster: only when every member is.
+  // 16. Anything below changes a healthy cluster: only when every member is.
   if (!votersHealthy) {
     const unhealthy = membership.voters.filter(s => !s.healthy).map(s => s.pod)
     return { rule: 'waitForHealthy', waitingFor: `${unhealthy.join(', ')} to be ready`, resyncAfterSeconds: converging }
   }
 
   const { size } = cluster.spec
-  // 16. Too few members: add the next one as a learner, and its pod.
+  // 17. Too few members: add the next one as a learner, and its pod.
   if (membership.voters.length < size) {
     const pod = podName(cluster, nextOrdinal(cluster, membership))
     const url = peerURL(cluster, pod)
@@ -240,7 +253,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 17. Too many: remove a member made from an old pod policy if there is
+  // 18. Too many: remove a member made from an old pod policy if there is
   // one (the end of a replacement), else the highest ordinal; the leader
   // only after handing leadership away.
   if (membership.voters.length > size) {
@@ -258,8 +271,8 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 18. Members made from an old pod policy: pod specs cannot change in
-  // place, so add one new member first; row 17 then removes an old one.
+  // 19. Members made from an old pod policy: pod specs cannot change in
+  // place, so add one new member first; row 18 then removes an old one.
   const replaced = membership.voters.find(s => s.outdatedPolicy)
   if (replaced !== undefined) {
     const pod = podName(cluster, nextOrdinal(cluster, membership))
@@ -273,7 +286,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 19. Members on another image: move one, followers first, the leader
+  // 20. Members on another image: move one, followers first, the leader
   // last (after handing leadership to an upgraded member).
   const outdated = membership.voters.filter(s => s.observed?.image !== cluster.spec.image)
   if (outdated.length > 0) {
@@ -292,7 +305,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
     }
   }
 
-  // 20. Nothing to do.
+  // 21. Nothing to do.
   return { rule: 'steady', resyncAfterSeconds: RESYNC_STEADY }
 }
 

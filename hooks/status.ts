@@ -11,7 +11,7 @@ import type { Step } from './plan.js'
 import type { ClusterStatus, Condition } from './schema.js'
 
 const RECOVERY_RULES = new Set<Step['rule']>([
-  'removeDeadMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
+  'removeDeadMember', 'removeStuckMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
 ])
 
 export function buildStatus (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, now: Date): ClusterStatus {

@@ -25,7 +25,7 @@ interface World {
   claims: Set<string>
 }
 
-const podStates: PodState[] = ['pending', 'starting', 'ready', 'unready', 'failed', 'succeeded', 'terminating']
+const podStates: PodState[] = ['pending', 'starting', 'ready', 'unready', 'crashloop', 'failed', 'succeeded', 'terminating']
 
 // Weighted towards healthy members, so the deep rows of the decision table
 // (scaling, upgrades, leader moves) are reached as often as the failures.
@@ -98,7 +98,7 @@ const worldArb: fc.Arbitrary<World> = fc.record({
 })
 
 const podsIn = (response: SyncResponse) => new Map(response.children.filter(c => c.kind === 'Pod').map(p => [p.metadata.name, p]))
-const isDead = (p: PodFixture | undefined) => p === undefined || p.state === 'failed' || p.state === 'succeeded' || p.state === 'terminating'
+const isDead = (p: PodFixture | undefined) => p === undefined || p.state === 'failed' || p.state === 'succeeded' || p.state === 'terminating' || p.state === 'crashloop'
 
 function observedSpec (world: World, name: string): unknown {
   return (world.request.children?.['Pod.v1']?.[name] as KubeObject | undefined)?.spec
@@ -223,7 +223,7 @@ t.test('the generated worlds reach every row of the decision table', async t => 
   // A fixed seed: whether a row is reached must not depend on the run.
   const rules = new Set(fc.sample(worldArb, { numRuns: 6000, seed: 1 }).map(w => plan(w.request, w.observation, NOW).rule))
   for (const rule of ['bootstrap', 'unreachable', 'quorumLost', 'startAddedMember', 'removeDeadMember', 'deleteStrayPod', 'promoteLearner',
-    'addMember', 'removeMember', 'transferLeadershipBeforeRemoval', 'upgradeMember', 'transferLeadershipBeforeUpgrade', 'replaceMember', 'steady', 'paused', 'restartOnClaim']) {
+    'addMember', 'removeMember', 'transferLeadershipBeforeRemoval', 'upgradeMember', 'transferLeadershipBeforeUpgrade', 'replaceMember', 'removeStuckMember', 'steady', 'paused', 'restartOnClaim']) {
     t.ok(rules.has(rule as never), `reached ${rule}`)
   }
 })

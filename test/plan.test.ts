@@ -156,6 +156,26 @@ const rows: Row[] = [
     },
   },
   {
+    name: 'a member crash-looping for an hour',
+    why: 'it will not heal by itself: replace it like a dead one',
+    request: { pods: [{ ordinal: 0 }, { ordinal: 1, state: 'crashloop' }, { ordinal: 2 }] },
+    observation: reachable(members(0, 1, 2), 0),
+    rule: 'removeStuckMember',
+    check: (t, p) => {
+      t.match(p.action, { kind: 'remove', pod: `${NAME}-1` })
+      t.same(podNames(p.response), [`${NAME}-0`, `${NAME}-2`])
+      t.match(p.response.status.lastAction, /crash-looping since 2026-11-26T09:00:05Z/)
+    },
+  },
+  {
+    name: 'a member crash-looping for a minute',
+    why: 'a restart or a slow disk: give it time, change nothing',
+    request: { pods: [{ ordinal: 0 }, { ordinal: 1, state: 'crashloop', since: '2026-11-26T09:59:00Z' }, { ordinal: 2 }] },
+    observation: reachable(members(0, 1, 2), 0),
+    rule: 'waitForHealthy',
+    check: (t, p) => { t.equal(p.action, undefined) },
+  },
+  {
     name: 'a pod that is no member',
     why: 'a removed member must not run on (etcd would refuse it anyway)',
     request: { pods: ready(0, 1, 2, 3) },

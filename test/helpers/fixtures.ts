@@ -12,7 +12,7 @@ export const NAMESPACE = 'default'
 export const UID = '6c1e1a60-2d7f-4a4c-9f0e-2f1f4c3b9a10'
 export const NOW = new Date('2026-11-26T10:00:00Z')
 
-export type PodState = 'pending' | 'starting' | 'ready' | 'unready' | 'failed' | 'succeeded' | 'terminating'
+export type PodState = 'pending' | 'starting' | 'ready' | 'unready' | 'crashloop' | 'failed' | 'succeeded' | 'terminating'
 
 export interface PodFixture {
   ordinal: number
@@ -20,6 +20,7 @@ export interface PodFixture {
   image?: string // spec image; default the cluster's
   runningImage?: string // what the kubelet reports; default the spec image
   oldPodPolicy?: boolean // made from an earlier spec.pod
+  since?: string // when its conditions last changed; default 09:00:05, an hour before NOW
 }
 
 export interface RequestFixture {
@@ -88,15 +89,15 @@ export function observedPod (cluster: Cluster, fixture: PodFixture): KubeObject 
   if (fixture.oldPodPolicy === true) pod.metadata.annotations = { ...pod.metadata.annotations, [POD_POLICY_ANNOTATION]: 'earlierpolicy' }
   const state = fixture.state ?? 'ready'
   if (state === 'terminating') pod.metadata.deletionTimestamp = '2026-11-26T09:59:00Z'
-  pod.status = kubeletStatus(state, fixture.runningImage ?? image, fixture.ordinal)
+  pod.status = kubeletStatus(state, fixture.runningImage ?? image, fixture.ordinal, fixture.since ?? '2026-11-26T09:00:05Z')
   return pod
 }
 
-function kubeletStatus (state: PodState, image: string, ordinal: number): Record<string, unknown> {
-  const phase = { pending: 'Pending', starting: 'Running', ready: 'Running', unready: 'Running', failed: 'Failed', succeeded: 'Succeeded', terminating: 'Running' }[state]
+function kubeletStatus (state: PodState, image: string, ordinal: number, since: string): Record<string, unknown> {
+  const phase = { pending: 'Pending', starting: 'Running', ready: 'Running', unready: 'Running', crashloop: 'Running', failed: 'Failed', succeeded: 'Succeeded', terminating: 'Running' }[state]
   const ready = state === 'ready' || state === 'terminating'
   const started = state !== 'pending'
-  const condition = (type: string, status: boolean) => ({ type, status: status ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: '2026-11-26T09:00:05Z' })
+  const condition = (type: string, status: boolean) => ({ type, status: status ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: since })
   return {
     phase,
     podIP: `10.244.${ordinal % 3}.${10 + ordinal}`,
@@ -110,10 +111,12 @@ function kubeletStatus (state: PodState, image: string, ordinal: number): Record
           imageID: `${image}@sha256:0000`,
           ready,
           started: state !== 'failed' && state !== 'succeeded',
-          restartCount: state === 'unready' ? 4 : 0,
+          restartCount: state === 'unready' ? 4 : state === 'crashloop' ? 9 : 0,
           state: state === 'failed' || state === 'succeeded'
             ? { terminated: { exitCode: state === 'failed' ? 1 : 0, reason: state === 'failed' ? 'Error' : 'Completed' } }
-            : { running: { startedAt: '2026-11-26T09:00:02Z' } },
+            : state === 'crashloop'
+              ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 5m0s restarting failed container=etcd' } }
+              : { running: { startedAt: '2026-11-26T09:00:02Z' } },
         }]
       : [{ name: 'etcd', image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }],
   }
