@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox'
 import { isAuthorized, type Credentials } from './auth.js'
 import { readCluster } from './cluster.js'
 import { operatorCredentials } from './credentials.js'
+import { EtcdError } from './etcd.js'
 import type { MembershipClient, Observation } from './membership.js'
 import { HookMetrics } from './metrics.js'
 import { observeTarget } from './members.js'
@@ -134,7 +135,10 @@ export function buildApp (options: AppOptions): FastifyInstance {
         // etcd said no (a learner not caught up yet) or did not answer: the
         // plan for that case adds and removes nothing; try again soon.
         response = decision.responseIfActionFails
-        log.warn({ rule: decision.rule, action: kind, pod, err: error }, `${kind} failed; retrying`)
+        // etcd's refusals are routine (a learner catching up, "unhealthy
+        // cluster" for 5 s after a change): a line, not a stack trace.
+        const refused = error instanceof EtcdError && error.code === 'Refused'
+        log[refused ? 'info' : 'warn']({ rule: decision.rule, action: kind, pod, error: String(error instanceof Error ? error.message : error) }, `${kind} failed; retrying`)
       }
     } else if (decision.rule !== 'steady') {
       log.info({ rule: decision.rule, reason: response.status.reason, lastAction: response.status.lastAction }, 'sync')

@@ -91,8 +91,10 @@ function availability (observation: Observation, membership: Membership | undefi
     return { reason: 'QuorumHealthy', message: `leader ${membership.leader.pod}; ${healthy} of ${membership.voters.length} voting members healthy` }
   }
   if (membership !== undefined) {
-    const running = membership.voters.filter(s => s.observed?.running === true).length
-    return { reason: 'QuorumLost', message: `no leader: ${running} of ${membership.voters.length} voting members running, ${Math.floor(membership.voters.length / 2) + 1} needed` }
+    // Ready, not "running": a container's state goes stale when its node
+    // dies, the Ready condition does not.
+    const unready = membership.voters.filter(s => s.observed?.ready !== true).map(s => s.pod)
+    return { reason: 'QuorumLost', message: `no leader: ${Math.floor(membership.voters.length / 2) + 1} of ${membership.voters.length} voting members needed; unready: ${unready.join(', ') || 'none'}` }
   }
   if (step.rule === 'bootstrap') return { reason: 'Bootstrapping', message: 'creating the seed member' }
   if (step.rule === 'allMembersLost') return { reason: 'AllMembersLost', message: 'every member pod is gone and no volume holds their data; see README, "Disaster recovery"' }

@@ -114,7 +114,7 @@ const rows: Row[] = [
       const available = conditionOf(p.response, 'Available')
       t.equal(available.status, 'False')
       t.equal(available.reason, 'QuorumLost')
-      t.match(available.message, /1 of 3 voting members running, 2 needed/)
+      t.match(available.message, /no leader: 2 of 3 voting members needed; unready: example-1, example-2/)
     },
   },
   {

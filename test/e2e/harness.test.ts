@@ -7,7 +7,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import { World, waitFor } from './harness/world.js'
-import { POD, SERVICE, ApiError, type Obj } from './harness/store.js'
+import { POD, SERVICE, type Obj } from './harness/store.js'
 import { podReady } from './harness/services.js'
 import { memberPod, services } from './harness/fixtures.js'
 import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
@@ -81,7 +81,7 @@ if (missing) {
     // Any other pod spec change is refused, like the API server does.
     const bad = structuredClone(pod('hw-0')!) as Obj
     bad.spec.containers[0].args.push('--debug')
-    t.throws(() => store.update(bad), ApiError, 'pod spec change other than the image is refused')
+    t.throws(() => store.update(bad), { code: 422 }, 'pod spec change other than the image is refused')
 
     // Graceful deletion: Terminating, then gone with its namespace and files.
     const ns0 = world.kubelet.namespaceOf('hw-0')!

@@ -14,6 +14,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const SERVER_SOURCE = path.join(ROOT, 'hooks', 'server.ts')
 export const SERVER_JS = path.join(ROOT, 'dist', 'server.js')
 export const HOOK_PORT = 8080
+// A different build of the hook to run instead of dist/server.js (for
+// checking that a deliberately broken hook fails the scenarios); no build.
+const OVERRIDE = process.env.ETCD_OPERATOR_E2E_HOOK
+export const hookEntry = () => OVERRIDE ?? SERVER_JS
 
 function newestMtime(dir: string): number {
   let newest = 0
@@ -27,6 +31,10 @@ function newestMtime(dir: string): number {
 // Builds dist/ (tsc -p tsconfig.build.json) when it is missing or older
 // than hooks/.
 export async function ensureHookBuilt(log: (s: string) => void): Promise<void> {
+  if (OVERRIDE) {
+    log(`running the hook from ${OVERRIDE} (ETCD_OPERATOR_E2E_HOOK)`)
+    return
+  }
   const built = fs.existsSync(SERVER_JS) ? fs.statSync(SERVER_JS).mtimeMs : 0
   if (built >= newestMtime(path.join(ROOT, 'hooks'))) return
   log('building the hook (tsc -p tsconfig.build.json)')
@@ -41,6 +49,11 @@ export class HookServer {
   ip?: string
   private proc?: ChildProcess
   starts = 0
+  // Exits nobody asked for (a crash): counted, and the server is started
+  // again a second later, as its Deployment would.
+  crashes = 0
+  private expectExit = false
+  private stopped = false
   private readonly logPath: string
 
   constructor(
@@ -68,13 +81,22 @@ export class HookServer {
     this.starts++
     fs.appendFileSync(this.logPath, `\n----- ${new Date().toISOString()} hook server start #${this.starts}\n`)
     const fd = fs.openSync(this.logPath, 'a')
-    const proc = this.network.spawnIn(this.ns, process.execPath, [SERVER_JS], {
+    const proc = this.network.spawnIn(this.ns, process.execPath, [hookEntry()], {
       env: cleanEnv({ PORT: String(HOOK_PORT), NODE_ENV: 'production', ...this.env }),
       stdio: ['ignore', fd, fd],
       cwd: ROOT,
     })
     fs.closeSync(fd)
     this.proc = proc
+    this.expectExit = false
+    proc.on('exit', (code, signal) => {
+      if (this.expectExit || this.stopped || this.proc !== proc) return
+      this.crashes++
+      fs.appendFileSync(this.logPath, `\n----- ${new Date().toISOString()} hook server CRASHED (${code ?? signal}); restarting in 1 s\n`)
+      setTimeout(() => {
+        if (!this.stopped && this.proc === proc) this.start().catch(() => {})
+      }, 1000)
+    })
     const deadline = Date.now() + 20_000
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`the hook server exited at start:\n${this.logTail(30)}`)
@@ -103,6 +125,7 @@ export class HookServer {
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const proc = this.proc
     if (!proc || !this.running) return
+    this.expectExit = true
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve())
       proc.kill(signal)
@@ -119,12 +142,14 @@ export class HookServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     await this.kill('SIGTERM')
     if (this.ns) await this.network.removeNamespace(this.ns)
     this.ns = undefined
   }
 
   killSync(): void {
+    this.stopped = true
     try {
       this.proc?.kill('SIGKILL')
     } catch {

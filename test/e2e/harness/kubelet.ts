@@ -223,6 +223,7 @@ export class Kubelet {
     }
     rt.scheduled = true
     rt.scheduleMessage = undefined
+    fs.mkdirSync(rt.dir, { recursive: true })
     const ip = this.network.allocIp('pod')
     const hostname = pod.spec?.hostname ?? pod.metadata.name
     const fqdn = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${this.store.namespace}.svc.${this.clusterDomain}` : ''
@@ -335,7 +336,11 @@ export class Kubelet {
     c.readiness = { successes: 0, failures: 0 }
     c.liveness = { successes: 0, failures: 0 }
     rt.phase = 'Running'
-    proc.on('error', (e) => this.log(`kubelet: ${rt.name}/${c.name}: spawn: ${String(e)}`))
+    proc.on('error', (e) => {
+      this.log(`kubelet: ${rt.name}/${c.name}: spawn: ${String(e)}`)
+      // Never started: handled like a container that exited at once.
+      if (proc.pid === undefined) this.exited(rt, c, runNo, 128, null)
+    })
     proc.on('exit', (code, signal) => this.exited(rt, c, runNo, code, signal))
     this.writeStatus(rt)
     this.startProbes(rt, c, runNo)

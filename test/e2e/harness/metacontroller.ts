@@ -165,11 +165,21 @@ export class Metacontroller {
     await this.loopDone
   }
 
-  // Resolves with the first sync that starts after this call.
-  nextSync(): Promise<SyncRecord> {
+  // Resolves with the first sync that starts after this call (rejects if
+  // none finishes within the bound).
+  nextSync(timeoutMs = 30_000): Promise<SyncRecord> {
     const after = Date.now()
     this.requestSync(0)
-    return new Promise((resolve) => this.waiters.push({ after, resolve }))
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no sync of ${this.parentName} finished within ${timeoutMs} ms`)), timeoutMs)
+      this.waiters.push({
+        after,
+        resolve: (r) => {
+          clearTimeout(timer)
+          resolve(r)
+        },
+      })
+    })
   }
 
   get lastRecord(): SyncRecord | undefined {
@@ -218,6 +228,7 @@ export class Metacontroller {
     } finally {
       rec.ms = Date.now() - rec.atMs
       this.records.push(rec)
+      this.log(`${this.parentName}: sync ${formatSync(rec)}`)
       if (this.records.length > 2000) this.records.splice(0, 500)
       this.syncing = false
       if (rec.error) {
@@ -410,4 +421,21 @@ export class Metacontroller {
     }
     if (errors.length) rec.error = `can't reconcile children: ${errors.join('; ')}`
   }
+}
+
+// One line per sync, for logs and failure reports.
+export function formatSync(r: SyncRecord): string {
+  const parts = [`#${r.n} +${r.ms}ms gen=${r.generation}`]
+  if (r.httpStatus) parts.push(`http=${r.httpStatus}`)
+  if (r.error) parts.push(`ERROR ${r.error.slice(0, 300)}`)
+  if (r.creates.length) parts.push(`create ${r.creates.join(' ')}`)
+  if (r.updates.length) parts.push(`update ${r.updates.join(' ')}`)
+  if (r.deletes.length) parts.push(`delete ${r.deletes.join(' ')}`)
+  if (r.rejected.length) parts.push(`REJECTED ${r.rejected.join(' ')}`)
+  if (r.status) {
+    const conds = (r.status.conditions ?? []).filter((c: any) => c.status === 'True').map((c: any) => c.type)
+    parts.push(`phase=${r.status.phase} [${conds.join(',')}] ready=${(r.status.members?.ready ?? []).length} leader=${r.status.leader ?? '-'} action="${r.status.lastAction ?? ''}"`)
+  }
+  if (r.resyncAfterSeconds !== undefined) parts.push(`resync=${r.resyncAfterSeconds}s`)
+  return parts.join(' ')
 }

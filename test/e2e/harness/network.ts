@@ -178,7 +178,10 @@ export class Network {
   private seq = 0
   private readonly namespaces = new Map<string, Netns>()
   private readonly usedIps = new Set<string>()
-  private nextPodIp = 10
+  // Next address to try per range: addresses are handed out round robin,
+  // so a new namespace rarely gets an address that neighbours still have
+  // cached for a removed one (and released addresses are flushed anyway).
+  private readonly nextIp: Record<string, number> = {}
   private readonly routeOk = new Set<string>()
   private clusterHosts = ''
   private destroyed = false
@@ -190,38 +193,41 @@ export class Network {
 
   static async create(): Promise<Network> {
     const net = new Network(pickSubnet())
-    await runOk('ip', ['link', 'add', net.bridge, 'type', 'bridge'])
+    // A fixed MAC address: a bridge otherwise takes the lowest of its ports'
+    // and changes it as veths come and go, leaving every namespace with a
+    // stale ARP entry for the gateway (replies to the host get lost).
+    const mac = `02:e2:${(process.pid & 0xffffffff).toString(16).padStart(8, '0').replace(/(..)(?!$)/g, '$1:')}`
+    await runOk('ip', ['link', 'add', net.bridge, 'address', mac, 'type', 'bridge'])
     await runOk('ip', ['addr', 'add', `${net.gateway}/24`, 'dev', net.bridge])
     await runOk('ip', ['link', 'set', net.bridge, 'up'])
     return net
   }
 
   // Address plan of the /24: .1 bridge, .2-.9 infrastructure, .10-.199
-  // pods (handed out round robin, so a new pod rarely gets a recent pod's
-  // address), .200-.229 service cluster IPs, .230-.249 load balancers.
+  // pods, .200-.229 service cluster IPs, .230-.249 load balancers.
   allocIp(kind: 'infra' | 'pod' | 'service' | 'lb'): string {
     const ranges = { infra: [2, 9], pod: [10, 199], service: [200, 229], lb: [230, 249] } as const
     const [lo, hi] = ranges[kind]
     const size = hi - lo + 1
+    const start = this.nextIp[kind] ?? lo
     for (let i = 0; i < size; i++) {
-      let n: number
-      if (kind === 'pod') {
-        n = lo + ((this.nextPodIp - lo + i) % size)
-      } else {
-        n = lo + i
-      }
+      const n = lo + ((start - lo + i) % size)
       const ip = `${this.subnet}.${n}`
       if (!this.usedIps.has(ip)) {
         this.usedIps.add(ip)
-        if (kind === 'pod') this.nextPodIp = n + 1
+        this.nextIp[kind] = n + 1
         return ip
       }
     }
     throw new Error(`no free ${kind} address`)
   }
 
+  // Frees an address and forgets its neighbour (ARP) entries everywhere, so
+  // whoever gets it next is found at its own MAC address.
   releaseIp(ip: string): void {
-    this.usedIps.delete(ip)
+    if (!this.usedIps.delete(ip)) return
+    runSyncQuiet('ip', ['neigh', 'flush', 'to', ip])
+    for (const ns of this.namespaces.values()) runSyncQuiet('ip', ['-n', ns.name, 'neigh', 'flush', 'to', ip])
   }
 
   inSubnet(ip: string): boolean {
@@ -245,7 +251,7 @@ export class Network {
     this.namespaces.set(ns.name, ns)
     const dir = path.join(NETNS_DIR, ns.name)
     fs.mkdirSync(dir, { recursive: true })
-    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n')
+    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n')
     this.writeHosts(ns)
     await runOk('ip', ['netns', 'add', ns.name])
     await runOk('ip', ['link', 'add', ns.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.name])

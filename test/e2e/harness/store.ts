@@ -50,6 +50,7 @@ export class ApiError extends Error {
     message: string,
   ) {
     super(message)
+    this.name = 'ApiError'
   }
 }
 

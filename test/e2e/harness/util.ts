@@ -24,10 +24,16 @@ export async function waitFor<T>(
   const deadline = Date.now() + opts.timeoutMs
   const interval = opts.intervalMs ?? 250
   let lastError: unknown
+  const pending = Symbol('pending')
   for (;;) {
     try {
-      const v = await predicate()
-      if (v) return v
+      // A predicate that hangs cannot stretch the bound.
+      let timer: NodeJS.Timeout | undefined
+      const v = await Promise.race([
+        Promise.resolve(predicate()),
+        new Promise<typeof pending>((resolve) => (timer = setTimeout(() => resolve(pending), Math.max(0, deadline - Date.now()) + 50))),
+      ]).finally(() => clearTimeout(timer))
+      if (v && v !== pending) return v as T
     } catch (e) {
       lastError = e
     }

@@ -12,7 +12,7 @@ import { Store, POD, SERVICE, PVC, PDB, type Obj } from './store.js'
 import { Kubelet } from './kubelet.js'
 import { Services, podReady } from './services.js'
 import { HookServer, ensureHookBuilt } from './hook.js'
-import { Metacontroller, PARENT, type SyncRecord } from './metacontroller.js'
+import { Metacontroller, PARENT, formatSync } from './metacontroller.js'
 import { memberList, memberStatus, put, rangePrefix, type Member } from './etcd.js'
 import { cleanEnv, errorText, sleep, waitFor, seconds, tail, type RunResult, type WaitOptions } from './util.js'
 
@@ -182,13 +182,15 @@ export class World {
   // etcdctl, retried until it exits 0 (bounded).
   async etcdctlOk(args: string[], opts: { endpoints: string | string[]; from?: 'client' | 'external'; timeoutMs?: number; what?: string }): Promise<string> {
     let last: RunResult | undefined
-    return waitFor(
+    const r = await waitFor(
       async () => {
         last = await this.etcdctl(args, { ...opts, timeoutMs: 15_000 })
-        return last.code === 0 ? last.stdout : undefined
+        return last.code === 0 ? { out: last.stdout || last.stderr } : undefined
       },
       { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 500, what: opts.what ?? `etcdctl ${args.join(' ')} to succeed`, describe: () => `last: exit ${last?.code}: ${last?.stderr.trim() ?? ''}` },
     )
+    // (stdout; commands such as `endpoint health` print to stderr)
+    return r.out
   }
 
   async createCluster(name: string, spec: Record<string, unknown>): Promise<Cluster> {
@@ -373,7 +375,9 @@ export class Cluster {
     await waitFor(
       async () => {
         const checkStart = Date.now()
-        reason = await this.notSteady(opts)
+        const why = await this.notSteady(opts)
+        if (why !== reason) this.world.log(`${this.name}: ${why ? `not steady: ${why}` : 'steady'}`)
+        reason = why
         if (reason) return false
         steadyAt = checkStart
         return true
@@ -458,21 +462,7 @@ export class Cluster {
   }
 }
 
-export function formatRecord(r: SyncRecord): string {
-  const parts = [`#${r.n} +${r.ms}ms gen=${r.generation}`]
-  if (r.httpStatus) parts.push(`http=${r.httpStatus}`)
-  if (r.error) parts.push(`ERROR ${r.error.slice(0, 300)}`)
-  if (r.creates.length) parts.push(`create ${r.creates.join(' ')}`)
-  if (r.updates.length) parts.push(`update ${r.updates.join(' ')}`)
-  if (r.deletes.length) parts.push(`delete ${r.deletes.join(' ')}`)
-  if (r.rejected.length) parts.push(`REJECTED ${r.rejected.join(' ')}`)
-  if (r.status) {
-    const conds = (r.status.conditions ?? []).filter((c: any) => c.status === 'True').map((c: any) => c.type)
-    parts.push(`phase=${r.status.phase} [${conds.join(',')}] ready=${(r.status.members?.ready ?? []).length} leader=${r.status.leader ?? '-'} action="${r.status.lastAction ?? ''}"`)
-  }
-  if (r.resyncAfterSeconds !== undefined) parts.push(`resync=${r.resyncAfterSeconds}s`)
-  return parts.join(' ')
-}
+export const formatRecord = formatSync
 
 // Polls every member's status and records who leads when, and the longest
 // stretch during which no member claimed leadership.

@@ -1,0 +1,360 @@
+// End to end: real etcd clusters run from the hook's own pods, driven by the
+// real hook server (dist/server.js) through a Metacontroller stand-in. Each
+// scenario asserts on real etcd and prints its convergence time (seconds
+// from the change to a steady, Available cluster: see Cluster.notSteady).
+//
+// Scenarios run one after another on one World (they share the machine);
+// each has its own EtcdCluster and removes it at the end. E2E_ONLY=a,b runs
+// a subset (names below); E2E_VERBOSE=1 prints the harness log.
+import t, { type Test } from 'tap'
+import { World, Cluster, formatRecord, sleep, waitFor } from './harness/world.js'
+import { POD, PVC } from './harness/store.js'
+import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
+import { memberList } from './harness/etcd.js'
+import type { SyncRecord } from './harness/metacontroller.js'
+
+const VERSION = '3.4.23'
+const IMAGE = (v: string) => `quay.io/coreos/etcd:v${v}`
+const only = (process.env.E2E_ONLY ?? '').split(',').filter(Boolean)
+const convergence: Array<[string, number]> = []
+
+const missing = missingPrereq({ hook: true })
+if (missing) {
+  if (REQUIRE_ALL) t.fail(`end-to-end scenarios cannot run: ${missing}`)
+  else {
+    console.error(skipBanner('cluster.test.ts', missing))
+    t.comment(skipBanner('cluster.test.ts', missing))
+    t.test('end-to-end scenarios', { skip: missing }, async () => {})
+  }
+} else {
+  const world = await World.start({ hook: true, log: (s) => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
+  const suiteStart = world.startedAt
+  t.teardown(async () => {
+    await world.destroy()
+    if (convergence.length) {
+      t.comment('convergence times (s): ' + convergence.map(([k, v]) => `${k}=${v}`).join(', '))
+    }
+    t.comment(`end-to-end suite took ${((Date.now() - suiteStart) / 1000).toFixed(0)} s`)
+  })
+
+  // One scenario: a fresh cluster, the body, the contract checks, the
+  // cluster's removal, and on failure everything describe() knows.
+  const scenario = (name: string, title: string, body: (t: Test, c: Cluster) => Promise<void>, spec: Record<string, unknown> = {}) => {
+    if (only.length && !only.includes(name)) return
+    t.test(title, async (t) => {
+      const crashesBefore = world.hook!.crashes
+      const c = await world.createCluster(name, { size: 3, version: VERSION, ...spec })
+      try {
+        await body(t, c)
+      } catch (e) {
+        t.fail(String(e instanceof Error ? e.message : e))
+      } finally {
+        t.same(c.mc.rejectedUpdates, [], 'the hook never asked for a pod change the API server refuses')
+        t.same(c.mc.violations, [], 'every response kept the Metacontroller contract')
+        t.equal(world.hook!.crashes - crashesBefore, 0, 'the hook server never crashed')
+        if (!t.passing()) t.comment(`diagnostics for ${name}:\n${c.describe()}`)
+        await c.delete()
+      }
+    })
+  }
+  const converged = (t: Test, what: string, s: number) => {
+    convergence.push([what, s])
+    t.comment(`convergence ${what}: ${s} s`)
+  }
+  const memberIds = async (c: Cluster) => new Map(((await c.members())?.members ?? []).map((m) => [m.name, m.id]))
+  const syncsSince = (c: Cluster, ms: number): SyncRecord[] => c.mc.records.filter((r) => r.atMs >= ms)
+  const podDeletesSince = (c: Cluster, ms: number) => syncsSince(c, ms).flatMap((r) => r.deletes).filter((d) => d.startsWith('Pod.v1/')).map((d) => d.slice('Pod.v1/'.length))
+  // A value from every member's own store (serializable reads), retried
+  // briefly: a member may apply the last entries a moment later.
+  const expectEverywhere = async (t: Test, c: Cluster, key: string, value: string) => {
+    for (const p of c.livePods()) {
+      const name = p.metadata.name
+      const got = await world.etcdctlOk(['get', key, '--print-value-only', '--consistency=s'], {
+        endpoints: `http://${name}.${c.name}.default.svc:2379`,
+        timeoutMs: 15_000,
+        what: `${key} on ${name}`,
+      })
+      t.equal(got.trim(), value, `${key} read back from ${name}`)
+    }
+  }
+
+  scenario('create', '1. create size 3', async (t, c) => {
+    const start = Date.now()
+    converged(t, 'create-3', await c.waitSteady({ timeoutMs: 90_000, sinceMs: start }))
+    const pods = c.livePods().map((p) => p.metadata.name)
+    t.equal(pods.length, 3, `three member pods: ${pods.join(', ')}`)
+    const list = await world.etcdctlOk(['member', 'list'], { endpoints: 'http://create-client:2379' })
+    const rows = list.trim().split('\n')
+    t.equal(rows.length, 3, 'etcdctl member list shows three members')
+    t.ok(rows.every((r) => /, started, /.test(r) && /, false$/.test(r.trim())), 'all started, none a learner')
+    t.equal((await world.etcdctlOk(['put', 'foo', 'bar'], { endpoints: 'http://create-client:2379' })).trim(), 'OK', 'etcdctl put foo bar through the client Service name')
+    await expectEverywhere(t, c, 'foo', 'bar')
+
+    const st = c.status
+    t.equal(st.phase, 'Running', 'phase Running')
+    t.equal(st.size, 3, 'status.size 3')
+    t.same([...(st.members?.ready ?? [])].sort(), [...pods].sort(), 'status.members.ready lists the pods')
+    t.same(st.members?.unready ?? [], [], 'no unready members')
+    t.equal(st.clientURL, 'http://create-client.default.svc:2379', 'status.clientURL')
+    t.equal(st.currentVersion, VERSION, 'status.currentVersion')
+    const ml = await memberList(world.network, c.podIP(pods[0]!)!)
+    t.equal(st.clusterID, BigInt(ml.clusterId).toString(16), 'status.clusterID is etcd\'s (hex)')
+    t.equal(st.leader, await c.leader(), 'status.leader is the member that leads')
+    // An unchanged world: two more syncs change nothing (no hot loop).
+    const a = await c.mc.nextSync()
+    const b = await c.mc.nextSync()
+    t.ok(!a.error && !b.error && !a.statusChanged && !b.statusChanged, 'status stable across syncs of an unchanged world')
+    t.equal(a.creates.length + a.updates.length + a.deletes.length + b.creates.length + b.updates.length + b.deletes.length, 0, 'no child writes in steady state')
+    t.ok((b.resyncAfterSeconds ?? 0) >= 10, `steady resync is slow (${b.resyncAfterSeconds} s)`)
+  })
+
+  scenario('scale', '2. scale 3 -> 5 -> 3 under writes', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    const monitor = c.leaderMonitor()
+    const writer = c.writer('w/').start()
+    await sleep(1000)
+    try {
+      const up = c.updateSpec((s) => (s.size = 5))
+      converged(t, 'scale-3-to-5', await c.waitSteady({ timeoutMs: 120_000, sinceMs: up }))
+      t.same(podDeletesSince(c, up), [], 'scaling up deleted no pod')
+      const before = await memberIds(c)
+      const down = c.updateSpec((s) => (s.size = 3))
+      converged(t, 'scale-5-to-3', await c.waitSteady({ timeoutMs: 120_000, sinceMs: down }))
+      const deleted = podDeletesSince(c, down)
+      // Highest ordinals go; the members that stay are the same members.
+      t.same([...deleted].sort(), ['scale-3', 'scale-4'], `scaling down deleted only the removed members' pods (deleted: ${deleted.join(', ') || 'none'})`)
+      const after = await memberIds(c)
+      for (const name of ['scale-0', 'scale-1', 'scale-2']) {
+        t.equal(after.get(name), before.get(name), `${name} is still the same member`)
+      }
+    } finally {
+      await writer.stop()
+      await monitor.stop()
+    }
+    t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''})`)
+    // Every acknowledged write, on every member.
+    for (const [pod, kvs] of await waitFor(
+      async () => {
+        const all = await c.readEveryMember('w/')
+        return [...all.values()].every((kv) => writer.acked.every((k) => kv.has(k))) ? all : undefined
+      },
+      { timeoutMs: 15_000, what: 'every acknowledged write on every member', describe: () => c.describe() },
+    ).catch(async () => c.readEveryMember('w/'))) {
+      const lost = writer.acked.filter((k) => !kvs.has(k))
+      t.same(lost, [], `${pod} has all ${writer.acked.length} acknowledged writes`)
+    }
+    const ml = await c.members()
+    t.same(ml?.members.map((m) => m.name).sort(), c.livePods().map((p) => p.metadata.name).sort(), 'member list matches the pods')
+    t.ok(monitor.maxGapMs <= 5000, `never without a leader for long (longest gap ${(monitor.maxGapMs / 1000).toFixed(1)} s)`)
+    t.comment(`leaders seen: ${monitor.timeline.map((e) => e.leader ?? '(none)').join(' -> ')}; longest write gap ${(writer.maxAckGapMs / 1000).toFixed(1)} s`)
+  })
+
+  scenario('failover', '3. failover: a failed pod and a deleted pod are replaced', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    for (let i = 0; i < 20; i++) await world.etcdctlOk(['put', `f/${i}`, `v${i}`], { endpoints: 'http://failover-client:2379' })
+
+    // a) kill -9 and phase Failed (an eviction).
+    const ids0 = await memberIds(c)
+    const victim = (await c.leader()) === 'failover-1' ? 'failover-2' : 'failover-1'
+    const tFail = Date.now()
+    process.kill(world.kubelet.pid(victim)!, 'SIGKILL')
+    world.kubelet.failPod(victim)
+    converged(t, 'replace-failed-pod', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tFail }))
+    const ids1 = await memberIds(c)
+    t.notOk(c.pod(victim), `failed pod ${victim} was deleted`)
+    t.notOk([...ids1.values()].includes(ids0.get(victim)!), `the failed member ${victim} left etcd`)
+    t.equal([...ids1.values()].filter((id) => ![...ids0.values()].includes(id)).length, 1, `one new member (${[...ids1.keys()].join(', ')})`)
+
+    // b) the leader's pod deleted (kubectl delete pod).
+    const leader = (await c.leader()) ?? c.livePods()[0]!.metadata.name
+    const tDel = Date.now()
+    world.store.delete(POD, leader)
+    converged(t, 'replace-deleted-pod', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tDel }))
+    const ids2 = await memberIds(c)
+    t.notOk([...ids2.values()].includes(ids1.get(leader)!), `the deleted pod's member (${leader}) left etcd`)
+    t.equal([...ids2.values()].filter((id) => ![...ids1.values()].includes(id)).length, 1, `one new member (${[...ids2.keys()].join(', ')})`)
+
+    const got = await world.etcdctlOk(['get', 'f/', '--prefix', '--keys-only'], { endpoints: 'http://failover-client:2379' })
+    t.equal(got.trim().split('\n').filter(Boolean).length, 20, 'all 20 keys through the client Service')
+    const per = await c.readEveryMember('f/')
+    for (const [pod, kv] of per) t.equal(kv.size, 20, `all 20 keys on ${pod}`)
+  })
+
+  scenario('quorum', '4. lose a majority, then bring it back', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    await world.etcdctlOk(['put', 'q', 'before'], { endpoints: 'http://quorum-client:2379' })
+    const ids = await memberIds(c)
+    const pods = c.livePods().map((p) => p.metadata.name)
+    const down = pods.slice(1)
+    const survivor = pods[0]!
+    const restartsBefore = c.pod(survivor)?.status?.containerStatuses?.[0]?.restartCount
+    const tDown = Date.now()
+    for (const p of down) await world.kubelet.nodeDown(p)
+    const lost = await c.waitFor(() => c.condition('Available')?.status === 'False' && c.status.observedGeneration === c.parent.metadata.generation && c.condition('Available'), {
+      timeoutMs: 30_000,
+      what: 'status to report that quorum is lost',
+    })
+    t.pass(`status says Available=False after ${((Date.now() - tDown) / 1000).toFixed(1)} s: ${lost.reason}: ${lost.message} (phase ${c.status.phase})`)
+    t.match(lost.reason, /quorum|leader/i, 'the reason names the lost quorum')
+    // Several syncs while quorum is lost: nothing deleted, nothing created.
+    await sleep(6000)
+    await c.mc.nextSync()
+    const during = syncsSince(c, tDown)
+    t.ok(during.length >= 2, `the hook was asked ${during.length} times meanwhile`)
+    t.same(during.flatMap((r) => [...r.deletes, ...r.creates]), [], 'the hook deleted and created nothing while quorum was lost')
+    t.same(c.pods().map((p) => p.metadata.name), pods, 'every pod is still there')
+    // Liveness must not need quorum, or losing it restarts every member.
+    t.equal(c.pod(survivor)?.status?.containerStatuses?.[0]?.restartCount, restartsBefore, `the surviving member ${survivor} was not restarted by its liveness probe`)
+
+    const tUp = Date.now()
+    for (const p of down) await world.kubelet.nodeUp(p)
+    converged(t, 'quorum-restored', await c.waitSteady({ timeoutMs: 90_000, sinceMs: tUp }))
+    t.same(await memberIds(c), ids, 'the same members as before')
+    t.same(syncsSince(c, tDown).flatMap((r) => r.deletes), [], 'nothing was ever deleted')
+    await expectEverywhere(t, c, 'q', 'before')
+  })
+
+  scenario(
+    'upgrade',
+    '5. upgrade 3.4.22 -> 3.4.23, followers first, the leader last',
+    async (t, c) => {
+      await c.waitSteady({ timeoutMs: 90_000, image: IMAGE('3.4.22') })
+      await world.etcdctlOk(['put', 'u', 'kept'], { endpoints: 'http://upgrade-client:2379' })
+      const monitor = c.leaderMonitor(200)
+      const leaderBefore = await waitFor(() => c.leader(), { timeoutMs: 10_000, what: 'a leader' })
+      await sleep(500)
+      const tUp = c.updateSpec((s) => (s.version = VERSION))
+      try {
+        converged(t, 'upgrade-3', await c.waitSteady({ timeoutMs: 150_000, sinceMs: tUp }))
+      } finally {
+        await monitor.stop()
+      }
+      const changes = world.kubelet.imageChanges.filter((ch) => ch.atMs >= tUp && ch.pod.startsWith('upgrade-'))
+      t.same(changes.map((ch) => ch.to), [IMAGE(VERSION), IMAGE(VERSION), IMAGE(VERSION)], 'three image changes to the new version')
+      t.same(new Set(changes.map((ch) => ch.pod)).size, 3, `each member once: ${changes.map((ch) => ch.pod).join(' -> ')}`)
+      t.same(podDeletesSince(c, tUp), [], 'no pod deleted: images change in place')
+      t.equal(changes[changes.length - 1]?.pod, leaderBefore, `the leader (${leaderBefore}) went last`)
+      changes.forEach((ch, i) => {
+        const leaderThen = monitor.leaderAt(ch.atMs)
+        if (i < changes.length - 1) t.not(leaderThen, ch.pod, `${ch.pod} was a follower when its image changed (leader ${leaderThen})`)
+        else t.comment(`the last pod ${ch.pod} was ${leaderThen === ch.pod ? 'still the leader' : `no longer the leader (leader ${leaderThen})`} when its image changed`)
+        const next = changes[i + 1]
+        if (next) {
+          const readyAgain = world.kubelet.readyLog(ch.pod).find(([at, ready]) => ready && at > ch.atMs)
+          t.ok(readyAgain && readyAgain[0] <= next.atMs, `${ch.pod} was Ready on the new image before ${next.pod} changed`)
+        }
+      })
+      for (const p of c.livePods()) t.equal(p.status?.containerStatuses?.[0]?.restartCount, 1, `${p.metadata.name} restarted once, in place`)
+      t.equal(c.status.currentVersion, VERSION, 'status.currentVersion is the new version')
+      await expectEverywhere(t, c, 'u', 'kept')
+    },
+    { version: '3.4.22' },
+  )
+
+  scenario('pause', '6. paused: a size change waits; unpaused it proceeds', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    c.updateSpec((s) => (s.paused = true))
+    await c.waitFor(() => c.status.controlPaused === true && c.status.observedGeneration === c.parent.metadata.generation, { timeoutMs: 10_000, what: 'status.controlPaused' })
+    const tP = c.updateSpec((s) => (s.size = 5))
+    await sleep(4000)
+    await c.mc.nextSync()
+    await c.mc.nextSync()
+    const during = syncsSince(c, tP)
+    t.same(during.flatMap((r) => [...r.creates, ...r.deletes, ...r.updates]), [], `no child changed in ${during.length} syncs while paused`)
+    t.equal(c.livePods().length, 3, 'still three pods')
+    t.equal((await c.members())?.members.length, 3, 'still three members')
+    t.equal(c.status.controlPaused, true, 'status.controlPaused')
+    t.equal(c.status.observedGeneration, c.parent.metadata.generation, 'the size change was observed')
+    const tU = c.updateSpec((s) => (s.paused = false))
+    converged(t, 'unpause-scale-3-to-5', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tU }))
+    t.equal(c.status.controlPaused, false, 'controlPaused false again')
+  })
+
+  scenario(
+    'lb',
+    '7. LoadBalancer: external address works; disabled, it goes away',
+    async (t, c) => {
+      const start = Date.now()
+      await c.waitSteady({ timeoutMs: 90_000 })
+      const url = await c.waitFor(() => (c.status.externalClientURLs ?? [])[0] as string | undefined, { timeoutMs: 20_000, what: 'status.externalClientURLs' })
+      converged(t, 'create-3-with-lb', Math.round((Date.now() - start) / 100) / 10)
+      const ingress = c.service('lb-client-lb')?.status?.loadBalancer?.ingress?.[0]?.ip
+      t.equal(url, `http://${ingress}:2379`, `externalClientURLs shows the load balancer address (${url})`)
+      t.same(c.status.externalClientURLs, [url], 'exactly one external URL')
+      await world.etcdctlOk(['put', 'foo', 'bar'], { endpoints: 'http://lb-client:2379' })
+      const got = await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: url, from: 'external' })
+      t.equal(got.trim(), 'bar', 'etcdctl get foo through the external address, from outside the cluster')
+
+      const tOff = c.updateSpec((s) => (s.loadBalancer = { enabled: false }))
+      await c.waitFor(() => !c.service('lb-client-lb') && (c.status.externalClientURLs ?? []).length === 0 && c.status.observedGeneration === c.parent.metadata.generation, {
+        timeoutMs: 20_000,
+        what: 'the LoadBalancer Service and the external URL to go',
+      })
+      converged(t, 'disable-lb', await c.waitSteady({ timeoutMs: 30_000, sinceMs: tOff }))
+      await world.services.settled()
+      t.notOk(world.services.proxyNamespace('lb-client-lb'), 'the load balancer is gone')
+      t.ok(c.service('lb-client'), 'the client Service stays')
+      t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: 'http://lb-client:2379' })).trim(), 'bar', 'the client Service still serves')
+    },
+    { loadBalancer: { enabled: true } },
+  )
+
+  scenario('hookkill', '8. the hook dies between a membership step and the pod\'s creation', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    await world.etcdctlOk(['put', 'h', 'kept'], { endpoints: 'http://hookkill-client:2379' })
+    let dropped: { pod: string; memberAdded: boolean } | undefined
+    let restarted: Promise<void> | undefined
+    c.mc.intercept = async (request, response) => {
+      if (dropped) return 'apply'
+      const observed = request.children['Pod.v1'] ?? {}
+      const joining = (response.children ?? []).find(
+        (o: any) => o?.kind === 'Pod' && !observed[o.metadata?.name] && (o.spec?.containers?.[0]?.args ?? []).includes('--initial-cluster-state=existing'),
+      )
+      if (!joining) return 'apply'
+      // The hook has answered: its membership write is done. Kill it as if
+      // it died before the answer left, and drop the answer.
+      await world.hook!.kill('SIGKILL')
+      const ml = await c.members()
+      const memberAdded = !!ml?.members.some((m) => m.name === '' && m.peerURLs.some((u) => u.includes(`//${joining.metadata.name}.`)))
+      dropped = { pod: joining.metadata.name, memberAdded }
+      world.log(`test: killed the hook and dropped its answer creating ${joining.metadata.name} (member added: ${memberAdded})`)
+      restarted = sleep(1500).then(() => world.hook!.start())
+      return 'drop'
+    }
+    const tS = c.updateSpec((s) => (s.size = 4))
+    await c.waitFor(() => dropped !== undefined, { timeoutMs: 60_000, what: 'a response creating a joining member pod' })
+    await restarted
+    converged(t, 'scale-3-to-4-hook-killed', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tS }))
+    c.mc.intercept = undefined
+    t.ok(dropped?.memberAdded, `the member for ${dropped?.pod} had been added to etcd when the hook died`)
+    const errors = syncsSince(c, tS).filter((r) => r.error)
+    t.ok(errors.length >= 1, `Metacontroller saw the hook down (${errors.length} failed syncs: ${errors.map((r) => r.error?.slice(0, 60)).join(' | ')})`)
+    t.ok(c.pod(dropped?.pod ?? ''), `the added member's pod ${dropped?.pod} exists after all`)
+    const ml = await c.members()
+    t.notOk(ml?.members.some((m) => m.name === ''), 'no member left unstarted')
+    t.equal(ml?.members.length, 4, 'four members')
+    await expectEverywhere(t, c, 'h', 'kept')
+    t.comment(`syncs after the kill: ${syncsSince(c, tS).slice(0, 12).map(formatRecord).join('\n  ')}`)
+  })
+
+  scenario(
+    'persistent',
+    '9. members on PersistentVolumeClaims: a deleted pod comes back as the same member',
+    async (t, c) => {
+      converged(t, 'create-3-persistent', await c.waitSteady({ timeoutMs: 90_000 }))
+      const claims = () => c.children(PVC).filter((o) => !o.metadata.deletionTimestamp).map((o) => o.metadata.name).sort()
+      t.same(claims(), ['etcd-data-persistent-0', 'etcd-data-persistent-1', 'etcd-data-persistent-2'], 'one claim per member')
+      await world.etcdctlOk(['put', 'p', 'kept'], { endpoints: 'http://persistent-client:2379' })
+      const ids = await memberIds(c)
+      const tDel = Date.now()
+      world.store.delete(POD, 'persistent-1')
+      await c.waitFor(() => c.pod('persistent-1')?.metadata.uid !== undefined && !c.pod('persistent-1')?.metadata.deletionTimestamp && c.pod('persistent-1')!.metadata.creationTimestamp! >= new Date(tDel - 1000).toISOString().replace(/\.\d+Z$/, 'Z'), { timeoutMs: 30_000, what: 'persistent-1 to be created again' })
+      converged(t, 'restart-on-claim', await c.waitSteady({ timeoutMs: 90_000, sinceMs: tDel }))
+      t.same(await memberIds(c), ids, 'the same members: persistent-1 restarted on its own data')
+      t.same(claims(), ['etcd-data-persistent-0', 'etcd-data-persistent-1', 'etcd-data-persistent-2'], 'the claims stay')
+      t.ok(world.kubelet.readyLog('persistent-1').length > 0, 'the new pod ran')
+      await expectEverywhere(t, c, 'p', 'kept')
+    },
+    { pod: { persistentVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } },
+  )
+}
