@@ -86,6 +86,17 @@ t.test('bad input changes nothing and says what is wrong', async t => {
   }
 })
 
+t.test('a request nested absurdly deep is refused, not a stack overflow', async t => {
+  const request = syncRequest({ pods: [{ ordinal: 0 }] }) as unknown as { children: Record<string, Record<string, { spec: unknown }>> }
+  request.children['Pod.v1']!['example-0']!.spec = 'DEEP'
+  // Built as text: JSON.stringify itself cannot go 10,000 levels deep.
+  const deep = '{"x":'.repeat(10_000) + '{}' + '}'.repeat(10_000)
+  const payload = JSON.stringify(request).replace('"DEEP"', deep)
+  const res = await appWith(new ScriptedMembership(unreachable)).inject(post(payload, { 'content-type': 'application/json' }))
+  t.equal(res.statusCode, 422)
+  t.match(res.json<{ message: string }>().message, /nests deeper than 64 levels/)
+})
+
 t.test('a name too long for DNS is refused', async t => {
   const request = syncRequest()
   request.parent.metadata.name = 'a'.repeat(53)
