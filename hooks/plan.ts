@@ -65,11 +65,13 @@ export function plan (request: SyncRequest, observation: Observation, now: Date)
     lastAction: `${step.lastAction ?? step.rule} failed; retrying`,
     resyncAfterSeconds: RESYNC_CONVERGING,
   }
+  const response = respond(cluster, observation, membership, step, now)
   return {
     rule: step.rule,
     action: step.action,
-    response: respond(cluster, observation, membership, step, now),
-    responseIfActionFails: respond(cluster, observation, membership, failed, now),
+    response,
+    // Most syncs write nothing: no second answer to build then.
+    responseIfActionFails: step.action === undefined ? response : respond(cluster, observation, membership, failed, now),
   }
 }
 

@@ -266,7 +266,8 @@ export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod
 }
 
 // An observed object minus what the API server owns (status, uid,
-// resourceVersion, ...), deep-copied so the request is never mutated.
+// resourceVersion, ...). Top levels are copies, so the request is never
+// mutated.
 export function keepObserved (object: KubeObject): KubeObject {
   const { apiVersion, kind, metadata: meta } = object
   const kept: KubeObject = {
@@ -279,7 +280,8 @@ export function keepObserved (object: KubeObject): KubeObject {
       ...(meta.annotations !== undefined ? { annotations: withoutAppliedAnnotation(meta.annotations) } : {}),
     },
   }
-  if (object.spec !== undefined) kept.spec = withoutNulls(structuredClone(object.spec))
+  // Shallow: the response deep-copies every child once (withoutNulls).
+  if (object.spec !== undefined) kept.spec = { ...(object.spec as Record<string, unknown>) }
   return kept
 }
 
@@ -290,13 +292,19 @@ function withoutAppliedAnnotation (annotations: Record<string, string>): Record<
 }
 
 // Metacontroller's three-way merge turns a null into a deletion on every
-// sync: never emit one.
+// sync: never emit one. Returns a deep copy (it runs on every child of every
+// answer, so plain loops).
 export function withoutNulls<T> (value: T): T {
-  if (Array.isArray(value)) return value.filter(v => v !== null).map(withoutNulls) as T
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]),
-    ) as T
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    const copy: unknown[] = []
+    for (const item of value) if (item !== null) copy.push(withoutNulls(item))
+    return copy as T
   }
-  return value
+  const copy: Record<string, unknown> = {}
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key]
+    if (item !== null && item !== undefined) copy[key] = withoutNulls(item)
+  }
+  return copy as T
 }
