@@ -275,7 +275,9 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
 
   // 19. Members made from an old pod policy: pod specs cannot change in
   // place, so add one new member first; row 18 then removes an old one.
-  const replaced = membership.voters.find(s => s.outdatedPolicy)
+  // Named as row 18 will pick it: a follower before the leader.
+  const outdatedVoters = membership.voters.filter(s => s.outdatedPolicy)
+  const replaced = outdatedVoters.find(s => s !== membership.leader) ?? outdatedVoters[0]
   if (replaced !== undefined) {
     const pod = podName(cluster, nextOrdinal(cluster, membership))
     const url = peerURL(cluster, pod)

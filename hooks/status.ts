@@ -2,7 +2,7 @@
 // Nothing here may change between two syncs of an unchanged world, or
 // Metacontroller writes the status on every sync.
 import {
-  CLIENT_PORT, clientServiceName, compareVersions, loadBalancerServiceName, versionOfImage,
+  CLIENT_PORT, clientScheme, clientServiceName, compareVersions, loadBalancerServiceName, versionOfImage,
   type Cluster,
 } from './cluster.js'
 import type { Observation } from './membership.js'
@@ -27,6 +27,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const dead = membership?.slots.filter(s => s.dead).map(s => s.pod) ?? []
   const recovering = RECOVERY_RULES.has(step.rule) || dead.length > 0
   const voters = membership?.voters.length ?? 0
+  const outdated = membership?.slots.filter(s => s.outdatedPolicy).map(s => s.pod) ?? []
 
   const conditions: Condition[] = [
     condition('Available', available, availability(observation, membership, step)),
@@ -35,10 +36,13 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
         ? { reason: 'Unknown', message: 'membership not observed' }
         : { reason: membership.voters.length < spec.size ? 'ScalingUp' : membership.voters.length > spec.size ? 'ScalingDown' : 'AtSize',
             message: `${membership.voters.length} voting members, ${membership.learners.length} learners, ${spec.size} wanted` }),
-    condition('Upgrading', upgrading,
+    // A new image rolls in place; a new pod policy by replacing members.
+    condition('Upgrading', upgrading || outdated.length > 0,
       step.rule === 'upgradeBlocked'
         ? { reason: 'UpgradeBlocked', message: step.waitingFor ?? '' }
-        : { reason: upgrading ? 'RollingImage' : 'AtVersion', message: `wanted image ${spec.image}` }),
+        : outdated.length > 0
+          ? { reason: 'RollingPodPolicy', message: `replacing members made from an old spec.pod: ${outdated.join(', ')}` }
+          : { reason: upgrading ? 'RollingImage' : 'AtVersion', message: `wanted image ${spec.image}` }),
     condition('Recovering', recovering,
       recovering ? { reason: 'ReplacingFailedMember', message: dead.length > 0 ? `failed: ${dead.join(', ')}` : step.lastAction ?? step.rule } : { reason: 'NoFailures', message: 'no failed members' }),
     condition('Degraded', unready.length > 0 || voters < spec.size,
@@ -66,14 +70,14 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
       ready: memberPods.filter(p => p.ready).map(p => p.name),
       unready,
       // Members still made from an old spec.pod; they are being replaced.
-      outdated: membership?.slots.filter(s => s.outdatedPolicy).map(s => s.pod) ?? [],
+      outdated,
     },
     currentVersion: versions[0] ?? '',
     targetVersion: upgrading ? spec.version : '',
     serviceName: clientServiceName(cluster),
     clientPort: CLIENT_PORT,
-    clientURL: `http://${clientServiceName(cluster)}.${cluster.namespace}.svc${spec.pod.ClusterDomain ?? ''}:${CLIENT_PORT}`,
-    externalClientURLs: spec.loadBalancer.enabled && lbService !== undefined ? ingressURLs(lbService) : [],
+    clientURL: `${clientScheme(cluster)}://${clientServiceName(cluster)}.${cluster.namespace}.svc${spec.pod.ClusterDomain ?? ''}:${CLIENT_PORT}`,
+    externalClientURLs: spec.loadBalancer.enabled && lbService !== undefined ? ingressURLs(lbService, clientScheme(cluster)) : [],
     learners: membership?.learners.map(s => s.pod) ?? [],
   }
   if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
@@ -122,13 +126,13 @@ function withTransitionTime (c: Condition, previous: Condition[] | undefined, no
   return { ...c, lastTransitionTime: since }
 }
 
-function ingressURLs (service: Record<string, unknown>): string[] {
+function ingressURLs (service: Record<string, unknown>, scheme: string): string[] {
   const ingress = (service.status as { loadBalancer?: { ingress?: Array<{ ip?: string, hostname?: string }> } } | undefined)
     ?.loadBalancer?.ingress ?? []
   return ingress
     .map(i => i.ip ?? i.hostname)
     .filter((host): host is string => host !== undefined && host !== '')
-    .map(host => `http://${host.includes(':') ? `[${host}]` : host}:${CLIENT_PORT}`)
+    .map(host => `${scheme}://${host.includes(':') ? `[${host}]` : host}:${CLIENT_PORT}`)
 }
 
 // etcdctl prints IDs in hex; so do we.

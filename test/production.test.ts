@@ -28,6 +28,7 @@ t.test('static TLS: https peer and client URLs, the CoreOS secret layout, probes
   t.equal(f['advertise-client-urls'], `https://${host(0)}:2379`)
   t.equal(f['listen-client-urls'], 'https://0.0.0.0:2379')
   t.equal(f['listen-metrics-urls'], 'http://0.0.0.0:2381', 'metrics (and probes) stay plain HTTP')
+  t.equal(response.status.clientURL, `https://${NAME}-client.default.svc:2379`, 'the status gives the https client URL')
   t.match(f, {
     'peer-client-cert-auth': 'true',
     'peer-cert-file': '/etc/etcdtls/member/peer-tls/peer.crt',
@@ -117,6 +118,8 @@ t.test('a pod policy change rolls out by replacement, one member at a time', asy
   t.equal(add.rule, 'replaceMember')
   t.match(add.action, { kind: 'addLearner', pod: `${NAME}-3` })
   t.same(add.response.status.members?.outdated, [`${NAME}-0`, `${NAME}-1`, `${NAME}-2`], 'the status names the members still on the old policy')
+  t.match(add.response.status.conditions?.find(c => c.type === 'Upgrading'), { status: 'True', reason: 'RollingPodPolicy' }, 'and says a rollout is under way')
+  t.match(add.response.status.lastAction, `to replace ${NAME}-1`, 'naming the member that goes next: a follower, not the leader')
   // One over size: remove an old member, a follower before the leader.
   const remove = plan(syncRequest({ pods: [ready(0), ready(1), ready(2), ready(3, false)] }), reachable(members(0, 1, 2, 3), 0), NOW)
   t.equal(remove.rule, 'removeMember')

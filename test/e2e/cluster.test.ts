@@ -7,8 +7,9 @@
 // each has its own EtcdCluster and removes it at the end. E2E_ONLY=a,b runs
 // a subset (names below); E2E_VERBOSE=1 prints the harness log.
 import t, { type Test } from 'tap'
-import { World, Cluster, formatRecord, sleep, waitFor } from './harness/world.js'
+import { World, Cluster, Writer, formatRecord, sleep, waitFor } from './harness/world.js'
 import { POD, PVC } from './harness/store.js'
+import { podReady } from './harness/services.js'
 import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
 import { memberList } from './harness/etcd.js'
 import type { SyncRecord } from './harness/metacontroller.js'
@@ -39,11 +40,14 @@ if (missing) {
 
   // One scenario: a fresh cluster, the body, the contract checks, the
   // cluster's removal, and on failure everything describe() knows.
-  const scenario = (name: string, title: string, body: (t: Test, c: Cluster) => Promise<void>, spec: Record<string, unknown> = {}) => {
+  // With `tls`, the scenario's certificates and Secrets are made first and
+  // the cluster gets spec.TLS.static (see World.staticTLS).
+  const scenario = (name: string, title: string, body: (t: Test, c: Cluster) => Promise<void>, spec: Record<string, unknown> = {}, opts: { tls?: boolean } = {}) => {
     if (only.length && !only.includes(name)) return
     t.test(title, async (t) => {
       const crashesBefore = world.hook!.crashes
-      const c = await world.createCluster(name, { size: 3, version: VERSION, ...spec })
+      const tls = opts.tls ? await world.staticTLS(name) : undefined
+      const c = await world.createCluster(name, { size: 3, version: VERSION, ...spec, ...(tls ? { TLS: tls.spec } : {}) }, { tls })
       try {
         await body(t, c)
       } catch (e) {
@@ -69,12 +73,26 @@ if (missing) {
   const expectEverywhere = async (t: Test, c: Cluster, key: string, value: string) => {
     for (const p of c.livePods()) {
       const name = p.metadata.name
-      const got = await world.etcdctlOk(['get', key, '--print-value-only', '--consistency=s'], {
-        endpoints: `http://${name}.${c.name}.default.svc:2379`,
+      const got = await world.etcdctlOk([...c.etcdctlTLS(), 'get', key, '--print-value-only', '--consistency=s'], {
+        endpoints: `${c.scheme}://${name}.${c.name}.default.svc:2379`,
         timeoutMs: 15_000,
         what: `${key} on ${name}`,
       })
       t.equal(got.trim(), value, `${key} read back from ${name}`)
+    }
+  }
+
+  // Every write the writer saw acknowledged, on every member's own store.
+  const expectAcked = async (t: Test, c: Cluster, writer: Writer, prefix: string) => {
+    for (const [pod, kvs] of await waitFor(
+      async () => {
+        const all = await c.readEveryMember(prefix)
+        return [...all.values()].every((kv) => writer.acked.every((k) => kv.has(k))) ? all : undefined
+      },
+      { timeoutMs: 15_000, what: 'every acknowledged write on every member', describe: () => c.describe() },
+    ).catch(async () => c.readEveryMember(prefix))) {
+      const lost = writer.acked.filter((k) => !kvs.has(k))
+      t.same(lost, [], `${pod} has all ${writer.acked.length} acknowledged writes`)
     }
   }
 
@@ -132,17 +150,7 @@ if (missing) {
       await monitor.stop()
     }
     t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''})`)
-    // Every acknowledged write, on every member.
-    for (const [pod, kvs] of await waitFor(
-      async () => {
-        const all = await c.readEveryMember('w/')
-        return [...all.values()].every((kv) => writer.acked.every((k) => kv.has(k))) ? all : undefined
-      },
-      { timeoutMs: 15_000, what: 'every acknowledged write on every member', describe: () => c.describe() },
-    ).catch(async () => c.readEveryMember('w/'))) {
-      const lost = writer.acked.filter((k) => !kvs.has(k))
-      t.same(lost, [], `${pod} has all ${writer.acked.length} acknowledged writes`)
-    }
+    await expectAcked(t, c, writer, 'w/')
     const ml = await c.members()
     t.same(ml?.members.map((m) => m.name).sort(), c.livePods().map((p) => p.metadata.name).sort(), 'member list matches the pods')
     t.ok(monitor.maxGapMs <= 5000, `never without a leader for long (longest gap ${(monitor.maxGapMs / 1000).toFixed(1)} s)`)
@@ -357,4 +365,147 @@ if (missing) {
     },
     { pod: { persistentVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } },
   )
+
+  scenario(
+    'tls',
+    '10. static TLS: members talk https, clients need a certificate; scaling uses the operator certificate',
+    async (t, c) => {
+      const start = Date.now()
+      converged(t, 'create-3-tls', await c.waitSteady({ timeoutMs: 120_000, sinceMs: start }))
+      t.ok(c.mc.customizeCalls >= 1, `the customize hook was asked (${c.mc.customizeCalls} times)`)
+      const tls = c.tls!
+      const ep = 'https://tls-client:2379'
+      t.equal((await world.etcdctlOk([...c.etcdctlTLS(), 'put', 'secure', 'yes'], { endpoints: ep })).trim(), 'OK', 'etcdctl put over https through the client Service name, with the client certificate')
+      t.equal((await world.etcdctlOk([...c.etcdctlTLS(), 'get', 'secure', '--print-value-only'], { endpoints: ep })).trim(), 'yes', 'etcdctl get over https with the client certificate')
+      const anon = await world.etcdctl([`--cacert=${tls.files.cacert}`, 'get', 'secure', '--print-value-only'], { endpoints: ep })
+      t.not(anon.code, 0, `without a client certificate etcdctl is refused (exit ${anon.code}: ${anon.stderr.trim().split('\n').pop()})`)
+      t.notMatch(anon.stdout, /yes/, 'and reads nothing')
+      const plain = await world.etcdctl(['get', 'secure', '--print-value-only'], { endpoints: 'http://tls-client:2379' })
+      t.not(plain.code, 0, 'plain http is refused')
+      const list = JSON.parse(await world.etcdctlOk([...c.etcdctlTLS(), 'member', 'list', '-w', 'json'], { endpoints: ep })) as { members?: Array<{ name?: string; peerURLs?: string[]; clientURLs?: string[] }> }
+      const members = list.members ?? []
+      t.equal(members.length, 3, 'three members')
+      for (const m of members) {
+        t.match(m.peerURLs ?? [], [/^https:\/\/tls-\d+\.tls\.default\.svc:2380$/], `${m.name} peer URL is https (${(m.peerURLs ?? []).join()})`)
+        t.match(m.clientURLs ?? [], [/^https:\/\/tls-\d+\.tls\.default\.svc:2379$/], `${m.name} client URL is https`)
+      }
+      await expectEverywhere(t, c, 'secure', 'yes')
+
+      // Scaling needs membership calls to the https members: the hook uses
+      // the operator certificate Metacontroller sent in `related`.
+      const up = c.updateSpec((s) => (s.size = 4))
+      converged(t, 'tls-scale-3-to-4', await c.waitSteady({ timeoutMs: 120_000, sinceMs: up }))
+      const actions = syncsSince(c, up).map((r) => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
+      t.ok(actions.includes('added member tls-3 as a learner'), `lastAction said the learner was added (${actions.join(' | ')})`)
+      t.ok(actions.includes('promoted learner tls-3'), 'lastAction said it was promoted')
+      t.equal(c.status.lastAction, 'promoted learner tls-3', 'status.lastAction at the end')
+      t.same(podDeletesSince(c, up), [], 'scaling up deleted no pod')
+      const ml = await c.members()
+      t.same(ml?.members.map((m) => m.name).sort(), ['tls-0', 'tls-1', 'tls-2', 'tls-3'], 'four members')
+      t.ok(ml?.members.every((m) => m.peerURLs.every((u) => u.startsWith('https://'))), 'all peer URLs https')
+      await expectEverywhere(t, c, 'secure', 'yes')
+      // These members refuse plain http: the status must say https.
+      t.equal(c.status.clientURL, 'https://tls-client.default.svc:2379', 'status.clientURL is https')
+    },
+    {},
+    { tls: true },
+  )
+
+  scenario(
+    'restart-all',
+    '11. members on PersistentVolumeClaims: every pod deleted at once, the cluster comes back with its data',
+    async (t, c) => {
+      await c.waitSteady({ timeoutMs: 90_000 })
+      const claims = () => c.children(PVC).filter((o) => !o.metadata.deletionTimestamp).map((o) => o.metadata.name).sort()
+      const claimsBefore = claims()
+      t.same(claimsBefore, ['etcd-data-restart-all-0', 'etcd-data-restart-all-1', 'etcd-data-restart-all-2'], 'one claim per member')
+      for (let i = 0; i < 30; i++) await world.etcdctlOk(['put', `r/${String(i).padStart(2, '0')}`, `v${i}`], { endpoints: 'http://restart-all-client:2379' })
+      const ids = await memberIds(c)
+      const clusterID = c.status.clusterID
+      const before = new Map(c.livePods().map((p) => [p.metadata.name, p.metadata.uid]))
+      const claimUids = new Map(c.children(PVC).map((o) => [o.metadata.name, o.metadata.uid]))
+
+      // A whole-cluster restart: every member pod deleted in one go.
+      const tDel = Date.now()
+      for (const name of before.keys()) world.store.delete(POD, name)
+      await c.waitFor(() => [...before].every(([name, uid]) => { const p = c.pod(name); return p && p.metadata.uid !== uid && !p.metadata.deletionTimestamp && podReady(p) }), {
+        timeoutMs: 90_000,
+        what: 'a new, Ready pod for every member',
+      })
+      converged(t, 'restart-all-3', await c.waitSteady({ timeoutMs: 90_000, sinceMs: tDel }))
+
+      const syncs = syncsSince(c, tDel)
+      const actions = syncs.map((r) => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
+      t.comment(`what the hook did: ${actions.join(' | ')}`)
+      const created = syncs.flatMap((r) => r.creates).filter((x) => x.startsWith('Pod.v1/')).map((x) => x.slice('Pod.v1/'.length))
+      t.same([...new Set(created)].sort(), [...before.keys()].sort(), `each member's pod created again under its own name (created: ${created.join(', ')})`)
+      t.same(c.livePods().map((p) => p.metadata.name).sort(), [...before.keys()].sort(), 'no new ordinal')
+      t.same(await memberIds(c), ids, 'the same member IDs')
+      t.equal(c.status.clusterID, clusterID, 'the same cluster ID')
+      t.same(claims(), claimsBefore, 'the same claims')
+      t.same(new Map(c.children(PVC).map((o) => [o.metadata.name, o.metadata.uid])), claimUids, 'the same claim objects (none deleted and re-made)')
+      t.same(syncs.flatMap((r) => r.deletes).filter((d) => d.startsWith('PersistentVolumeClaim.v1/')), [], 'no claim was ever deleted')
+      const got = await world.etcdctlOk(['get', 'r/', '--prefix', '--keys-only'], { endpoints: 'http://restart-all-client:2379' })
+      t.equal(got.trim().split('\n').filter(Boolean).length, 30, 'all 30 keys through the client Service')
+      for (const [pod, kv] of await c.readEveryMember('r/')) t.equal(kv.size, 30, `all 30 keys on ${pod}`)
+      await expectEverywhere(t, c, 'r/29', 'v29')
+    },
+    { pod: { persistentVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } },
+  )
+
+  scenario('policy', '12. a pod policy change rolls out by replacement, one member at a time, under writes', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    const POLICY = 'etcd.database.coreos.com/pod-policy'
+    const original = new Map(c.livePods().map((p) => [p.metadata.name, p.metadata.annotations?.[POLICY]]))
+    const oldPolicy = [...original.values()][0]
+    t.ok(oldPolicy && [...original.values()].every((v) => v === oldPolicy), `every pod carries the policy annotation (${oldPolicy})`)
+    const monitor = c.membershipMonitor()
+    const writer = c.writer('pw/').start()
+    await sleep(1000)
+    let tP = 0
+    try {
+      tP = c.updateSpec((s) => (s.pod = { ...(s.pod ?? {}), etcdEnv: [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }] }))
+      const outdated = await c.waitFor(() => c.status.observedGeneration === c.parent.metadata.generation && (c.status.members?.outdated as string[] | undefined), { timeoutMs: 10_000, what: 'status.members.outdated after the change' })
+      t.same([...outdated].sort(), [...original.keys()].sort(), `status.members.outdated lists every old member at first (${outdated.join(', ')})`)
+      converged(t, 'policy-rollout-3', await c.waitSteady({ timeoutMs: 240_000, sinceMs: tP }))
+    } finally {
+      await writer.stop()
+      await monitor.stop()
+    }
+    t.comment(`membership over time:\n${monitor.describe(tP)}`)
+    const syncs = syncsSince(c, tP)
+    const actions = syncs.map((r) => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
+    t.comment(`what the hook did: ${actions.join(' | ')}`)
+
+    const pods = c.livePods()
+    t.equal(pods.length, 3, 'three pods')
+    t.same(pods.filter((p) => original.has(p.metadata.name)).map((p) => p.metadata.name), [], 'no pod of the old policy is left')
+    const newPolicy = pods[0]?.metadata.annotations?.[POLICY]
+    t.not(newPolicy, oldPolicy, `the policy annotation changed (${oldPolicy} -> ${newPolicy})`)
+    for (const p of pods) {
+      const env = (p.spec?.containers?.[0]?.env ?? []) as Array<{ name: string; value?: string }>
+      t.same(env.filter((e) => e.name === 'ETCD_SNAPSHOT_COUNT'), [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }], `${p.metadata.name}'s etcd container has the new env`)
+      t.equal(p.metadata.annotations?.[POLICY], newPolicy, `${p.metadata.name} carries the new policy annotation`)
+      t.match(c.podLog(p.metadata.name, 100000), /snapshot count = 5000/, `${p.metadata.name}'s etcd runs with snapshot count 5000`)
+    }
+    t.same(c.status.members?.outdated ?? [], [], 'status.members.outdated drained to empty')
+    const outdatedSeen = syncs.filter((r) => r.status).map((r) => ((r.status.members?.outdated ?? []) as string[]).length)
+    t.ok(outdatedSeen.every((n, i) => i === 0 || n <= outdatedSeen[i - 1]!), `status.members.outdated only shrank (${[...new Set(outdatedSeen)].join(' -> ')})`)
+
+    // One new member added, then one old removed, three times.
+    const created = syncs.flatMap((r) => r.creates).filter((x) => x.startsWith('Pod.v1/'))
+    const deleted = syncs.flatMap((r) => r.deletes).filter((x) => x.startsWith('Pod.v1/'))
+    t.equal(created.length, 3, `three pods created (${created.join(', ')})`)
+    t.same(deleted.map((x) => x.slice('Pod.v1/'.length)).sort(), [...original.keys()].sort(), `the three old pods deleted (${deleted.join(', ')})`)
+    t.ok(monitor.polls >= 20, `the member list was watched throughout (${monitor.polls} polls)`)
+    t.ok(monitor.minVoters >= 3, `never fewer than 3 voters (fewest: ${monitor.minVoters})`)
+    t.ok(monitor.maxMembers <= 4, `never more than 4 members (most: ${monitor.maxMembers})`)
+    const podUpdates = syncs.flatMap((r) => r.updates).filter((u) => u.startsWith('Pod.v1/') && /\bspec\b/.test(u))
+    t.same(podUpdates, [], 'no live pod was re-rendered (no pod spec update)')
+
+    t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''}; longest gap ${(writer.maxAckGapMs / 1000).toFixed(1)} s)`)
+    await expectAcked(t, c, writer, 'pw/')
+    const ml = await c.members()
+    t.same(ml?.members.map((m) => m.name).sort(), pods.map((p) => p.metadata.name).sort(), 'member list matches the pods')
+  })
 }

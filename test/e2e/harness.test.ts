@@ -3,11 +3,14 @@
 // DNS name and through the LoadBalancer's external address; a killed
 // container restarts in place; an image change restarts the container and
 // keeps its data; a pod spec change other than the image is refused; a
-// deleted pod's processes, namespace and files go away.
+// deleted pod's processes, namespace and files go away; a pod address
+// reverse-resolves to the pod's name; a pod with a secret volume waits for
+// its Secret and then finds the decoded files (and later changes).
 import t from 'tap'
 import fs from 'node:fs'
+import path from 'node:path'
 import { World, waitFor } from './harness/world.js'
-import { POD, SERVICE, type Obj } from './harness/store.js'
+import { POD, SERVICE, SECRET, type Obj } from './harness/store.js'
 import { podReady } from './harness/services.js'
 import { memberPod, services } from './harness/fixtures.js'
 import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
@@ -55,6 +58,11 @@ if (missing) {
       t.equal(out.trim(), 'bar', `foo read from ${n}`)
     }
 
+    // Reverse lookups of a pod address answer the pod's own name first (etcd
+    // matches a peer's wildcard certificate that way).
+    const ptr = await world.network.runIn(world.kubelet.namespaceOf('hw-0')!, '/usr/bin/getent', ['hosts', pod('hw-1')!.status.podIP])
+    t.match(ptr.stdout, /\shw-1\.hw\.default\.svc\.cluster\.local\s/, `reverse lookup of hw-1's address from hw-0: ${ptr.stdout.trim()}`)
+
     // LoadBalancer: an external address, reported on the Service.
     const lbIP = await waitFor(() => store.get(SERVICE, 'hw-client-lb')?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined, { timeoutMs: 10_000, what: 'the load balancer address' })
     const viaLB = await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: `http://${lbIP}:2379`, from: 'external' })
@@ -92,6 +100,29 @@ if (missing) {
     t.notOk(fs.existsSync(`/etc/netns/${ns0.name}`), '/etc/netns entry removed')
     // The client Service no longer sends to it; the rest still serve.
     t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: 'http://hw-client:2379' })).trim(), 'bar', 'client Service serves from the remaining members')
+
+    // A secret volume: the pod waits for its Secret, then gets its files.
+    const sp = memberPod('hw', 5, [5], 'new')
+    sp.metadata.name = 'hw-secret'
+    sp.spec.hostname = 'hw-secret'
+    sp.spec.containers[0].args = sp.spec.containers[0].args.map((a: string) => a.replaceAll('hw-5', 'hw-secret'))
+    sp.spec.containers[0].volumeMounts.push({ name: 'certs', mountPath: '/etc/certs', readOnly: true })
+    sp.spec.volumes.push({ name: 'certs', secret: { secretName: 'hw-certs' } })
+    store.create(sp)
+    await new Promise((r) => setTimeout(r, 1000))
+    t.match(pod('hw-secret')!.status, { phase: 'Pending', conditions: [{ type: 'Initialized' }, { type: 'Ready', status: 'False' }] }, 'Pending while its Secret is missing')
+    t.notOk(pod('hw-secret')!.status.podIP, 'no sandbox yet')
+    store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hw-certs' }, stringData: { 'a.txt': 'hello' }, data: { 'b.bin': Buffer.from([0, 1, 2]).toString('base64') } })
+    t.same(store.get(SECRET, 'hw-certs')!.data, { 'a.txt': 'aGVsbG8=', 'b.bin': 'AAEC' }, 'stringData folded into base64 data')
+    await waitFor(() => allReady(['hw-secret']), { timeoutMs: 30_000, what: 'hw-secret to start once its Secret exists' })
+    const podDir = path.join(world.dir, 'pods', `hw-secret-${pod('hw-secret')!.metadata.uid!.slice(0, 8)}`, 'volumes', 'certs')
+    t.equal(fs.readFileSync(path.join(podDir, 'a.txt'), 'utf8'), 'hello', 'the Secret\'s files, decoded, in the pod\'s volume')
+    t.same([...fs.readFileSync(path.join(podDir, 'b.bin'))], [0, 1, 2], 'binary data decoded too')
+    const upd = structuredClone(store.get(SECRET, 'hw-certs')!)
+    upd.data = { 'a.txt': Buffer.from('rotated').toString('base64') }
+    store.update(upd)
+    t.equal(fs.readFileSync(path.join(podDir, 'a.txt'), 'utf8'), 'rotated', 'a changed Secret reaches the volume')
+    t.notOk(fs.existsSync(path.join(podDir, 'b.bin')), 'a removed key goes')
 
     await world.destroy()
     const leftovers = [...runSyncQuiet('ip', ['netns', 'list']).split('\n'), ...runSyncQuiet('ip', ['-o', 'link', 'show']).split('\n')].filter((l) => l.includes(`eoe2e-${runId}`) || l.includes(`eoe2e${runId}`))

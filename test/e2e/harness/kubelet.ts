@@ -6,9 +6,12 @@
 //   basename is `etcd` / `etcdctl` maps to /usr/bin/etcd / /usr/bin/etcdctl;
 //   no command means the image's entrypoint, etcd.
 // - Volumes: an emptyDir is a per-pod directory (gone with the pod); a
-//   persistentVolumeClaim is the PVC's directory (gone with the PVC). Each
-//   volumeMount's mountPath is rewritten to that directory wherever it
-//   starts a path in the command, args or env values.
+//   persistentVolumeClaim is the PVC's directory (gone with the PVC); a
+//   secret is a per-pod directory holding the Secret's decoded data, one
+//   file per key (the pod waits in ContainerCreating until the Secret
+//   exists; files follow later changes of the Secret). Each volumeMount's
+//   mountPath is rewritten to that directory wherever it starts a path in
+//   the command, args or env values.
 // - Probes (httpGet, tcpSocket, exec of etcd/etcdctl), sent from the host
 //   through the bridge like the kubelet's. To save time, probe periods are
 //   capped at 1 s, initial delays at 2 s and timeouts at 2 s; thresholds
@@ -29,7 +32,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
-import { Store, POD, PVC, type Obj, type WatchEvent } from './store.js'
+import { Store, POD, PVC, SECRET, type Obj, type WatchEvent } from './store.js'
 import type { Network, Netns } from './network.js'
 import { cleanEnv, deepEqual, sleep } from './util.js'
 
@@ -82,6 +85,9 @@ interface PodRt {
   ip?: string
   dir: string
   volumes: Map<string, string>
+  secretVolumes: Map<string, { secretName: string; items?: Array<{ key: string; path: string; mode?: number }>; defaultMode?: number; dir: string }>
+  // Why the volumes cannot be set up yet (a missing Secret).
+  mountError?: string
   containers: ContainerRt[]
   phase: 'Pending' | 'Running' | 'Failed'
   reason?: string
@@ -133,6 +139,10 @@ export class Kubelet {
       this.pvcEvent(ev)
       return
     }
+    if (ev.key === SECRET) {
+      this.secretEvent(ev)
+      return
+    }
     if (ev.key !== POD) return
     const name = ev.obj.metadata.name
     if (ev.type === 'added') {
@@ -162,6 +172,7 @@ export class Kubelet {
       uid,
       dir: path.join(this.dir, 'pods', `${pod.metadata.name}-${uid.slice(0, 8)}`),
       volumes: new Map(),
+      secretVolumes: new Map(),
       containers: (pod.spec?.containers ?? []).map((c: any) => ({
         name: c.name,
         spec: c,
@@ -214,8 +225,24 @@ export class Kubelet {
           return
         }
         rt.volumes.set(v.name, this.pvcDir(pvc))
+      } else if (v.secret) {
+        // The Secret's data, decoded, one file per key (or per `items`
+        // entry); the pod waits in ContainerCreating until the Secret exists.
+        const d = path.join(rt.dir, 'volumes', v.name)
+        const secretName = String(v.secret.secretName ?? '')
+        const secret = this.store.get(SECRET, secretName)
+        if (!secret && v.secret.optional !== true) {
+          rt.scheduled = true
+          rt.mountError = `MountVolume.SetUp failed for volume "${v.name}" : secret "${secretName}" not found`
+          this.log(`kubelet: ${rt.name}: ${rt.mountError}`)
+          this.writeStatus(rt)
+          return
+        }
+        rt.secretVolumes.set(v.name, { secretName, items: v.secret.items, defaultMode: v.secret.defaultMode, dir: d })
+        this.projectSecret(d, secret, v.secret.items, v.secret.defaultMode)
+        rt.volumes.set(v.name, d)
       } else {
-        // Other volume kinds (secrets, configMaps): an empty directory.
+        // Other volume kinds (configMaps, ...): an empty directory.
         const d = path.join(rt.dir, 'volumes', v.name)
         fs.mkdirSync(d, { recursive: true })
         rt.volumes.set(v.name, d)
@@ -223,6 +250,7 @@ export class Kubelet {
     }
     rt.scheduled = true
     rt.scheduleMessage = undefined
+    rt.mountError = undefined
     fs.mkdirSync(rt.dir, { recursive: true })
     const ip = this.network.allocIp('pod')
     const hostname = pod.spec?.hostname ?? pod.metadata.name
@@ -242,6 +270,39 @@ export class Kubelet {
     // The address is in the status (and so in DNS) before any container runs.
     this.writeStatus(rt)
     for (const c of rt.containers) this.startContainer(rt, c)
+  }
+
+  // Writes a Secret's decoded data into a volume directory (replacing what
+  // was there), files mode defaultMode (0644 by default), as the kubelet's
+  // atomic writer leaves them.
+  private projectSecret(dir: string, secret: Obj | undefined, items: Array<{ key: string; path: string; mode?: number }> | undefined, defaultMode: number | undefined): void {
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true })
+    const data = (secret?.data as Record<string, string> | undefined) ?? {}
+    const files: Array<{ key: string; path: string; mode?: number }> = items ?? Object.keys(data).map((key) => ({ key, path: key }))
+    for (const item of files) {
+      const value = data[item.key]
+      if (value === undefined) continue
+      const file = path.join(dir, item.path)
+      if (!file.startsWith(dir + path.sep)) continue
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, Buffer.from(value, 'base64'), { mode: item.mode ?? defaultMode ?? 0o644 })
+    }
+  }
+
+  private secretEvent(ev: WatchEvent): void {
+    const name = ev.obj.metadata.name
+    for (const rt of this.pods.values()) {
+      if (rt.gone || rt.deleting) continue
+      if (ev.type === 'added' && rt.mountError) {
+        rt.starting = this.startPod(rt).catch((e) => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
+        continue
+      }
+      // A running pod's secret volumes follow the Secret (the kubelet syncs
+      // them within a minute; here at once). A deleted Secret leaves them.
+      if (ev.type !== 'modified') continue
+      for (const sv of rt.secretVolumes.values()) if (sv.secretName === name) this.projectSecret(sv.dir, ev.obj, sv.items, sv.defaultMode)
+    }
   }
 
   pvcDir(pvc: Obj): string {

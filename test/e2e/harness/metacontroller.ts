@@ -1,7 +1,10 @@
 // A stand-in for Metacontroller's CompositeController loop, for one parent:
 // it calls the hook the way Metacontroller v4 does (v1 hook: children keyed
-// `<Kind>.<apiVersion>` then by name, every declared type present) and
-// applies a 200 response the same way:
+// `<Kind>.<apiVersion>` then by name, every declared type present). Before
+// a sync it asks the customize hook (`POST /customize` with {controller,
+// parent}, once per parent generation, as Metacontroller caches it) which
+// related objects to send, and sends them in `related` (`Secret.v1` by
+// name). It applies a 200 response the same way Metacontroller does:
 // - desired children get the `controller-uid` label (generateSelector) and,
 //   when created, the last-applied annotation and a controller
 //   ownerReference;
@@ -14,14 +17,14 @@
 // - any non-200, timeout or unparsable body changes nothing and is retried
 //   with backoff (1 s, then 2 s).
 // It syncs again when resyncAfterSeconds passes, 250 ms after any owned
-// child or the parent changes (its informers), and at once on a new parent
-// generation. One sync at a time, as Metacontroller's queue does per parent.
+// child, related object or the parent changes (its informers), and at once
+// on a new parent generation. One sync at a time, as Metacontroller's queue does per parent.
 //
 // The test can look at every sync (records), the updates the API server
 // refused (rejectedUpdates: pod spec changes other than images must never be
 // attempted) and contract violations (nulls, unknown child types, ...).
 import http from 'node:http'
-import { Store, POD, SERVICE, PVC, PDB, ApiError, threeWayMerge, typeKey, diffPaths, type Obj, type WatchEvent } from './store.js'
+import { Store, POD, SERVICE, PVC, PDB, SECRET, ApiError, threeWayMerge, typeKey, diffPaths, type Obj, type WatchEvent } from './store.js'
 import type { Network } from './network.js'
 import { clone, deepEqual, errorText, isObject, nullPaths } from './util.js'
 
@@ -45,7 +48,10 @@ export const CONTROLLER = {
       { apiVersion: 'v1', resource: 'persistentvolumeclaims', updateStrategy: { method: 'OnDelete' } },
       { apiVersion: 'policy/v1', resource: 'poddisruptionbudgets', updateStrategy: { method: 'InPlace' } },
     ],
-    hooks: { sync: { webhook: { url: 'http://etcd-operator.etcd-operator/sync', timeout: '10s' }, version: 'v1' } },
+    hooks: {
+      sync: { webhook: { url: 'http://etcd-operator.etcd-operator/sync', timeout: '10s' }, version: 'v1' },
+      customize: { webhook: { url: 'http://etcd-operator.etcd-operator/customize', timeout: '10s' }, version: 'v1' },
+    },
   },
 }
 
@@ -65,6 +71,19 @@ export interface SyncRecord {
   status?: any
   resyncAfterSeconds?: number
 }
+
+// One rule of a customize hook's answer: which objects of one type the
+// sync requests carry in `related`.
+export interface RelatedRule {
+  apiVersion: string
+  resource: string
+  namespace?: string
+  names?: string[]
+  labelSelector?: { matchLabels?: Record<string, string> }
+}
+
+// The related resource types the harness's store can serve.
+const RELATED_TYPES: Record<string, string> = { 'v1/secrets': SECRET }
 
 export interface SyncResponse {
   status?: any
@@ -89,6 +108,10 @@ export class Metacontroller {
   private consecutiveErrors = 0
   private syncing = false
   private waiters: Array<{ after: number; resolve: (r: SyncRecord) => void }> = []
+  // The customize hook's last answer for this parent, by uid and generation
+  // (Metacontroller caches it the same way): which objects are related.
+  private customized?: { uid: string; generation: number; rules: RelatedRule[] }
+  customizeCalls = 0
   private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
 
   constructor(
@@ -118,6 +141,28 @@ export class Metacontroller {
       return
     }
     if ((CHILD_TYPES as readonly string[]).includes(ev.key) && this.owned(ev.obj)) this.requestSync(EVENT_DELAY_MS)
+    // A related object changed (or appeared, or went): sync the parent too.
+    if (Object.values(RELATED_TYPES).includes(ev.key) && this.isRelated(ev.key, ev.obj)) this.requestSync(EVENT_DELAY_MS)
+  }
+
+  private isRelated(key: string, o: Obj): boolean {
+    const parent = this.parent()
+    if (!parent || !this.customized) return false
+    return this.customized.rules.some((r) => ruleMatches(r, key, o, parent.metadata.namespace ?? this.store.namespace))
+  }
+
+  // `related` for a sync request: every object the customize rules select,
+  // keyed `<Kind>.<apiVersion>` then by name (v1 hooks).
+  private related(parent: Obj, rules: RelatedRule[]): Record<string, Record<string, Obj>> {
+    const out: Record<string, Record<string, Obj>> = {}
+    const namespace = parent.metadata.namespace ?? this.store.namespace
+    for (const rule of rules) {
+      const key = RELATED_TYPES[`${rule.apiVersion}/${rule.resource}`]
+      if (!key) continue
+      const group = (out[key] ??= {})
+      for (const o of this.store.list(key)) if (ruleMatches(rule, key, o, namespace)) group[o.metadata.name] = clone(o)
+    }
+    return out
   }
 
   requestSync(delayMs: number): void {
@@ -190,20 +235,53 @@ export class Metacontroller {
     return this.syncing
   }
 
-  private buildRequest(parent: Obj): any {
+  private buildRequest(parent: Obj, rules: RelatedRule[]): any {
     const children: Record<string, Record<string, Obj>> = {}
     for (const type of CHILD_TYPES) {
       children[type] = {}
       for (const o of this.store.list(type)) if (this.owned(o, parent.metadata.uid)) children[type]![o.metadata.name] = clone(o)
     }
-    return { controller: clone(CONTROLLER), parent: clone(parent), children, related: {}, finalizing: false }
+    return { controller: clone(CONTROLLER), parent: clone(parent), children, related: this.related(parent, rules), finalizing: false }
+  }
+
+  // The customize hook's rules for this parent: asked once per parent
+  // generation (Metacontroller caches the answer likewise). Throws what
+  // makes the sync fail: no answer, a non-200, or an unusable body.
+  private async relatedRules(parent: Obj, rec: SyncRecord): Promise<RelatedRule[]> {
+    const uid = parent.metadata.uid ?? ''
+    const generation = parent.metadata.generation ?? 0
+    if (this.customized?.uid === uid && this.customized.generation === generation) return this.customized.rules
+    const url = new URL(this.hookUrl())
+    url.pathname = '/customize'
+    this.customizeCalls++
+    const result = await this.post(url, { controller: clone(CONTROLLER), parent: clone(parent) })
+    if ('error' in result) throw new Error(`customize hook: ${result.error}`)
+    if (result.status !== 200) throw new Error(`customize hook answered ${result.status}: ${result.text.slice(0, 300)}`)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(result.text)
+    } catch {
+      throw new Error(`customize hook answered 200 with a body that is not JSON: ${result.text.slice(0, 200)}`)
+    }
+    const rules = isObject(parsed) ? parsed.relatedResources : undefined
+    if (!Array.isArray(rules) || !rules.every((r) => isObject(r) && typeof r.apiVersion === 'string' && typeof r.resource === 'string')) {
+      throw new Error(`customize hook answered 200 without a usable relatedResources list: ${result.text.slice(0, 200)}`)
+    }
+    for (const r of rules as RelatedRule[]) {
+      const nulls = nullPaths(r)
+      if (nulls.length) this.violation(rec, `customize rule with null fields: ${nulls.join(', ')}`)
+      if (!RELATED_TYPES[`${r.apiVersion}/${r.resource}`]) this.violation(rec, `customize asked for ${r.apiVersion}/${r.resource}, which the harness does not serve`)
+      if (r.namespace !== undefined && r.namespace !== (parent.metadata.namespace ?? this.store.namespace)) this.violation(rec, `customize asked for objects in namespace ${r.namespace}, not the parent's`)
+    }
+    this.customized = { uid, generation, rules: rules as RelatedRule[] }
+    this.log(`${this.parentName}: customize (generation ${generation}): ${JSON.stringify(rules)}`)
+    return this.customized.rules
   }
 
   private async syncOnce(): Promise<void> {
     const parent = this.parent()
     if (!parent) return
     this.syncing = true
-    const request = this.buildRequest(parent)
     const rec: SyncRecord = {
       n: this.records.length + 1,
       atMs: Date.now(),
@@ -216,7 +294,14 @@ export class Metacontroller {
       statusChanged: false,
     }
     try {
-      const response = await this.call(request, rec)
+      let rules: RelatedRule[] | undefined
+      try {
+        rules = await this.relatedRules(parent, rec)
+      } catch (e) {
+        rec.error = errorText(e)
+      }
+      const request = rules ? this.buildRequest(parent, rules) : undefined
+      const response = request ? await this.call(request, rec) : undefined
       if (response && !this.stopped) {
         if ((await this.intercept?.(request, response)) === 'drop') {
           rec.dropped = true
@@ -243,16 +328,10 @@ export class Metacontroller {
     }
   }
 
-  private async call(request: any, rec: SyncRecord): Promise<SyncResponse | undefined> {
-    const url = new URL(this.hookUrl())
-    try {
-      await this.network.assertRoute(url.hostname)
-    } catch (e) {
-      rec.error = errorText(e)
-      return undefined
-    }
-    const body = JSON.stringify(request)
-    const result = await new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
+  private async post(url: URL, payload: unknown): Promise<{ status: number; text: string } | { error: string }> {
+    await this.network.assertRoute(url.hostname)
+    const body = JSON.stringify(payload)
+    return new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
       const req = http.request(
         { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false, timeout: HOOK_TIMEOUT_MS, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
         (res) => {
@@ -267,6 +346,17 @@ export class Metacontroller {
       req.on('error', (e) => resolve({ error: errorText(e) }))
       req.end(body)
     })
+  }
+
+  private async call(request: any, rec: SyncRecord): Promise<SyncResponse | undefined> {
+    const url = new URL(this.hookUrl())
+    let result: { status: number; text: string } | { error: string }
+    try {
+      result = await this.post(url, request)
+    } catch (e) {
+      rec.error = errorText(e)
+      return undefined
+    }
     if ('error' in result) {
       rec.error = `sync hook: ${result.error}`
       return undefined
@@ -421,6 +511,16 @@ export class Metacontroller {
     }
     if (errors.length) rec.error = `can't reconcile children: ${errors.join('; ')}`
   }
+}
+
+// Whether a customize rule selects this object (type, namespace, names,
+// matchLabels).
+function ruleMatches(rule: RelatedRule, key: string, o: Obj, parentNamespace: string): boolean {
+  if (RELATED_TYPES[`${rule.apiVersion}/${rule.resource}`] !== key) return false
+  if ((o.metadata.namespace ?? parentNamespace) !== (rule.namespace ?? parentNamespace)) return false
+  if (rule.names !== undefined && !rule.names.includes(o.metadata.name)) return false
+  for (const [k, v] of Object.entries(rule.labelSelector?.matchLabels ?? {})) if (o.metadata.labels?.[k] !== v) return false
+  return true
 }
 
 // One line per sync, for logs and failure reports.

@@ -106,10 +106,23 @@ export class Services {
     return [`${name}.${ns}.svc.${this.clusterDomain}`, `${name}.${ns}.svc`, `${name}.${ns}`, name].join(' ')
   }
 
+  // Pods' own names come first: a reverse lookup of a pod address through
+  // the hosts file (glibc takes the first line that has it; Go collects all)
+  // then answers the pod's name, as CoreDNS's PTR record for an endpoint
+  // with a hostname does. etcd relies on that to match a peer's wildcard
+  // certificate to the address it connects from.
   dnsTable(): string {
     const lines: string[] = []
     const services = this.store.list(SERVICE)
     const pods = this.store.list(POD).filter((p) => p.status?.podIP && !terminal(p))
+    for (const p of pods) {
+      const sub = p.spec?.subdomain
+      if (!sub) continue
+      const svc = services.find((s) => s.metadata.name === sub && s.spec?.clusterIP === 'None')
+      if (!svc || !selects(svc.spec.selector, p) || !(podReady(p) || svc.spec.publishNotReadyAddresses)) continue
+      const host = p.spec.hostname ?? p.metadata.name
+      lines.push(`${p.status.podIP}\t${this.names(`${host}.${sub}`)}`)
+    }
     for (const svc of services) {
       if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') {
         lines.push(`${svc.spec.clusterIP}\t${this.names(svc.metadata.name)}`)
@@ -120,14 +133,6 @@ export class Services {
           }
         }
       }
-    }
-    for (const p of pods) {
-      const sub = p.spec?.subdomain
-      if (!sub) continue
-      const svc = services.find((s) => s.metadata.name === sub && s.spec?.clusterIP === 'None')
-      if (!svc || !selects(svc.spec.selector, p) || !(podReady(p) || svc.spec.publishNotReadyAddresses)) continue
-      const host = p.spec.hostname ?? p.metadata.name
-      lines.push(`${p.status.podIP}\t${this.names(`${host}.${sub}`)}`)
     }
     return lines.join('\n')
   }

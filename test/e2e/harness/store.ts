@@ -35,6 +35,7 @@ export const POD = 'Pod.v1'
 export const SERVICE = 'Service.v1'
 export const PVC = 'PersistentVolumeClaim.v1'
 export const PDB = 'PodDisruptionBudget.policy/v1'
+export const SECRET = 'Secret.v1'
 
 export interface WatchEvent {
   type: 'added' | 'modified' | 'deleted'
@@ -89,6 +90,7 @@ export class Store extends EventEmitter {
     o.metadata.uid = randomUUID()
     o.metadata.resourceVersion = String(this.rv++)
     o.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    if (o.kind === 'Secret') admitSecret(o)
     if (o.spec !== undefined && o.metadata.generation === undefined && o.kind !== 'Pod' && o.kind !== 'Service') o.metadata.generation = 1
     delete o.metadata.deletionTimestamp
     if (o.kind === 'Pod') o.status = { phase: 'Pending', qosClass: 'BestEffort' }
@@ -107,6 +109,7 @@ export class Store extends EventEmitter {
     const old = this.get(key, input.metadata.name)
     if (!old) throw new ApiError(404, `${key} "${input.metadata.name}" not found`)
     const o = clone(input)
+    if (o.kind === 'Secret') admitSecret(o)
     o.status = clone(old.status)
     for (const f of ['uid', 'creationTimestamp', 'deletionTimestamp', 'namespace'] as const) {
       if (old.metadata[f] === undefined) delete o.metadata[f]
@@ -166,6 +169,19 @@ export class Store extends EventEmitter {
   pvcInUse(claim: string): boolean {
     return this.list(POD).some((p) => (p.spec?.volumes ?? []).some((v: any) => v?.persistentVolumeClaim?.claimName === claim))
   }
+}
+
+// A Secret as the API server stores it: `stringData` folded into base64
+// `data`, type Opaque by default; `data` values must be base64.
+function admitSecret(o: Obj): void {
+  const data: Record<string, string> = { ...((o.data as Record<string, string> | undefined) ?? {}) }
+  for (const [k, v] of Object.entries((o.stringData as Record<string, string> | undefined) ?? {})) data[k] = Buffer.from(String(v), 'utf8').toString('base64')
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new ApiError(422, `Secret "${o.metadata.name}" is invalid: data[${k}]: Invalid value: illegal base64 data`)
+  }
+  delete o.stringData
+  o.data = data
+  o.type ??= 'Opaque'
 }
 
 // Paths where two JSON values differ (for error messages).

@@ -8,13 +8,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Network, removeLeftovers, acquireMachineLock, runId, PREFIX, type Netns } from './network.js'
-import { Store, POD, SERVICE, PVC, PDB, type Obj } from './store.js'
+import { Store, POD, SERVICE, PVC, PDB, SECRET, type Obj } from './store.js'
 import { Kubelet } from './kubelet.js'
 import { Services, podReady } from './services.js'
-import { HookServer, ensureHookBuilt } from './hook.js'
+import { HookServer, ensureHookBuilt, ROOT } from './hook.js'
 import { Metacontroller, PARENT, formatSync } from './metacontroller.js'
-import { memberList, memberStatus, put, rangePrefix, type Member } from './etcd.js'
-import { cleanEnv, errorText, sleep, waitFor, seconds, tail, type RunResult, type WaitOptions } from './util.js'
+import { memberList, memberStatus, put, rangePrefix, type Member, type EtcdTLS, type Via } from './etcd.js'
+import { cleanEnv, errorText, run, sleep, waitFor, seconds, tail, type RunResult, type WaitOptions } from './util.js'
 
 export { waitFor, sleep, seconds }
 
@@ -27,6 +27,20 @@ export interface WorldOptions {
 }
 
 let handlersInstalled: World | undefined
+
+// What a static-TLS cluster needs from its user: the three Secrets made
+// from scripts/make-tls-certs.sh's files, the spec.TLS pointing at them,
+// and a client certificate (the operator's) to reach the members with.
+export interface StaticTLS {
+  // spec.TLS
+  spec: { static: { member: { peerSecret: string; serverSecret: string }; operatorSecret: string } }
+  secrets: string[]
+  // PEM text, for the harness's own https calls.
+  client: EtcdTLS
+  // Files, for etcdctl --cacert/--cert/--key.
+  files: { cacert: string; cert: string; key: string }
+  dir: string
+}
 
 export class World {
   readonly dir: string
@@ -193,8 +207,41 @@ export class World {
     return r.out
   }
 
-  async createCluster(name: string, spec: Record<string, unknown>): Promise<Cluster> {
+  // `kubectl create secret generic NAME --from-file=DIR`: one key per
+  // regular file in DIR, base64 in `data`.
+  createSecretFromDir(name: string, dir: string): Obj {
+    const data: Record<string, string> = {}
+    for (const f of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, f)
+      if (fs.statSync(p).isFile()) data[f] = fs.readFileSync(p).toString('base64')
+    }
+    return this.store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: this.store.namespace }, type: 'Opaque', data })
+  }
+
+  // Certificates for cluster `name` from the repository's own
+  // scripts/make-tls-certs.sh, and the three Secrets its output is meant for
+  // (`<name>-peer-tls`, `<name>-server-tls`, `<name>-operator-tls`).
+  async staticTLS(name: string): Promise<StaticTLS> {
+    const dir = path.join(this.dir, 'certs', name)
+    const script = path.join(ROOT, 'scripts', 'make-tls-certs.sh')
+    const r = await run('bash', [script, name, this.store.namespace, dir, `.${this.clusterDomain}`], { timeoutMs: 60_000 })
+    if (r.code !== 0) throw new Error(`${script} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`)
+    const secrets = { peer: `${name}-peer-tls`, server: `${name}-server-tls`, operator: `${name}-operator-tls` }
+    for (const [kind, secret] of Object.entries(secrets)) this.createSecretFromDir(secret, path.join(dir, kind))
+    const files = { cacert: path.join(dir, 'operator', 'etcd-client-ca.crt'), cert: path.join(dir, 'operator', 'etcd-client.crt'), key: path.join(dir, 'operator', 'etcd-client.key') }
+    this.log(`certificates for ${name} in ${dir}; Secrets ${Object.values(secrets).join(', ')}`)
+    return {
+      spec: { static: { member: { peerSecret: secrets.peer, serverSecret: secrets.server }, operatorSecret: secrets.operator } },
+      secrets: Object.values(secrets),
+      client: { ca: fs.readFileSync(files.cacert, 'utf8'), cert: fs.readFileSync(files.cert, 'utf8'), key: fs.readFileSync(files.key, 'utf8') },
+      files,
+      dir,
+    }
+  }
+
+  async createCluster(name: string, spec: Record<string, unknown>, opts: { tls?: StaticTLS } = {}): Promise<Cluster> {
     const c = new Cluster(this, name)
+    c.tls = opts.tls
     this.store.create({
       apiVersion: 'etcd.database.coreos.com/v1beta2',
       kind: 'EtcdCluster',
@@ -220,6 +267,8 @@ export interface SteadyOptions {
 
 export class Cluster {
   readonly mc: Metacontroller
+  // Client TLS material when the cluster's members serve https.
+  tls?: StaticTLS
 
   constructor(
     readonly world: World,
@@ -292,6 +341,24 @@ export class Cluster {
     return this.service(`${this.name}-client`)?.spec?.clusterIP
   }
 
+  // How the harness reaches a member (by its pod name) or, without one,
+  // the client Service: https with the client certificate when the cluster
+  // has client TLS, checking the name the member's certificate carries.
+  via(pod?: string): Via {
+    if (!this.tls) return {}
+    return { tls: this.tls.client, servername: pod ? `${pod}.${this.name}.${this.world.store.namespace}.svc` : `${this.name}-client` }
+  }
+
+  // http or https, as the members serve clients.
+  get scheme(): 'http' | 'https' {
+    return this.tls ? 'https' : 'http'
+  }
+
+  // etcdctl flags for this cluster's client TLS (none without it).
+  etcdctlTLS(): string[] {
+    return this.tls ? [`--cacert=${this.tls.files.cacert}`, `--cert=${this.tls.files.cert}`, `--key=${this.tls.files.key}`] : []
+  }
+
   expectedImage(spec = this.spec): string {
     const repo = spec.repository ?? 'quay.io/coreos/etcd'
     return `${repo}:v${String(spec.version).replace(/^v/, '')}`
@@ -303,7 +370,7 @@ export class Cluster {
     for (const p of ready.length ? ready : this.livePods()) {
       if (!p.status?.podIP) continue
       try {
-        return await memberList(this.world.network, p.status.podIP, 2000)
+        return await memberList(this.world.network, p.status.podIP, 2000, this.via(p.metadata.name))
       } catch {
         /* try the next */
       }
@@ -317,7 +384,7 @@ export class Cluster {
       this.livePods().map(async (p) => {
         if (!p.status?.podIP) return undefined
         try {
-          const s = await memberStatus(this.world.network, p.status.podIP, 800)
+          const s = await memberStatus(this.world.network, p.status.podIP, 800, this.via(p.metadata.name))
           return s.memberId === s.leader && s.leader !== '0' ? p.metadata.name : undefined
         } catch {
           return undefined
@@ -328,7 +395,8 @@ export class Cluster {
   }
 
   // Why the cluster is not steady yet (undefined when it is): status
-  // current and Available with nothing in progress, `size` ready pods of the
+  // current and Available with nothing in progress (no Scaling, Upgrading,
+  // Recovering, no status.members.outdated), `size` ready pods of the
   // expected image and nothing terminating, etcd's member list equal to the
   // pods (all started, no learner), and a fresh sync of this world that
   // changes nothing (no child write, same status).
@@ -340,6 +408,8 @@ export class Cluster {
     const avail = this.condition('Available')
     if (avail?.status !== 'True') return `Available is ${avail?.status ?? 'missing'} (${avail?.reason ?? ''}: ${avail?.message ?? ''})`
     for (const t of ['Scaling', 'Upgrading', 'Recovering']) if (this.condition(t)?.status === 'True') return `${t} is True (${this.condition(t)?.reason ?? ''})`
+    // A pod-policy rollout shows only here (no condition says it).
+    if ((st.members?.outdated ?? []).length > 0) return `members made from an old pod policy: ${st.members.outdated.join(', ')}`
     const size = expect.size ?? p.spec.size
     const image = expect.image ?? this.expectedImage()
     const pods = this.pods()
@@ -438,6 +508,8 @@ export class Cluster {
     this.world.clusters.delete(this.name)
     await waitFor(() => store.list(POD).filter((p) => p.metadata.ownerReferences?.some((r) => r.name === this.name)).length === 0, { timeoutMs: 30_000, what: `pods of ${this.name} to go` })
     for (const key of [PVC]) for (const o of store.list(key)) if (o.metadata.ownerReferences?.some((r) => r.name === this.name)) store.remove(key, o.metadata.name)
+    // The user's Secrets (not owned by the cluster) go with the test.
+    for (const name of this.tls?.secrets ?? []) store.remove(SECRET, name)
     await this.world.services.settled()
   }
 
@@ -451,12 +523,16 @@ export class Cluster {
     return new Writer(this, prefix)
   }
 
+  membershipMonitor(intervalMs = 200): MembershipMonitor {
+    return new MembershipMonitor(this, intervalMs)
+  }
+
   // Every key under `prefix`, from each live member's own store.
   async readEveryMember(prefix: string): Promise<Map<string, Map<string, string>>> {
     const out = new Map<string, Map<string, string>>()
     for (const p of this.livePods()) {
       if (!p.status?.podIP) throw new Error(`pod ${p.metadata.name} has no address`)
-      out.set(p.metadata.name, await rangePrefix(this.world.network, p.status.podIP, prefix, { serializable: true }))
+      out.set(p.metadata.name, await rangePrefix(this.world.network, p.status.podIP, prefix, { serializable: true, via: this.via(p.metadata.name) }))
     }
     return out
   }
@@ -512,6 +588,54 @@ export class LeaderMonitor {
   }
 }
 
+// Polls etcd's member list and records every change of it: how many
+// voters and learners, and the fewest voters / most members ever seen.
+export class MembershipMonitor {
+  readonly timeline: Array<{ atMs: number; voters: string[]; learners: string[] }> = []
+  minVoters = Infinity
+  maxMembers = 0
+  polls = 0
+  private stopped = false
+  private readonly done: Promise<void>
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly intervalMs: number,
+  ) {
+    this.done = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const t0 = Date.now()
+      const ml = await this.cluster.members()
+      if (ml) {
+        this.polls++
+        const label = (m: Member) => m.name || `(unstarted ${m.peerURLs.join()})`
+        const voters = ml.members.filter((m) => !m.isLearner).map(label).sort()
+        const learners = ml.members.filter((m) => m.isLearner).map(label).sort()
+        this.minVoters = Math.min(this.minVoters, voters.length)
+        this.maxMembers = Math.max(this.maxMembers, ml.members.length)
+        const prev = this.timeline[this.timeline.length - 1]
+        if (!prev || prev.voters.join() !== voters.join() || prev.learners.join() !== learners.join()) this.timeline.push({ atMs: Date.now(), voters, learners })
+      }
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - t0)))
+    }
+  }
+
+  // One line per change: "voters a,b,c + learners d".
+  describe(sinceMs = 0): string {
+    return this.timeline
+      .map((e) => `+${((e.atMs - sinceMs) / 1000).toFixed(1)}s ${e.voters.length} voters [${e.voters.join(', ')}]${e.learners.length ? ` + learner [${e.learners.join(', ')}]` : ''}`)
+      .join('\n')
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.done
+  }
+}
+
 // Writes keys one after another through the client Service's cluster IP
 // (the v3 JSON gateway) and remembers which writes etcd acknowledged.
 export class Writer {
@@ -543,7 +667,7 @@ export class Writer {
       }
       const key = `${this.prefix}${String(this.seq++).padStart(6, '0')}`
       try {
-        await put(this.cluster.world.network, ip, key, `value-${randomUUID()}`, 3000)
+        await put(this.cluster.world.network, ip, key, `value-${randomUUID()}`, 3000, this.cluster.via())
         this.acked.push(key)
         this.maxAckGapMs = Math.max(this.maxAckGapMs, Date.now() - lastAck)
         lastAck = Date.now()
