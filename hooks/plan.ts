@@ -103,16 +103,20 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
         .map(name => claimOrdinal(cluster, name))
         .filter((o): o is number => o !== undefined)
         .map(o => podName(cluster, o))
+      // A seed that never bootstrapped may have an empty volume: `new` lets
+      // it bootstrap; on a volume with data the flag is ignored anyway.
+      const state = cluster.previous.clusterID === undefined && pods.length === 1 ? 'new' : 'existing'
       return {
         rule: 'restartFromClaims',
         createPods: pods.map(pod => templateMemberPod(cluster, {
-          pod, initialClusterState: 'existing', initialCluster: [`${pod}=${peerURL(cluster, pod)}`],
+          pod, initialClusterState: state, initialCluster: [`${pod}=${peerURL(cluster, pod)}`],
         })),
         lastAction: `restarted ${pods.join(', ')} on their volumes`,
         resyncAfterSeconds: converging,
       }
     }
-    // 4. A seed that never came up and is finished: it holds no data; start over.
+    // 4. A seed that never came up and is finished: start over (a volume it
+    // has stays, and row 3 starts it again on it).
     if (cluster.previous.clusterID === undefined && cluster.pods.length > 0 && livePods.length === 0) {
       return {
         rule: 'clearFailedSeed',
@@ -380,9 +384,9 @@ function respond (cluster: Cluster, observation: Observation, membership: Member
   const claims: KubeObject[] = []
   for (const [name, claim] of cluster.claims) {
     const ordinal = claimOrdinal(cluster, name)
-    const keep = membership === undefined
-      ? !deleted.has(podName(cluster, ordinal ?? -1))
-      : ordinal !== undefined && (podOrdinals.has(ordinal) || memberOrdinals.has(ordinal))
+    // Without the member list nothing says whose data a claim holds: keep all.
+    const keep = membership === undefined ||
+      (ordinal !== undefined && (podOrdinals.has(ordinal) || memberOrdinals.has(ordinal)))
     if (keep) claims.push(keepObserved(claim))
   }
   if (cluster.spec.pod.persistentVolumeClaimSpec !== undefined) {

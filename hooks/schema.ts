@@ -147,14 +147,44 @@ export type KubeObject = { apiVersion: string, kind: string, metadata: ObjectMet
 // children['Pod.v1']['<name>' or '<namespace>/<name>'] (v1 and v2 hooks).
 const ChildMap = Type.Record(Type.String(), Type.Record(Type.String(), KubeObjectSchema))
 
+// The children the hook reads, typed as far as it reads them (everything
+// else stays open): a child of the wrong kind, or a pod status of the wrong
+// shape, is a 422 naming the field, never a guess that could drop a member.
+const Open = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties, { additionalProperties: true })
+const OpenArray = <T extends Record<string, TSchema>>(properties: T) => Type.Optional(Type.Array(Open(properties)))
+const ChildrenOf = <T extends Record<string, TSchema>>(apiVersion: string, kind: string, properties: T) =>
+  Type.Optional(Type.Record(Type.String(), Open({ apiVersion: Type.Literal(apiVersion), kind: Type.Literal(kind), metadata: ObjectMetaSchema, ...properties })))
+const Str = () => Type.Optional(Type.String())
+
+const ObservedChildrenSchema = Type.Object({
+  'Pod.v1': ChildrenOf('v1', 'Pod', {
+    spec: Type.Optional(Open({ containers: OpenArray({ name: Str(), image: Str() }) })),
+    status: Type.Optional(Open({
+      phase: Str(),
+      conditions: OpenArray({ type: Str(), status: Str(), lastTransitionTime: Str() }),
+      containerStatuses: OpenArray({
+        name: Str(),
+        image: Str(),
+        state: Type.Optional(Open({ waiting: Type.Optional(Open({ reason: Str() })) })),
+      }),
+    })),
+  }),
+  'Service.v1': ChildrenOf('v1', 'Service', {
+    status: Type.Optional(Open({ loadBalancer: Type.Optional(Open({ ingress: OpenArray({ ip: Str(), hostname: Str() }) })) })),
+  }),
+  'PersistentVolumeClaim.v1': ChildrenOf('v1', 'PersistentVolumeClaim', {}),
+  'PodDisruptionBudget.policy/v1': ChildrenOf('policy/v1', 'PodDisruptionBudget', {}),
+}, { additionalProperties: Type.Record(Type.String(), KubeObjectSchema) })
+
 export const SyncRequestSchema = Type.Object({
   controller: Type.Optional(Type.Object({}, { additionalProperties: true })),
   parent: EtcdClusterSchema,
-  children: Type.Optional(ChildMap),
+  children: Type.Optional(ObservedChildrenSchema),
   related: Type.Optional(ChildMap),
   finalizing: Type.Optional(Type.Boolean()),
 }, { additionalProperties: true })
-export type SyncRequest = Static<typeof SyncRequestSchema>
+// Children as the hook code sees them: plain Kubernetes objects by name.
+export type SyncRequest = Omit<Static<typeof SyncRequestSchema>, 'children'> & { children?: Static<typeof ChildMap> }
 
 export const SyncResponseSchema = Type.Object({
   status: ClusterStatusSchema,

@@ -170,6 +170,11 @@ t.test('invariants hold in every generated world', async t => {
       if (world.claims.has(claim) && name !== removed && world.observation.reachable && !claimsKept.has(claim)) throw new Error(`claim ${claim} of member ${name} dropped (${result.rule})`)
     }
 
+    // Without the member list, no volume is ever dropped.
+    if (!world.observation.reachable) {
+      for (const claim of world.claims) if (!claimsKept.has(claim)) throw new Error(`claim ${claim} dropped while etcd unobserved (${result.rule})`)
+    }
+
     // A member's live pod survives unless that member is being removed.
     for (const [name, member] of world.members) {
       const pod = world.pods.get(name)

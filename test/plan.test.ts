@@ -77,6 +77,20 @@ const rows: Row[] = [
     check: (t, p) => { t.same(podNames(p.response), []) },
   },
   {
+    name: 'a failed seed with a volume, etcd never observed',
+    why: 'nothing proves the volume is empty: the pod goes, the claim stays',
+    request: { pods: [{ ordinal: 0, state: 'failed' }], claims: [0], spec: { pod: { persistentVolumeClaimSpec: { resources: { requests: { storage: '1Gi' } } } } } },
+    observation: unreachable,
+    rule: 'clearFailedSeed',
+    check: (t, p) => {
+      t.same(podNames(p.response), [])
+      t.same(childrenOfKind(p.response, 'PersistentVolumeClaim').map(c => c.metadata.name), [`etcd-data-${NAME}-0`])
+      const again = plan(syncRequest({ claims: [0], spec: { pod: { persistentVolumeClaimSpec: { resources: { requests: { storage: '1Gi' } } } } } }), unreachable, NOW)
+      t.equal(again.rule, 'restartFromClaims', 'next sync: the seed again, on its volume')
+      t.equal(flags(child(again.response, 'Pod', `${NAME}-0`))['initial-cluster-state'], 'new', 'free to bootstrap if the volume is empty')
+    },
+  },
+  {
     name: 'every member lost after bootstrap',
     why: 'a fresh empty cluster would hide the data loss: report it instead',
     request: { status: { phase: 'Running', clusterID: 'cdf818194e3a8c32' } },

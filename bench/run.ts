@@ -1,0 +1,437 @@
+// `npm run bench`: the hook's own cost per sync, against a fastify route that
+// only parses and echoes the same body. Each server runs in a child process
+// pinned to core 0 (taskset); autocannon runs here, pinned to core 1. Then,
+// when etcd is installed, the cost of one real membership read against a
+// local three-member etcd, and what both mean for clusters per replica.
+//
+//   node .bench/bench/run.js [--soak] [--profile] [--etcd | --no-etcd]
+//     [--sizes=1,3,5,7,9] [--duration=10] [--warmup=3] [--connections=100]
+//     [--server-flags="--max-semi-space-size=4"]   (node flags of both servers)
+import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent, request as httpRequest } from 'node:http'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import autocannon, { type Result } from 'autocannon'
+import { RESYNC_STEADY } from '../hooks/plan.js'
+import type { SyncResponse } from '../hooks/schema.js'
+import type { FromChild, ToChild } from './child.js'
+import { measureObserve, percentile, type EtcdFigures } from './etcd-observe.js'
+import { formatProfile, summariseProfile } from './profile.js'
+import { steadyRequest } from './requests.js'
+
+const ETCD = '/usr/bin/etcd'
+const RESULTS = new URL('../../bench/results.md', import.meta.url).pathname
+// Metacontroller's defaults: `--workers` 5 syncs in flight, and the chart's
+// resyncPeriodSeconds 60 on top of the hook's own steady resyncAfterSeconds.
+const METACONTROLLER_WORKERS = 5
+const RESYNC_PERIOD_SECONDS = 60
+// Share of one core we plan to use in steady state: the rest absorbs bursts
+// (every cluster resyncs after a hook restart; converging clusters every 2 s).
+const CPU_BUDGET = 0.5
+const TARGETS = { ratio: 0.7, p99Ms: 5, rssMB: 100 }
+
+const args = new Map(process.argv.slice(2).map(a => {
+  const [key, ...value] = a.replace(/^--/, '').split('=')
+  return [key ?? '', value.length > 0 ? value.join('=') : 'true']
+}))
+const option = (name: string, fallback: number) => Number(args.get(name) ?? fallback)
+const sizes = (args.get('sizes') ?? '1,3,5,7,9').split(',').map(Number)
+const largest = Math.max(...sizes)
+const duration = option('duration', 10)
+const warmup = option('warmup', 3)
+const connections = option('connections', 100)
+const soakSeconds = option('soak-seconds', 60)
+const soakWarmup = 10
+const serverFlags = (args.get('server-flags') ?? '').split(' ').filter(f => f !== '')
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+// ---- processes, cores and memory -------------------------------------------
+
+const cores = availableParallelism()
+const haveTaskset = (() => {
+  try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }
+})()
+function pin (pid: number, core: number): boolean {
+  if (!haveTaskset) return false
+  execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' })
+  return true
+}
+
+function procStatusKB (pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(match?.[1] ?? NaN)
+}
+// Writing 5 to clear_refs resets VmHWM (Linux 4.0+): a peak per measurement.
+function resetPeak (pid: number): void {
+  try { writeFileSync(`/proc/${pid}/clear_refs`, '5') } catch { /* peak since start instead */ }
+}
+// utime + stime of every thread, in seconds.
+function cpuSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+// Busy jiffies of one CPU (all processes), from /proc/stat.
+function cpuBusy (core: number): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find(l => l.startsWith(`cpu${core} `))
+  // user nice system idle iowait irq softirq steal, in USER_HZ (100 a second);
+  // steal is time the hypervisor gave to someone else.
+  const [, user, nice, system, , , irq, softirq, steal] = (line ?? '').trim().split(/\s+/).map(Number)
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100
+}
+
+interface Server { name: string, child: ChildProcess, pid: number, port: number, output: () => string }
+const children: ChildProcess[] = []
+const cleanup = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') }
+process.on('exit', cleanup)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { cleanup(); process.exit(130) })
+
+async function startServer (name: string, script: string, extraArgs: string[] = []): Promise<Server> {
+  const child = fork(new URL(script, import.meta.url).pathname, [], {
+    execArgv: ['--expose-gc', ...serverFlags, ...extraArgs],
+    env: { ...process.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
+  children.push(child)
+  let output = ''
+  const keep = (d: Buffer) => { output = (output + d.toString()).slice(-20_000) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  const port = await new Promise<number>((resolve, reject) => {
+    child.on('message', (m: FromChild) => { if (m.type === 'listening') resolve(m.port) })
+    child.once('exit', code => reject(new Error(`${name} exited with ${code} before listening:\n${output}`)))
+  })
+  const pid = child.pid as number
+  pin(pid, 0)
+  return { name, child, pid, port, output: () => output }
+}
+
+async function childMemory (server: Server): Promise<{ rss: number, heapUsed: number }> {
+  return new Promise(resolve => {
+    const onMessage = (m: FromChild) => {
+      if (m.type !== 'memory') return
+      server.child.off('message', onMessage)
+      resolve(m)
+    }
+    server.child.on('message', onMessage)
+    server.child.send({ type: 'memory' } satisfies ToChild)
+  })
+}
+
+async function stopServer (server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return
+  const exited = new Promise(resolve => server.child.once('exit', resolve))
+  server.child.send({ type: 'exit' } satisfies ToChild)
+  await Promise.race([exited, sleep(10_000)])
+  if (server.child.exitCode === null) server.child.kill('SIGKILL')
+}
+
+// ---- load ------------------------------------------------------------------
+
+function post (port: number, body: string, agent?: Agent): Promise<{ status: number, text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/sync', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function load (port: number, body: string, seconds: number): Promise<Result> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/sync`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+    // Far above any answer time we accept: a slow answer is measured, not cut.
+    timeout: 30,
+  })
+  if (result.non2xx > 0) throw new Error(`port ${port}: ${result.non2xx} answers were not 2xx: ${JSON.stringify(result.statusCodeStats)}`)
+  return result
+}
+
+interface Measurement {
+  reqPerSec: number
+  p50: number
+  p99: number
+  peakRssMB: number
+  serverCpu: number // cores the server used
+  loaderCpu: number // cores autocannon used
+  otherLoad: number // cores that other processes took from the server's core
+  failures: number // connection errors and timeouts
+}
+
+async function measure (server: Server, body: string): Promise<Measurement> {
+  await load(server.port, body, warmup)
+  resetPeak(server.pid)
+  const cpuBefore = cpuSeconds(server.pid)
+  const coreBefore = cpuBusy(0)
+  const loaderBefore = process.cpuUsage()
+  const started = performance.now()
+  const result = await load(server.port, body, duration)
+  const elapsed = (performance.now() - started) / 1000
+  const loader = process.cpuUsage(loaderBefore)
+  const serverCpu = (cpuSeconds(server.pid) - cpuBefore) / elapsed
+  return {
+    reqPerSec: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    peakRssMB: procStatusKB(server.pid, 'VmHWM') / 1024,
+    serverCpu,
+    loaderCpu: (loader.user + loader.system) / 1e6 / elapsed,
+    otherLoad: Math.max(0, (cpuBusy(0) - coreBefore) / elapsed - serverCpu),
+    failures: result.errors + result.timeouts,
+  }
+}
+
+interface Latency { p50: number, p99: number, count: number, peakRssMB: number }
+
+// `concurrency` keep-alive connections, each sending its next request when
+// the last is answered, timed to the microsecond: the latency Metacontroller
+// sees at its own concurrency, without the queueing of 100 connections.
+async function latencyAt (server: Server, body: string, concurrency: number, seconds: number): Promise<Latency> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+  try {
+    const times: number[] = []
+    const worker = async (end: number, record: boolean) => {
+      while (performance.now() < end) {
+        const start = performance.now()
+        const { status } = await post(server.port, body, agent)
+        if (status !== 200) throw new Error(`status ${status}`)
+        if (record) times.push(performance.now() - start)
+      }
+    }
+    const until = (s: number) => performance.now() + s * 1000
+    const warm = until(2)
+    await Promise.all(Array.from({ length: concurrency }, () => worker(warm, false)))
+    resetPeak(server.pid)
+    const end = until(seconds)
+    await Promise.all(Array.from({ length: concurrency }, () => worker(end, true)))
+    times.sort((a, b) => a - b)
+    return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), count: times.length, peakRssMB: procStatusKB(server.pid, 'VmHWM') / 1024 }
+  } finally {
+    agent.destroy()
+  }
+}
+
+// ---- the run ---------------------------------------------------------------
+
+const md: string[] = []
+const out = (line = '') => { md.push(line); process.stdout.write(`${line}\n`) }
+const f1 = (n: number) => n.toFixed(1)
+const f0 = (n: number) => Math.round(n).toLocaleString('en-US')
+
+const loaderPinned = cores >= 2 && pin(process.pid, 1)
+log(`cores: ${cores}; servers on core 0${haveTaskset ? '' : ' (taskset missing: NOT pinned)'}; autocannon ${loaderPinned ? 'on core 1' : 'NOT pinned'}`)
+
+const bodies = new Map(sizes.map(size => [size, JSON.stringify(steadyRequest(size))]))
+const hook = await startServer('hook', './hook-server.js')
+const baseline = await startServer('baseline', './baseline-server.js')
+await sleep(500)
+const idleRssMB = { hook: procStatusKB(hook.pid, 'VmRSS') / 1024, baseline: procStatusKB(baseline.pid, 'VmRSS') / 1024 }
+
+// The hook must answer these requests the way a steady cluster is answered.
+for (const [size, body] of bodies) {
+  const answer = await post(hook.port, body)
+  if (answer.status !== 200) throw new Error(`size ${size}: hook answered ${answer.status}: ${answer.text}`)
+  const response = JSON.parse(answer.text) as SyncResponse
+  const pods = response.children.filter(c => c.kind === 'Pod').length
+  if (pods !== size || response.resyncAfterSeconds !== RESYNC_STEADY || response.status.phase !== 'Running') {
+    throw new Error(`size ${size}: not a steady answer: ${pods} pods, resync ${response.resyncAfterSeconds}, phase ${response.status.phase}`)
+  }
+  const echo = await post(baseline.port, body)
+  if (echo.status !== 200 || echo.text.length !== body.length) throw new Error(`size ${size}: baseline did not echo the body`)
+}
+
+const rows: Array<{ size: number, bytes: number, hook: Measurement, baseline: Measurement }> = []
+for (const size of sizes) {
+  const body = bodies.get(size) as string
+  log(`size ${size} (${f1(body.length / 1024)} KiB): hook...`)
+  const h = await measure(hook, body)
+  log(`size ${size}: baseline...`)
+  const b = await measure(baseline, body)
+  rows.push({ size, bytes: body.length, hook: h, baseline: b })
+}
+const largestBody = bodies.get(largest) as string
+const latencies: Array<{ concurrency: number, hook: Latency, baseline: Latency }> = []
+for (const concurrency of [1, METACONTROLLER_WORKERS]) {
+  log(`size ${largest}: ${concurrency} connection(s)...`)
+  // Fresh processes: memory taken under 100 connections is not given back,
+  // and would hide what this concurrency needs.
+  const [freshHook, freshBaseline] = [await startServer('hook', './hook-server.js'), await startServer('baseline', './baseline-server.js')]
+  latencies.push({ concurrency, hook: await latencyAt(freshHook, largestBody, concurrency, 4), baseline: await latencyAt(freshBaseline, largestBody, concurrency, 4) })
+  await stopServer(freshHook)
+  await stopServer(freshBaseline)
+}
+const hookService = (latencies[0] as { hook: Latency }).hook
+
+out('## Hook vs. baseline')
+out()
+out(`\`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cores} cores (${cpuModel()}). Each server is one process pinned to one core (\`taskset -c 0\`); autocannon on the other core, ${connections} connections, ${warmup} s warm-up then ${duration} s per row. Latency is autocannon's (1 ms resolution); peak RSS is the server's VmHWM during the row.`)
+out()
+out('| size | body | hook req/s | baseline req/s | ratio | hook p50 | hook p99 | baseline p99 | hook peak RSS | baseline peak RSS |')
+out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+for (const r of rows) {
+  out(`| ${r.size} | ${f1(r.bytes / 1024)} KiB | ${f0(r.hook.reqPerSec)} | ${f0(r.baseline.reqPerSec)} | ${(r.hook.reqPerSec / r.baseline.reqPerSec).toFixed(2)} | ${r.hook.p50} ms | ${r.hook.p99} ms | ${r.baseline.p99} ms | ${f1(r.hook.peakRssMB)} MB | ${f1(r.baseline.peakRssMB)} MB |`)
+}
+out()
+out(`Latency at Metacontroller's own concurrency (it runs ${METACONTROLLER_WORKERS} syncs at a time by default), size ${largest}, timed per request to the microsecond, 4 s each:`)
+out()
+out('| connections | hook p50 | hook p99 | baseline p50 | baseline p99 | hook peak RSS | baseline peak RSS |')
+out('|---:|---:|---:|---:|---:|---:|---:|')
+for (const l of latencies) {
+  out(`| ${l.concurrency} | ${l.hook.p50.toFixed(2)} ms | ${l.hook.p99.toFixed(2)} ms | ${l.baseline.p50.toFixed(2)} ms | ${l.baseline.p99.toFixed(2)} ms | ${f1(l.hook.peakRssMB)} MB | ${f1(l.baseline.peakRssMB)} MB |`)
+}
+out()
+out(`Idle RSS after start: hook ${f1(idleRssMB.hook)} MB, baseline ${f1(idleRssMB.baseline)} MB.${serverFlags.length > 0 ? ` Server node flags: \`${serverFlags.join(' ')}\`.` : ''}`)
+out()
+const busiest = Math.max(...rows.map(r => Math.max(r.hook.loaderCpu, r.baseline.loaderCpu)))
+const saturated = Math.min(...rows.map(r => Math.min(r.hook.serverCpu, r.baseline.serverCpu)))
+const interference = Math.max(...rows.map(r => Math.max(r.hook.otherLoad, r.baseline.otherLoad)))
+const failures = rows.reduce((n, r) => n + r.hook.failures + r.baseline.failures, 0)
+out(`Checks: the servers used at least ${saturated.toFixed(2)} of their core in every row; autocannon at most ${busiest.toFixed(2)} of its own${busiest > 0.9 ? ' (close to saturated: the baseline figures may be low)' : ''}; other processes took up to ${interference.toFixed(2)} of core 0 during a row${interference > 0.1 ? ' (**a busy machine: the figures are low and noisy**)' : ''}; ${failures} requests failed or timed out (30 s).`)
+
+// ---- optional: soak, profile, etcd -----------------------------------------
+
+let soakGrowthMB: number | undefined
+if (args.has('soak')) {
+  log(`soak: ${soakWarmup} s warm-up + ${soakSeconds} s at size ${largest}...`)
+  const samples: Array<{ t: number, rssMB: number }> = []
+  const start = performance.now()
+  const sampler = setInterval(() => samples.push({ t: (performance.now() - start) / 1000, rssMB: procStatusKB(hook.pid, 'VmRSS') / 1024 }), 1000)
+  const run = load(hook.port, largestBody, soakWarmup + soakSeconds)
+  await sleep(soakWarmup * 1000)
+  const heapAfterWarmup = await childMemory(hook)
+  await run
+  clearInterval(sampler)
+  const heapAtEnd = await childMemory(hook)
+  const afterWarmup = samples.find(s => s.t >= soakWarmup) ?? samples[0]
+  const last = samples[samples.length - 1]
+  if (afterWarmup === undefined || last === undefined) throw new Error('no RSS samples')
+  soakGrowthMB = last.rssMB - afterWarmup.rssMB
+  const window = samples.filter(s => s.t >= soakWarmup)
+  out()
+  out(`## Soak: ${soakSeconds} s at size ${largest}, ${connections} connections`)
+  out()
+  out(`RSS after ${soakWarmup} s warm-up ${f1(afterWarmup.rssMB)} MB, at the end ${f1(last.rssMB)} MB: growth ${soakGrowthMB >= 0 ? '+' : ''}${f1(soakGrowthMB)} MB (min ${f1(Math.min(...window.map(s => s.rssMB)))}, max ${f1(Math.max(...window.map(s => s.rssMB)))} MB over the soak; slope ${f1(slope(window) * 60)} MB/min). Heap after a full GC: ${f1(heapAfterWarmup.heapUsed / 2 ** 20)} MB after warm-up, ${f1(heapAtEnd.heapUsed / 2 ** 20)} MB at the end.`)
+}
+
+if (args.has('profile')) {
+  log(`profile: ${duration} s at size ${largest} under node --cpu-prof...`)
+  const dir = mkdtempSync(join(tmpdir(), 'hook-prof-'))
+  try {
+    const profiled = await startServer('hook (profiled)', './hook-server.js', ['--cpu-prof', `--cpu-prof-dir=${dir}`])
+    await load(profiled.port, largestBody, warmup)
+    await load(profiled.port, largestBody, duration)
+    await stopServer(profiled)
+    const file = readdirSync(dir).find(name => name.endsWith('.cpuprofile'))
+    if (file === undefined) throw new Error('no profile written')
+    out()
+    out(`## CPU profile of the hook, size ${largest}`)
+    out()
+    out('```')
+    out(formatProfile(summariseProfile(join(dir, file))))
+    out('```')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await stopServer(hook)
+await stopServer(baseline)
+
+let etcd: EtcdFigures | undefined
+const wantEtcd = args.has('etcd') || (!args.has('no-etcd') && existsSync(ETCD))
+if (wantEtcd) {
+  if (!existsSync(ETCD)) throw new Error(`--etcd: ${ETCD} not found (apt-get install etcd-server)`)
+  log('etcd: three members on 127.0.0.1, timing EtcdGateway.observe()...')
+  etcd = await measureObserve(ETCD, [{ endpoints: 3, calls: 500 }, { endpoints: 9, calls: 200 }])
+  out()
+  out(`## One real membership read (etcd ${etcd.version}, three members on 127.0.0.1)`)
+  out()
+  out('| endpoints | calls | mean | p50 | p99 | hook CPU per call |')
+  out('|---:|---:|---:|---:|---:|---:|')
+  for (const r of etcd.results) out(`| ${r.endpoints} | ${r.calls} | ${r.meanMs.toFixed(2)} ms | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.cpuMsPerCall.toFixed(2)} ms |`)
+  out()
+  out('`EtcdGateway.observe()` asks every endpoint for its status, then the answering members for the member list, each on a fresh connection: 2 × endpoints HTTP requests. The 9-endpoint row repeats the three members, to price a size-9 cluster\'s read.')
+
+  const row = rows.find(r => r.size === largest)
+  const read = etcd.results.find(r => r.endpoints === 9) ?? etcd.results[0]
+  if (row !== undefined && read !== undefined) {
+    const perCluster = 1 / RESYNC_STEADY + 1 / RESYNC_PERIOD_SECONDS
+    const cpuPerSync = 1 / row.hook.reqPerSec + read.cpuMsPerCall / 1000
+    const byCpu = CPU_BUDGET / cpuPerSync / perCluster
+    const wallPerSync = (hookService.p99 + read.p99Ms) / 1000
+    const byWorkers = METACONTROLLER_WORKERS / wallPerSync / perCluster
+    out()
+    out('## Clusters per hook replica')
+    out()
+    out(`A steady cluster is synced every ${RESYNC_STEADY} s (the hook's resyncAfterSeconds) and, counted separately to be conservative, every ${RESYNC_PERIOD_SECONDS} s by Metacontroller's resyncPeriodSeconds: ${perCluster.toFixed(3)} syncs/s per cluster. Figures for size-${largest} clusters:`)
+    out()
+    out(`- CPU: one sync costs the hook ${(1000 / row.hook.reqPerSec).toFixed(2)} ms of its core (1 / ${f0(row.hook.reqPerSec)} req/s) plus ${read.cpuMsPerCall.toFixed(2)} ms of CPU for the etcd read, whose network wait overlaps other syncs: ${(cpuPerSync * 1000).toFixed(2)} ms. At ${CPU_BUDGET * 100}% of one core (the rest for bursts: a restart resyncs every cluster at once, converging clusters resync every 2 s): **${f0(byCpu)} clusters**.`)
+    out(`- Metacontroller runs ${METACONTROLLER_WORKERS} syncs at a time by default (\`--workers\`), each waiting for the hook: p99 ${hookService.p99.toFixed(2)} ms service time + p99 ${read.p99Ms.toFixed(2)} ms etcd read on loopback = ${(wallPerSync * 1000).toFixed(2)} ms, so at most ${f0(METACONTROLLER_WORKERS / wallPerSync)} syncs/s: ${f0(byWorkers)} clusters before its workers, not the hook, are the limit. Real network round trips lengthen the etcd read and lower this bound; raise \`--workers\` for more.`)
+    out()
+    out(`So one replica on one core serves about **${f0(roundDown(Math.min(byCpu, byWorkers)))} clusters of size ${largest}** at the default resync (the lower bound, rounded down to two digits).`)
+  }
+}
+
+// ---- targets ---------------------------------------------------------------
+
+const target = rows.find(r => r.size === largest)
+out()
+out('## Targets (size 9)')
+out()
+if (target !== undefined && largest === 9) {
+  const ratio = target.hook.reqPerSec / target.baseline.reqPerSec
+  const verdict = (ok: boolean) => ok ? 'met' : '**missed**'
+  out(`- throughput ≥ ${TARGETS.ratio} × baseline: ${ratio.toFixed(2)}: ${verdict(ratio >= TARGETS.ratio)}`)
+  out(`- p99 < ${TARGETS.p99Ms} ms at ${connections} connections: ${target.hook.p99} ms: ${verdict(target.hook.p99 < TARGETS.p99Ms)}. By Little's law ${connections} connections on one core wait ${connections} / throughput on average (${f0(1000 * connections / target.hook.reqPerSec)} ms here; ${f0(1000 * connections / target.baseline.reqPerSec)} ms for the baseline), so this needs over ${f0(connections * 1000 / TARGETS.p99Ms)} req/s. At Metacontroller's ${METACONTROLLER_WORKERS} connections: p99 ${latencies.find(l => l.concurrency === METACONTROLLER_WORKERS)?.hook.p99.toFixed(2)} ms; one connection: ${hookService.p99.toFixed(2)} ms.`)
+  const atWorkers = latencies.find(l => l.concurrency === METACONTROLLER_WORKERS)?.hook.peakRssMB ?? NaN
+  out(`- peak RSS < ${TARGETS.rssMB} MB: ${f1(target.hook.peakRssMB)} MB at ${connections} connections: ${verdict(target.hook.peakRssMB < TARGETS.rssMB)} (${f1(atWorkers)} MB at ${METACONTROLLER_WORKERS}; idle ${f1(idleRssMB.hook)} MB; the echo baseline ${f1(target.baseline.peakRssMB)} MB)`)
+  out(soakGrowthMB === undefined
+    ? '- no memory growth over a 60 s soak: not run (`npm run bench -- --soak`)'
+    : `- no memory growth over a ${soakSeconds} s soak: ${soakGrowthMB >= 0 ? '+' : ''}${f1(soakGrowthMB)} MB RSS: ${verdict(soakGrowthMB < 5)} (under 5 MB counts as none)`)
+} else {
+  out('- size 9 not measured in this run')
+}
+out()
+out(`Command: \`npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``)
+
+writeFileSync(RESULTS, md.join('\n') + '\n')
+log(`written: ${RESULTS}`)
+process.exit(0)
+
+function slope (points: Array<{ t: number, rssMB: number }>): number {
+  const n = points.length
+  if (n < 2) return 0
+  const mt = points.reduce((a, p) => a + p.t, 0) / n
+  const mr = points.reduce((a, p) => a + p.rssMB, 0) / n
+  const num = points.reduce((a, p) => a + (p.t - mt) * (p.rssMB - mr), 0)
+  const den = points.reduce((a, p) => a + (p.t - mt) ** 2, 0)
+  return den === 0 ? 0 : num / den
+}
+
+// 1234 → 1200: no more precision than the estimate has.
+function roundDown (n: number): number {
+  const unit = 10 ** Math.max(0, Math.floor(Math.log10(n)) - 1)
+  return Math.floor(n / unit) * unit
+}
+
+function cpuModel (): string {
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU'
+  } catch {
+    return 'unknown CPU'
+  }
+}
