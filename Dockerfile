@@ -22,7 +22,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # Runtime: dist/ and production node_modules, nothing else.
 FROM ${NODE_IMAGE}
+# A smaller young generation: 15-25 MB less memory, same throughput
+# (README, "Performance").
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     PORT=8080
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
