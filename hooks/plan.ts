@@ -248,15 +248,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
   const { size } = cluster.spec
   // 17. Too few members: add the next one as a learner, and its pod.
   if (membership.voters.length < size) {
-    const pod = podName(cluster, nextOrdinal(cluster, membership))
-    const url = peerURL(cluster, pod)
-    return {
-      rule: 'addMember',
-      action: { kind: 'addLearner', pod, peerURL: url, target: writeTarget(cluster, membership) },
-      createPods: [joiningPod(cluster, membership, pod, { pod, url })],
-      lastAction: `added member ${pod} as a learner`,
-      resyncAfterSeconds: converging,
-    }
+    return addLearner(cluster, membership, 'addMember', pod => `added member ${pod} as a learner`)
   }
 
   // 18. Too many: remove a member made from an old pod policy if there is
@@ -283,15 +275,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
   const outdatedVoters = membership.voters.filter(s => s.outdatedPolicy)
   const replaced = outdatedVoters.find(s => s !== membership.leader) ?? outdatedVoters[0]
   if (replaced !== undefined) {
-    const pod = podName(cluster, nextOrdinal(cluster, membership))
-    const url = peerURL(cluster, pod)
-    return {
-      rule: 'replaceMember',
-      action: { kind: 'addLearner', pod, peerURL: url, target: writeTarget(cluster, membership) },
-      createPods: [joiningPod(cluster, membership, pod, { pod, url })],
-      lastAction: `added member ${pod} to replace ${replaced.pod} (pod policy changed)`,
-      resyncAfterSeconds: converging,
-    }
+    return addLearner(cluster, membership, 'replaceMember', pod => `added member ${pod} to replace ${replaced.pod} (pod policy changed)`)
   }
 
   // 20. Members on another image: move one, followers first, the leader
@@ -315,6 +299,19 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
 
   // 21. Nothing to do.
   return { rule: 'steady', resyncAfterSeconds: RESYNC_STEADY }
+}
+
+// The next ordinal joins as a learner; its pod is created in the same answer.
+function addLearner (cluster: Cluster, membership: Membership, rule: Rule, describe: (pod: string) => string): Step {
+  const pod = podName(cluster, nextOrdinal(cluster, membership))
+  const url = peerURL(cluster, pod)
+  return {
+    rule,
+    action: { kind: 'addLearner', pod, peerURL: url, target: writeTarget(cluster, membership) },
+    createPods: [joiningPod(cluster, membership, pod, { pod, url })],
+    lastAction: describe(pod),
+    resyncAfterSeconds: RESYNC_CONVERGING,
+  }
 }
 
 function transferLeadership (cluster: Cluster, membership: Membership, from: MemberSlot, rule: Rule): Step {

@@ -9,11 +9,10 @@
 // answers the status call at once and never the member list.
 import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SyncResponse } from '../hooks/schema.js'
-import { run, sleep, waitFor } from './helpers/loopback-cluster.js'
+import { loopbackNamespace, run, waitFor } from './helpers/loopback-cluster.js'
 import { skipUnless } from './helpers/requirements.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -67,26 +66,9 @@ server.listen(2379, '0.0.0.0', () => process.stdout.write('listening\\n'))
 
 t.test('slow or hanging etcd: a 200 that waits, well inside 10 s', skipUnless(missing()), async t => {
   if (!existsSync(SERVER)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT })
-  const ns = `eoslow-${process.pid}-${Math.floor(Math.random() * 1e6)}`
-  const netnsDir = `/etc/netns/${ns}`
-  const work = mkdtempSync(join(tmpdir(), 'eoslow-'))
-  const processes: ChildProcess[] = []
-  t.teardown(async () => {
-    for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
-    await sleep(200)
-    await run('ip', ['netns', 'delete', ns]).catch(() => {})
-    rmSync(netnsDir, { recursive: true, force: true })
-    rmSync(work, { recursive: true, force: true })
-  })
-
   // Only loopback: nothing sent in the namespace can leave it. The hosts
   // file is the cluster DNS; the resolver points at nothing.
-  await run('ip', ['netns', 'add', ns])
-  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-  mkdirSync(netnsDir, { recursive: true })
-  writeFileSync(join(netnsDir, 'hosts'), ['127.0.0.1 localhost', ...PODS.map((pod, i) => `127.0.0.${11 + i} ${pod}.${CLUSTER}.default.svc`)].join('\n') + '\n')
-  writeFileSync(join(netnsDir, 'resolv.conf'), 'nameserver 127.0.0.1\n')
-  const inNs = (command: string, args: string[]) => run('ip', ['netns', 'exec', ns, command, ...args])
+  const { ns, work, processes, inNs } = await loopbackNamespace(t, 'eoslow', PODS.map((pod, i) => `127.0.0.${11 + i} ${pod}.${CLUSTER}.default.svc`))
   const stubFile = join(work, 'stub-etcd.mjs')
   writeFileSync(stubFile, STUB)
 

@@ -44,11 +44,20 @@ export async function waitFor (what: string, timeoutMs: number, probe: () => Pro
   }
 }
 
-export async function startLoopbackCluster (t: Test, options: { cluster: string, tls?: MemberTLS }): Promise<LoopbackCluster> {
-  if (!existsSync(SERVER)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT })
-  const ns = `eolo-${process.pid}-${Math.floor(Math.random() * 1e6)}`
+export interface LoopbackNamespace {
+  ns: string
+  work: string // a temp dir, removed at teardown
+  processes: ChildProcess[] // killed at teardown
+  inNs: (command: string, args: string[]) => Promise<{ stdout: string, stderr: string }>
+}
+
+// A namespace with only loopback, `hosts` as its DNS and a resolver that
+// points nowhere; it, its files and every process in `processes` go at
+// teardown, also when the test fails.
+export async function loopbackNamespace (t: Test, prefix: string, hosts: string[]): Promise<LoopbackNamespace> {
+  const ns = `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`
   const netnsDir = `/etc/netns/${ns}`
-  const work = mkdtempSync(join(tmpdir(), 'eolo-'))
+  const work = mkdtempSync(join(tmpdir(), `${prefix}-`))
   const processes: ChildProcess[] = []
   t.teardown(async () => {
     for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
@@ -57,15 +66,20 @@ export async function startLoopbackCluster (t: Test, options: { cluster: string,
     rmSync(netnsDir, { recursive: true, force: true })
     rmSync(work, { recursive: true, force: true })
   })
-
-  const members = [0, 1, 2].map(o => ({ name: `${options.cluster}-${o}`, ip: `127.0.0.${11 + o}` }))
-  const host = (member: string) => `${member}.${options.cluster}.default.svc`
   await run('ip', ['netns', 'add', ns])
   await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
   mkdirSync(netnsDir, { recursive: true })
-  writeFileSync(join(netnsDir, 'hosts'), ['127.0.0.1 localhost', ...members.map(m => `${m.ip} ${host(m.name)}`)].join('\n') + '\n')
+  writeFileSync(join(netnsDir, 'hosts'), ['127.0.0.1 localhost', ...hosts].join('\n') + '\n')
   writeFileSync(join(netnsDir, 'resolv.conf'), 'nameserver 127.0.0.1\n')
   const inNs = (command: string, args: string[]) => run('ip', ['netns', 'exec', ns, command, ...args])
+  return { ns, work, processes, inNs }
+}
+
+export async function startLoopbackCluster (t: Test, options: { cluster: string, tls?: MemberTLS }): Promise<LoopbackCluster> {
+  if (!existsSync(SERVER)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT })
+  const members = [0, 1, 2].map(o => ({ name: `${options.cluster}-${o}`, ip: `127.0.0.${11 + o}` }))
+  const host = (member: string) => `${member}.${options.cluster}.default.svc`
+  const { ns, work, processes, inNs } = await loopbackNamespace(t, 'eolo', members.map(m => `${m.ip} ${host(m.name)}`))
 
   const tls = options.tls
   const peerScheme = tls !== undefined ? 'https' : 'http'
