@@ -111,7 +111,9 @@ export function buildApp (options: AppOptions): FastifyInstance {
       return reply.code(422).send({ error: 'Unprocessable Entity', message: problems.join('; ') })
     }
     const cluster = `${sync.parent.metadata.namespace ?? 'default'}/${sync.parent.metadata.name}`
-    const log = request.log.child({ cluster })
+    // The cluster on every line; a child logger per sync costs more than
+    // the planning of a steady cluster.
+    const log = request.log
 
     // The client certificate for members with client TLS, from `related`.
     const credentials = operatorCredentials(sync)
@@ -131,7 +133,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
       try {
         await options.membership.execute({ ...decision.action, target: { ...decision.action.target, tls } })
         metrics.membershipActions.inc({ kind, result: 'done' })
-        log.info({ rule: decision.rule, action: kind, pod }, response.status.lastAction ?? kind)
+        log.info({ cluster, rule: decision.rule, action: kind, pod }, response.status.lastAction ?? kind)
       } catch (error) {
         metrics.membershipActions.inc({ kind, result: 'failed' })
         metrics.etcdErrors.inc({ operation: 'execute' })
@@ -141,12 +143,12 @@ export function buildApp (options: AppOptions): FastifyInstance {
         // etcd's refusals are routine (a learner catching up, "unhealthy
         // cluster" for 5 s after a change): a line, not a stack trace.
         const refused = error instanceof EtcdError && error.code === 'Refused'
-        log[refused ? 'info' : 'warn']({ rule: decision.rule, action: kind, pod, error: String(error instanceof Error ? error.message : error) }, `${kind} failed; retrying`)
+        log[refused ? 'info' : 'warn']({ cluster, rule: decision.rule, action: kind, pod, error: String(error instanceof Error ? error.message : error) }, `${kind} failed; retrying`)
       }
     } else if (decision.rule !== 'steady') {
-      log.info({ rule: decision.rule, reason: response.status.reason, lastAction: response.status.lastAction }, 'sync')
+      log.info({ cluster, rule: decision.rule, reason: response.status.reason, lastAction: response.status.lastAction }, 'sync')
     } else {
-      log.debug({ rule: decision.rule }, 'steady')
+      log.debug({ cluster, rule: decision.rule }, 'steady')
     }
     metrics.recordPhase(cluster, response.status.phase ?? 'Unknown')
     return response
