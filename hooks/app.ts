@@ -14,7 +14,7 @@ import { HookMetrics } from './metrics.js'
 import { observeTarget } from './members.js'
 import { plan } from './plan.js'
 import { ErrorSchema, SyncRequestSchema, SyncResponseSchema, type SyncRequest, type SyncResponse } from './schema.js'
-import { MAX_NESTING, nestsDeeperThan, problemsOf } from './validate.js'
+import { NestingError, problemsOf } from './validate.js'
 
 export interface AppOptions {
   membership: MembershipClient
@@ -81,7 +81,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
   })
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
-    if (error.validation !== undefined) {
+    if (error.validation !== undefined || (error as Error) instanceof NestingError) {
       // A request of the wrong shape: say which field; change nothing.
       return reply.code(422).send({ error: 'Unprocessable Entity', message: error.message })
     }
@@ -103,9 +103,6 @@ export function buildApp (options: AppOptions): FastifyInstance {
     schema: { body: SyncRequestSchema, response: { 200: SyncResponseSchema, '4xx': ErrorSchema } },
   }, async (request, reply) => {
     const sync = request.body as SyncRequest
-    if (nestsDeeperThan(sync, MAX_NESTING)) {
-      return reply.code(422).send({ error: 'Unprocessable Entity', message: `the request nests deeper than ${MAX_NESTING} levels` })
-    }
     const problems = problemsOf(sync.parent)
     if (problems.length > 0) {
       return reply.code(422).send({ error: 'Unprocessable Entity', message: problems.join('; ') })

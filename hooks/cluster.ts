@@ -1,6 +1,7 @@
 // Facts derived from one sync request, with no I/O: the cluster's names and
 // URLs, its spec with defaults filled in, and what the observed pods say.
 import { createHash } from 'node:crypto'
+import { MAX_NESTING, NestingError } from './validate.js'
 import {
   DEFAULT_REPOSITORY, DEFAULT_VERSION,
   type ClusterSpec, type KubeObject, type PodPolicy, type SyncRequest,
@@ -65,13 +66,12 @@ function podPolicyHash (pod: PodPolicy, tls: StaticTLS): string {
   return createHash('sha256').update(material).digest('hex').slice(0, 12)
 }
 
-function stableJSON (value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJSON).join(',')}]`
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJSON(v)}`).join(',')}}`
-  }
-  return JSON.stringify(value)
+function stableJSON (value: unknown, depth = 0): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value)
+  if (depth > MAX_NESTING) throw new NestingError()
+  if (Array.isArray(value)) return `[${value.map(v => stableJSON(v, depth + 1)).join(',')}]`
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJSON(v, depth + 1)}`).join(',')}}`
 }
 
 // What the kubelet tells us of one member pod.

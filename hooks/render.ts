@@ -6,6 +6,7 @@ import {
   type Cluster, type ObservedPod,
 } from './cluster.js'
 import type { KubeObject } from './schema.js'
+import { MAX_NESTING, NestingError } from './validate.js'
 
 const DATA_VOLUME = 'etcd-data'
 const DATA_MOUNT = '/var/etcd'
@@ -294,17 +295,18 @@ function withoutAppliedAnnotation (annotations: Record<string, string>): Record<
 // Metacontroller's three-way merge turns a null into a deletion on every
 // sync: never emit one. Returns a deep copy (it runs on every child of every
 // answer, so plain loops).
-export function withoutNulls<T> (value: T): T {
+export function withoutNulls<T> (value: T, depth = 0): T {
   if (value === null || typeof value !== 'object') return value
+  if (depth > MAX_NESTING) throw new NestingError()
   if (Array.isArray(value)) {
     const copy: unknown[] = []
-    for (const item of value) if (item !== null) copy.push(withoutNulls(item))
+    for (const item of value) if (item !== null) copy.push(withoutNulls(item, depth + 1))
     return copy as T
   }
   const copy: Record<string, unknown> = {}
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key]
-    if (item !== null && item !== undefined) copy[key] = withoutNulls(item)
+    if (item !== null && item !== undefined) copy[key] = withoutNulls(item, depth + 1)
   }
   return copy as T
 }

@@ -27,19 +27,15 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   return problems
 }
 
-// Kubernetes objects nest a few dozen levels at most; a request nesting
-// deeper is refused before anything walks it recursively.
+// Kubernetes objects nest a few dozen levels at most. The planner's walks
+// over user data (copying children, fingerprinting spec.pod) stop past this
+// depth with a NestingError, which the shell answers with a 422, instead of
+// overflowing the stack; no separate walk of the request is needed.
 export const MAX_NESTING = 64
 
-export function nestsDeeperThan (value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]]
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number]
-    if (current === null || typeof current !== 'object') continue
-    if (depth >= limit) return true
-    for (const child of Object.values(current)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
-    }
+export class NestingError extends Error {
+  constructor () {
+    super(`the request nests deeper than ${MAX_NESTING} levels`)
+    this.name = 'NestingError'
   }
-  return false
 }

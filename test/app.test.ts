@@ -95,6 +95,12 @@ t.test('a request nested absurdly deep is refused, not a stack overflow', async 
   const res = await appWith(new ScriptedMembership(unreachable)).inject(post(payload, { 'content-type': 'application/json' }))
   t.equal(res.statusCode, 422)
   t.match(res.json<{ message: string }>().message, /nests deeper than 64 levels/)
+
+  // The same deep inside the spec's free-form pod policy (fingerprinted).
+  const parentDeep = JSON.stringify(syncRequest({ spec: { pod: { affinity: { x: 'DEEP' } } } })).replace('"DEEP"', deep)
+  const refused = await appWith(new ScriptedMembership(unreachable)).inject(post(parentDeep, { 'content-type': 'application/json' }))
+  t.equal(refused.statusCode, 422)
+  t.match(refused.json<{ message: string }>().message, /nests deeper than 64 levels/)
 })
 
 t.test('a name too long for DNS is refused', async t => {
