@@ -403,7 +403,7 @@ function respond (cluster: Cluster, observation: Observation, membership: Member
   ]
   return {
     status: buildStatus(cluster, observation, membership, step, now),
-    children: children.map(withoutNulls),
+    children: children.map(child => withoutNulls(child)),
     resyncAfterSeconds: step.resyncAfterSeconds,
   }
 }

@@ -281,7 +281,7 @@ export function keepObserved (object: KubeObject): KubeObject {
       ...(meta.annotations !== undefined ? { annotations: withoutAppliedAnnotation(meta.annotations) } : {}),
     },
   }
-  // Shallow: the response deep-copies every child once (withoutNulls).
+  // Shallow: deeper levels are never mutated.
   if (object.spec !== undefined) kept.spec = { ...(object.spec as Record<string, unknown>) }
   return kept
 }
@@ -293,20 +293,39 @@ function withoutAppliedAnnotation (annotations: Record<string, string>): Record<
 }
 
 // Metacontroller's three-way merge turns a null into a deletion on every
-// sync: never emit one. Returns a deep copy (it runs on every child of every
-// answer, so plain loops).
+// sync: never emit one. Copy on write: a subtree without nulls is returned
+// as it is (nothing downstream mutates it), so a steady answer copies
+// nothing. It runs on every child of every answer, so plain loops.
 export function withoutNulls<T> (value: T, depth = 0): T {
   if (value === null || typeof value !== 'object') return value
   if (depth > MAX_NESTING) throw new NestingError()
   if (Array.isArray(value)) {
-    const copy: unknown[] = []
-    for (const item of value) if (item !== null) copy.push(withoutNulls(item, depth + 1))
-    return copy as T
+    let copy: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      const kept = item === null || item === undefined ? undefined : withoutNulls(item, depth + 1)
+      if (copy === undefined && kept !== item) copy = value.slice(0, i)
+      if (copy !== undefined && kept !== undefined) copy.push(kept)
+    }
+    return (copy ?? value) as T
   }
+  let copy: Record<string, unknown> | undefined
+  const record = value as Record<string, unknown>
+  for (const key in record) {
+    const item = record[key]
+    const kept = item === null || item === undefined ? undefined : withoutNulls(item, depth + 1)
+    if (copy === undefined && kept !== item) copy = copyUntil(record, key)
+    if (copy !== undefined && kept !== undefined) copy[key] = kept
+  }
+  return (copy ?? value) as T
+}
+
+// The entries of `record` before `stop`, in order.
+function copyUntil (record: Record<string, unknown>, stop: string): Record<string, unknown> {
   const copy: Record<string, unknown> = {}
-  for (const key in value) {
-    const item = (value as Record<string, unknown>)[key]
-    if (item !== null && item !== undefined) copy[key] = withoutNulls(item, depth + 1)
+  for (const key in record) {
+    if (key === stop) break
+    copy[key] = record[key]
   }
-  return copy as T
+  return copy
 }

@@ -28,6 +28,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const recovering = RECOVERY_RULES.has(step.rule) || dead.length > 0
   const voters = membership?.voters.length ?? 0
   const outdated = membership?.slots.filter(s => s.outdatedPolicy).map(s => s.pod) ?? []
+  const stamp = now.toISOString()
 
   const conditions: Condition[] = [
     condition('Available', available, availability(observation, membership, step)),
@@ -58,7 +59,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
           ? { reason: 'NoClientTLS', message: `${loadBalancerServiceName(cluster)} exposes etcd without client TLS: anyone who reaches it can read and write every key; set spec.TLS.static.member.serverSecret, and loadBalancer.sourceRanges` }
           : { reason: 'ClientTLS', message: 'clients need a certificate' })]
       : []),
-  ].map(c => withTransitionTime(c, previous.conditions, now))
+  ].map(c => withTransitionTime(c, previous.conditions, stamp))
 
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
   const status: ClusterStatus = {
@@ -120,9 +121,9 @@ function condition (type: string, isTrue: boolean, detail: { reason: string, mes
 }
 
 // Keep the previous transition time while the condition's status holds.
-function withTransitionTime (c: Condition, previous: Condition[] | undefined, now: Date): Condition {
+function withTransitionTime (c: Condition, previous: Condition[] | undefined, now: string): Condition {
   const before = previous?.find(p => p.type === c.type)
-  const since = before?.status === c.status && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now.toISOString()
+  const since = before?.status === c.status && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
   return { ...c, lastTransitionTime: since }
 }
 

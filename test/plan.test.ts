@@ -3,6 +3,8 @@
 // membership action that follow from it.
 import t, { type Test } from 'tap'
 import { plan, RESYNC_CONVERGING, RESYNC_STEADY, type Plan, type Rule } from '../hooks/plan.js'
+import { withoutNulls } from '../hooks/render.js'
+import { NestingError } from '../hooks/validate.js'
 import type { Observation } from '../hooks/membership.js'
 import {
   CLUSTER_ID, NAME, NOW, UID, memberId, members, reachable, syncRequest, unreachable,
@@ -414,6 +416,36 @@ t.test('an existing pod is re-emitted as observed, never re-rendered', async t =
   t.notOk('status' in emitted, 'no status')
   t.notOk('resourceVersion' in emitted.metadata, 'no server-owned metadata')
   t.notOk(JSON.stringify(result.response).includes('null'), 'no null anywhere')
+})
+
+t.test('a null in an observed pod is not emitted, and the request is left as sent', async t => {
+  const request = syncRequest({ pods: ready(0, 1, 2) })
+  const observed = request.children!['Pod.v1']![`${NAME}-1`]! as unknown as { spec: { containers: Array<Record<string, unknown>>, tolerations?: unknown } }
+  const container = observed.spec.containers[0]!
+  container.workingDir = null
+  observed.spec.tolerations = [null, { key: 'disk', operator: 'Exists' }]
+  const sent = JSON.stringify(request)
+  const result = plan(request, reachable(members(0, 1, 2), 0), NOW)
+  const emitted = child(result.response, 'Pod', `${NAME}-1`) as unknown as typeof observed
+  t.notOk('workingDir' in emitted.spec.containers[0]!, 'a null field is left out')
+  t.same(emitted.spec.tolerations, [{ key: 'disk', operator: 'Exists' }], 'a null array item is left out, the rest kept in order')
+  t.notOk(JSON.stringify(result.response).includes('null'), 'no null anywhere')
+  t.equal(JSON.stringify(request), sent, 'the request is not mutated')
+})
+
+t.test('withoutNulls copies only what holds a null', async t => {
+  const clean = { a: { b: [1, { c: 'x' }] }, d: 'e' }
+  t.equal(withoutNulls(clean), clean, 'a subtree without nulls comes back as it is')
+  const dirty = { first: 1, inner: { keep: { deep: true }, drop: null }, list: [null, 2, undefined, 3], last: 'z' }
+  const copy = withoutNulls(dirty)
+  t.same(copy, { first: 1, inner: { keep: { deep: true } }, list: [2, 3], last: 'z' })
+  t.same(Object.keys(copy), ['first', 'inner', 'list', 'last'], 'key order kept')
+  t.equal(copy.inner.keep, dirty.inner.keep, 'clean parts are shared')
+  t.equal(dirty.inner.drop, null, 'the input is not changed')
+  t.same(dirty.list, [null, 2, undefined, 3], 'nor its arrays')
+  let deep: Record<string, unknown> = {}
+  for (let i = 0; i < 100; i++) deep = { deep }
+  t.throws(() => withoutNulls(deep), NestingError, 'nesting beyond the limit is refused')
 })
 
 t.test('status does not change between syncs of an unchanged world', async t => {
