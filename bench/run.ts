@@ -6,6 +6,7 @@
 //
 //   node .bench/bench/run.js [--soak] [--profile] [--etcd | --no-etcd]
 //     [--sizes=1,3,5,7,9] [--duration=12] [--rounds=6] [--warmup=3] [--connections=100]
+//     [--rate=N]   (req/s of the open-loop latency row; default half the hook's throughput)
 //     [--server-flags="--max-semi-space-size=4"]   (node flags of both servers)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -359,7 +360,7 @@ const largestRow = rows.find(r => r.size === largest) as (typeof rows)[number]
 const latencies: Array<{ concurrency: number, rate?: number, hook: Latency, baseline: Latency }> = []
 // The rate a replica is sized for (CPU_BUDGET of its core), over all the
 // connections: latency when the hook is busy but not saturated.
-const sizedRate = Math.round(CPU_BUDGET * largestRow.hook.reqPerSec)
+const sizedRate = args.has('rate') ? option('rate', 0) : Math.round(CPU_BUDGET * largestRow.hook.reqPerSec)
 for (const { concurrency, rate } of [{ concurrency: 1 }, { concurrency: METACONTROLLER_WORKERS }, { concurrency: connections, rate: sizedRate }]) {
   log(`size ${largest}: ${concurrency} connection(s)${rate !== undefined ? ` at ${rate} req/s` : ''}...`)
   // Fresh processes: memory taken under 100 connections is not given back,
