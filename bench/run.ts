@@ -7,7 +7,7 @@
 //   node .bench/bench/run.js [--soak] [--profile] [--etcd | --no-etcd]
 //     [--sizes=1,3,5,7,9] [--duration=12] [--rounds=6] [--warmup=3] [--connections=100]
 //     [--rate=N]   (req/s of the open-loop latency row; default half the hook's throughput)
-//     [--server-flags="--max-semi-space-size=4"]   (node flags of both servers)
+//     [--server-flags="..."]   (node flags of both servers; default: the image's NODE_OPTIONS)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
@@ -47,7 +47,9 @@ const warmup = option('warmup', 3)
 const connections = option('connections', 100)
 const soakSeconds = option('soak-seconds', 60)
 const soakWarmup = 10
-const serverFlags = (args.get('server-flags') ?? '').split(' ').filter(f => f !== '')
+// Both servers run with the node flags the image sets (NODE_OPTIONS in the
+// Dockerfile), so memory is measured as shipped; --server-flags= overrides.
+const serverFlags = (args.get('server-flags') ?? imageNodeOptions()).split(' ').filter(f => f !== '')
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -393,7 +395,7 @@ for (const l of latencies) {
   out(`| ${l.concurrency} | ${l.rate === undefined ? 'closed loop' : `${f0(l.rate)} req/s`} | ${l.hook.p50.toFixed(2)} ms | ${l.hook.p99.toFixed(2)} ms | ${l.baseline.p50.toFixed(2)} ms | ${l.baseline.p99.toFixed(2)} ms | ${f1(l.hook.peakRssMB)} MB | ${f1(l.baseline.peakRssMB)} MB |`)
 }
 out()
-out(`Idle RSS after start: hook ${f1(idleRssMB.hook)} MB, baseline ${f1(idleRssMB.baseline)} MB.${serverFlags.length > 0 ? ` Server node flags: \`${serverFlags.join(' ')}\`.` : ''}`)
+out(`Idle RSS after start: hook ${f1(idleRssMB.hook)} MB, baseline ${f1(idleRssMB.baseline)} MB. Node flags of both servers: ${serverFlags.length > 0 ? `\`${serverFlags.join(' ')}\`${args.has('server-flags') ? '' : ' (the image\'s NODE_OPTIONS)'}` : 'none (Node\'s defaults)'}.`)
 out()
 const allRounds = rows.flatMap(r => [...r.hook.rounds, ...r.baseline.rounds])
 const busiest = Math.max(...allRounds.map(r => r.loaderCpu))
@@ -526,6 +528,11 @@ function slope (points: Array<{ t: number, rssMB: number }>): number {
 function roundDown (n: number): number {
   const unit = 10 ** Math.max(0, Math.floor(Math.log10(n)) - 1)
   return Math.floor(n / unit) * unit
+}
+
+function imageNodeOptions (): string {
+  const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
+  return /NODE_OPTIONS=(\S+)/.exec(dockerfile)?.[1] ?? ''
 }
 
 function cpuModel (): string {
