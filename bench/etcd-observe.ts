@@ -12,6 +12,10 @@ import { EtcdGateway } from '../hooks/etcd.js'
 export interface ObserveCost {
   endpoints: number
   calls: number
+  // Connections kept from the previous read (a cluster synced every 2 s
+  // while it converges) or none (a steady cluster, synced every 30 s, after
+  // the idle ones closed).
+  kept: boolean
   meanMs: number
   p50Ms: number
   p99Ms: number
@@ -42,10 +46,11 @@ export function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN
 }
 
-// `plans` lists how many endpoints each measurement passes and how many
-// calls it makes; endpoints beyond three repeat the members, so a size-9
-// observe (9 status and 9 member-list requests) is measured on 3 members.
-export async function measureObserve (etcd: string, plans: Array<{ endpoints: number, calls: number }>): Promise<EtcdFigures> {
+// `plans` lists how many endpoints each measurement passes, how many calls
+// it makes and whether connections are kept between calls; endpoints beyond
+// three repeat the members, so a size-9 observe (9 status and 9 member-list
+// requests) is measured on 3 members.
+export async function measureObserve (etcd: string, plans: Array<{ endpoints: number, calls: number, kept: boolean }>): Promise<EtcdFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'etcd-bench-'))
   const processes: ChildProcess[] = []
   try {
@@ -82,9 +87,12 @@ export async function measureObserve (etcd: string, plans: Array<{ endpoints: nu
       const times: number[] = []
       const cpu = process.cpuUsage()
       for (let i = 0; i < plan.calls; i++) {
+        // A gateway of its own: no connection kept from the call before.
+        const reader = plan.kept ? gateway : new EtcdGateway({ requestTimeoutMs: 1500 })
         const start = performance.now()
-        const seen = await gateway.observe(target)
+        const seen = await reader.observe(target)
         times.push(performance.now() - start)
+        if (!plan.kept) reader.close()
         if (!seen.reachable) throw new Error(`observe failed during the measurement: ${seen.error}`)
       }
       const used = process.cpuUsage(cpu)
@@ -92,12 +100,14 @@ export async function measureObserve (etcd: string, plans: Array<{ endpoints: nu
       results.push({
         endpoints: plan.endpoints,
         calls: plan.calls,
+        kept: plan.kept,
         meanMs: times.reduce((a, b) => a + b, 0) / times.length,
         p50Ms: percentile(times, 0.5),
         p99Ms: percentile(times, 0.99),
         cpuMsPerCall: (used.user + used.system) / 1000 / plan.calls,
       })
     }
+    gateway.close()
     return { version: await etcdVersion(etcd), results }
   } finally {
     for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')

@@ -1,8 +1,8 @@
 // The real MembershipClient: talks to etcd (3.4+) through its v3 JSON
 // gateway (grpc-gateway on the client URL), with node:http/https so client
 // TLS works. No logging here: the caller logs what we return or throw.
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type {
   ClientTLS,
   EtcdMember,
@@ -28,6 +28,8 @@ export class EtcdError extends Error {
 export interface EtcdGatewayOptions {
   // Hard bound on one request, connect to last byte.
   requestTimeoutMs?: number
+  // How long a connection used for a read stays open for the next read.
+  idleConnectionMs?: number
 }
 
 // etcdctl prints member IDs in hex; the gateway sends them in decimal.
@@ -69,11 +71,29 @@ const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
     (error: unknown) => ({ ok: false, error }),
   )
 
+// A kept-alive connection failed before any answer: most likely the member
+// closed it meanwhile (it restarted). Worth one more try on a fresh one.
+class StaleConnection extends Error {}
+
 export class EtcdGateway implements MembershipClient {
   private readonly requestTimeoutMs: number
+  // Reads share connections: the member list rides the connection (and, with
+  // TLS, the handshake) of the status just before it, and a converging
+  // cluster's next sync finds them open. Idle ones close after
+  // idleConnectionMs, so thousands of steady clusters hold no sockets.
+  // Writes never use these (see execute).
+  private readonly readAgents: { http: HttpAgent, https: HttpsAgent }
 
   constructor(options: EtcdGatewayOptions = {}) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 2000
+    const idle = { keepAlive: true, timeout: options.idleConnectionMs ?? 3000 }
+    this.readAgents = { http: new HttpAgent(idle), https: new HttpsAgent(idle) }
+  }
+
+  // Closes the connections kept for reads (they never keep the process up).
+  close(): void {
+    this.readAgents.http.destroy()
+    this.readAgents.https.destroy()
   }
 
   // Two rounds of parallel requests, each bounded by requestTimeoutMs.
@@ -82,7 +102,7 @@ export class EtcdGateway implements MembershipClient {
     if (endpoints.length === 0) return { reachable: false, error: 'no etcd endpoints to observe' }
 
     const statuses = await Promise.all(
-      endpoints.map((endpoint) => settle(this.post(endpoint, STATUS, {}, tls).then((body) => parseStatus(endpoint, body)))),
+      endpoints.map((endpoint) => settle(this.read(endpoint, STATUS, tls).then((body) => parseStatus(endpoint, body)))),
     )
     const answered: EndpointStatus[] = []
     for (const status of statuses) if (status.ok) answered.push(status.value)
@@ -98,7 +118,7 @@ export class EtcdGateway implements MembershipClient {
     // best-ranked answer: a fallback must not cost another timeout. Learners
     // rank last; they refuse member/list ("rpc not supported for learner").
     const candidates = ranked.filter((s) => s.clusterId === best.clusterId)
-    const lists = candidates.map((c) => settle(this.post(c.endpoint, MEMBER_LIST, {}, tls).then(parseMembers)))
+    const lists = candidates.map((c) => settle(this.read(c.endpoint, MEMBER_LIST, tls).then(parseMembers)))
     const errors: string[] = []
     for (const [i, candidate] of candidates.entries()) {
       const list = await lists[i]
@@ -118,7 +138,9 @@ export class EtcdGateway implements MembershipClient {
     let etcdAnswered = false
     for (const endpoint of endpoints) {
       try {
-        await this.post(endpoint, path, body, tls)
+        // A fresh connection: a write is sent once, never retried on a
+        // connection that may have gone stale.
+        await this.post(endpoint, path, body, tls, false)
         return
       } catch (error) {
         // Unavailable (a learner, no leader, "unhealthy cluster") is this
@@ -135,9 +157,22 @@ export class EtcdGateway implements MembershipClient {
     throw new EtcdError('Unreachable', `${what}: no etcd endpoint answered: ${why}`)
   }
 
+  // A read-only call on a kept connection, asked once more if the kept one
+  // turns out to be closed: the agent has dropped it by then and connects
+  // afresh (one endpoint never has more than one kept connection).
+  private async read(endpoint: string, path: string, tls: ClientTLS | undefined): Promise<unknown> {
+    const agent = endpoint.startsWith('https:') ? this.readAgents.https : this.readAgents.http
+    try {
+      return await this.post(endpoint, path, {}, tls, agent)
+    } catch (error) {
+      if (!(error instanceof StaleConnection)) throw error
+      return await this.post(endpoint, path, {}, tls, agent)
+    }
+  }
+
   // POST a JSON body and parse the JSON answer. Rejects with GatewayAnswer
   // when etcd answered non-2xx, with a plain Error when it did not answer.
-  private post(endpoint: string, path: string, body: object, tls: ClientTLS | undefined): Promise<unknown> {
+  private post(endpoint: string, path: string, body: object, tls: ClientTLS | undefined, agent: HttpAgent | false): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let url: URL
       try {
@@ -154,9 +189,7 @@ export class EtcdGateway implements MembershipClient {
       const payload = JSON.stringify(body)
       const options: RequestOptions & Partial<ClientTLS> = {
         method: 'POST',
-        // A fresh connection each time: no stale keep-alive socket to a
-        // member that has since restarted.
-        agent: false,
+        agent,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
         ...(tls && { ca: tls.ca, cert: tls.cert, key: tls.key }),
       }
@@ -165,7 +198,8 @@ export class EtcdGateway implements MembershipClient {
       let answer: IncomingMessage | undefined
       const fail = (error: Error) => {
         clearTimeout(timer)
-        reject(failure ?? error)
+        const stale = failure === undefined && answer === undefined && req.reusedSocket
+        reject(failure ?? (stale ? new StaleConnection(error.message) : error))
       }
       const req = send(url, options, (res: IncomingMessage) => {
         answer = res

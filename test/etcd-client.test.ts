@@ -6,7 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
-import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net'
+import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -367,6 +367,32 @@ async function suite(): Promise<void> {
     await expectEtcdError(t, gateway.execute({ kind: 'remove', pod: 'm9', memberId: '9', target: { endpoints: [] } }), 'Unreachable', /no endpoints given/)
   })
 
+  await t.test('reads keep their connection for the next read; writes and stale connections get fresh ones', async (t) => {
+    const proxy = await countingProxy(Number(new URL(m0.clientURL).port))
+    t.teardown(() => proxy.close())
+    const kept = new EtcdGateway({ idleConnectionMs: 400 })
+    t.teardown(() => kept.close())
+    const target = { endpoints: [proxy.url] }
+
+    t.match(await kept.observe(target), { reachable: true, clusterId })
+    t.equal(proxy.accepted(), 1, 'status and member list on one connection')
+    t.match(await kept.observe(target), { reachable: true, clusterId })
+    t.equal(proxy.accepted(), 1, 'the next read within the idle time reuses it')
+
+    // The member closes the kept connection just as the next read arrives
+    // (it restarted): the read is asked again on a fresh connection.
+    proxy.resetKeptOnNextRequest()
+    t.match(await kept.observe(target), { reachable: true, clusterId }, 'a stale connection costs a retry, not an answer')
+    t.equal(proxy.resets(), 1, 'the kept connection was reset under the read')
+    t.equal(proxy.accepted(), 2, 'one fresh connection, kept for the member list')
+
+    await expectEtcdError(t, kept.execute({ kind: 'remove', pod: 'ghost', memberId: '123', target }), 'Refused', /member not found/)
+    t.equal(proxy.accepted(), 3, 'a write takes a fresh connection, not the kept one')
+
+    await waitFor('idle connections to close', 5000, async () => (proxy.open() === 0 ? true : undefined), () => `${proxy.open()} open`)
+    t.pass('connections idle for idleConnectionMs are closed')
+  })
+
   await t.test('remove the leader', async (t) => {
     // A dead endpoint first: connection errors move on to the next. etcd
     // refuses to remove a voter until its peers have been connected for 5 s
@@ -381,4 +407,49 @@ async function suite(): Promise<void> {
     await waitFor('the removed m1 to exit', 10_000, async () => (removed?.hasExited() ? true : undefined), () => removed?.logTail() ?? '')
     t.pass('m1 exited')
   })
+}
+
+// A TCP proxy to one etcd client port that counts the connections it
+// accepts. resetKeptOnNextRequest(): each connection open now is reset
+// (RST, no answer) when its next request arrives, like a member that closed
+// a kept connection just as the client reused it.
+async function countingProxy(targetPort: number) {
+  let accepted = 0
+  let resets = 0
+  const open = new Set<Socket>()
+  const doomed = new WeakSet<Socket>()
+  const server = createTcpServer((client) => {
+    accepted++
+    open.add(client)
+    const upstream = connect(targetPort, '127.0.0.1')
+    client.on('data', (chunk) => {
+      if (doomed.has(client)) {
+        resets++
+        client.resetAndDestroy()
+        upstream.destroy()
+      } else upstream.write(chunk)
+    })
+    upstream.on('data', (chunk) => client.write(chunk))
+    const end = () => {
+      open.delete(client)
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('close', end).on('error', end).on('end', end)
+    upstream.on('close', end).on('error', end).on('end', end)
+  })
+  const port = await listenOnLoopback(server)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    accepted: () => accepted,
+    resets: () => resets,
+    open: () => open.size,
+    resetKeptOnNextRequest: () => {
+      for (const socket of open) doomed.add(socket)
+    },
+    close: () => {
+      for (const socket of open) socket.destroy()
+      server.close()
+    },
+  }
 }
