@@ -39,6 +39,9 @@ t.test('bearer token and basic auth, as Metacontroller sends them', async t => {
   t.equal((await sync(`Basic ${Buffer.from('metacontroller:pa55word').toString('base64')}`)).statusCode, 200, 'basic auth')
   t.equal((await app.inject('/healthz')).statusCode, 200, 'probes need no credentials')
   t.equal((await app.inject('/metrics')).statusCode, 200, 'nor does Prometheus')
+  t.equal((await app.inject('/customize')).statusCode, 401, 'the customize hook does')
+  t.equal((await app.inject('/healthz?verbose')).statusCode, 401, 'open paths match exactly: anything else asks')
+  t.equal((await app.inject('/no-such-path')).statusCode, 401, 'an unknown path says nothing without credentials')
 })
 
 t.test('a rotated secret file is picked up', async t => {
@@ -62,9 +65,10 @@ t.test('metrics: sync duration by outcome, actions by kind, clusters by phase', 
   t.teardown(() => app.close())
   await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ pods: [{ ordinal: 0 }, { ordinal: 1 }] }) })
   await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { size: 0 } }) })
+  await app.inject({ method: 'POST', url: '/customize', payload: { parent: { metadata: { name: 'x' }, spec: {} } } })
   const text = (await app.inject('/metrics')).body
   t.match(text, /etcd_operator_sync_duration_seconds_count\{outcome="ok"\} 1/)
-  t.match(text, /etcd_operator_sync_duration_seconds_count\{outcome="invalid"\} 1/)
+  t.match(text, /etcd_operator_sync_duration_seconds_count\{outcome="invalid"\} 1/, 'only /sync is timed')
   t.match(text, /etcd_operator_membership_actions_total\{kind="addLearner",result="done"\} 1/)
   t.match(text, /etcd_operator_clusters\{phase="Running"\} 1/)
 })
