@@ -12,7 +12,7 @@ import { EtcdError } from './etcd.js'
 import type { MembershipClient, Observation } from './membership.js'
 import { HookMetrics } from './metrics.js'
 import { observeTarget } from './members.js'
-import { plan } from './plan.js'
+import { planCluster } from './plan.js'
 import { ErrorSchema, SyncRequestSchema, SyncResponseSchema, type SyncRequest, type SyncResponse } from './schema.js'
 import { NestingError, problemsOf } from './validate.js'
 
@@ -126,14 +126,15 @@ export function buildApp (options: AppOptions): FastifyInstance {
     // The client certificate for members with client TLS, from `related`.
     const credentials = operatorCredentials(sync)
     const tls = credentials.kind === 'ready' ? credentials.tls : undefined
-    const target = { ...observeTarget(readCluster(sync)), tls }
+    const etcdCluster = readCluster(sync)
+    const target = { ...observeTarget(etcdCluster), tls }
     const observation: Observation = credentials.kind === 'problem'
       ? { reachable: false, error: credentials.message }
       : target.endpoints.length === 0
         ? { reachable: false, error: 'no member pods' }
         : await options.membership.observe(target)
     if (!observation.reachable && target.endpoints.length > 0) metrics.etcdErrors.inc({ operation: 'observe' })
-    const decision = plan(sync, observation, now())
+    const decision = planCluster(etcdCluster, observation, now())
 
     let response: SyncResponse = decision.response
     if (decision.action !== undefined) {

@@ -55,7 +55,12 @@ export interface Step {
 }
 
 export function plan (request: SyncRequest, observation: Observation, now: Date): Plan {
-  const cluster = readCluster(request)
+  return planCluster(readCluster(request), observation, now)
+}
+
+// The same, for a request already read (the shell reads it once to find
+// etcd's endpoints).
+export function planCluster (cluster: Cluster, observation: Observation, now: Date): Plan {
   const membership = observation.reachable
     ? joinMembership(cluster, observation.members, observation.clusterId, observation.leaderId, now)
     : undefined

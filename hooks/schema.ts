@@ -5,7 +5,7 @@
 //
 // Field names follow the CoreOS etcd-operator (including `TLS`,
 // `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, type ObjectOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 
 export const API_GROUP = 'etcd.database.coreos.com'
 export const API_VERSION = `${API_GROUP}/v1beta2`
@@ -21,8 +21,15 @@ export const MAX_CLUSTER_NAME_LENGTH = 52
 // resources, ...): validated by the API server's own schema, not ours.
 const Opaque = (description: string) =>
   Type.Object({}, { additionalProperties: true, description, 'x-kubernetes-preserve-unknown-fields': true })
-const StringMap = (description: string) =>
-  Type.Record(Type.String(), Type.String(), { description })
+// A map with keys of any name. Type.Record writes patternProperties "^(.*)$",
+// which a validator tests against every key of every map in every request;
+// additionalProperties says the same without a regular expression (and is
+// what a CRD needs anyway).
+// (An Object at run time, so TypeBox's own checks know it; a Record to
+// TypeScript.)
+const MapOf = <T extends TSchema>(value: T, options: ObjectOptions = {}) =>
+  Type.Object({}, { ...options, additionalProperties: value }) as unknown as TUnsafe<Record<string, Static<T>>>
+const StringMap = (description: string) => MapOf(Type.String(), { description })
 
 export const VersionPattern = '^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$'
 
@@ -121,8 +128,8 @@ export const ObjectMetaSchema = Type.Object({
   namespace: Type.Optional(Type.String()),
   uid: Type.Optional(Type.String()),
   generation: Type.Optional(Type.Integer()),
-  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
-  annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  labels: Type.Optional(MapOf(Type.String())),
+  annotations: Type.Optional(MapOf(Type.String())),
   deletionTimestamp: Type.Optional(Type.String()),
 }, { additionalProperties: true })
 
@@ -145,7 +152,7 @@ export type ObjectMeta = Static<typeof ObjectMetaSchema> & Record<string, unknow
 export type KubeObject = { apiVersion: string, kind: string, metadata: ObjectMeta } & Record<string, unknown>
 
 // children['Pod.v1']['<name>' or '<namespace>/<name>'] (v1 and v2 hooks).
-const ChildMap = Type.Record(Type.String(), Type.Record(Type.String(), KubeObjectSchema))
+const ChildMap = MapOf(MapOf(KubeObjectSchema))
 
 // The children the hook reads, typed as far as it reads them (everything
 // else stays open): a child of the wrong kind, or a pod status of the wrong
@@ -153,7 +160,7 @@ const ChildMap = Type.Record(Type.String(), Type.Record(Type.String(), KubeObjec
 const Open = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties, { additionalProperties: true })
 const OpenArray = <T extends Record<string, TSchema>>(properties: T) => Type.Optional(Type.Array(Open(properties)))
 const ChildrenOf = <T extends Record<string, TSchema>>(apiVersion: string, kind: string, properties: T) =>
-  Type.Optional(Type.Record(Type.String(), Open({ apiVersion: Type.Literal(apiVersion), kind: Type.Literal(kind), metadata: ObjectMetaSchema, ...properties })))
+  Type.Optional(MapOf(Open({ apiVersion: Type.Literal(apiVersion), kind: Type.Literal(kind), metadata: ObjectMetaSchema, ...properties })))
 const Str = () => Type.Optional(Type.String())
 
 const ObservedChildrenSchema = Type.Object({
@@ -174,7 +181,7 @@ const ObservedChildrenSchema = Type.Object({
   }),
   'PersistentVolumeClaim.v1': ChildrenOf('v1', 'PersistentVolumeClaim', {}),
   'PodDisruptionBudget.policy/v1': ChildrenOf('policy/v1', 'PodDisruptionBudget', {}),
-}, { additionalProperties: Type.Record(Type.String(), KubeObjectSchema) })
+}, { additionalProperties: MapOf(KubeObjectSchema) })
 
 export const SyncRequestSchema = Type.Object({
   controller: Type.Optional(Type.Object({}, { additionalProperties: true })),

@@ -51,7 +51,7 @@ export const TLS_RULES = [
 // keyword (exclusiveMinimum, uniqueItems, ...) means the same in JSON
 // Schema and OpenAPI v3.0 only sometimes: refuse it rather than guess.
 const PLAIN = ['description', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'multipleOf', 'format', 'enum'] as const
-const TRANSLATED = ['type', 'anyOf', 'const', 'items', 'properties', 'required', 'additionalProperties', 'patternProperties', 'x-kubernetes-preserve-unknown-fields', '$id', 'title']
+const TRANSLATED = ['type', 'anyOf', 'const', 'items', 'properties', 'required', 'additionalProperties', 'x-kubernetes-preserve-unknown-fields', '$id', 'title']
 
 export function toStructural (input: JsonSchema, path = '<root>'): JsonSchema {
   // JSON round trip: drops TypeBox's symbol keys ([Kind], [OptionalKind]).
@@ -87,12 +87,10 @@ export function toStructural (input: JsonSchema, path = '<root>'): JsonSchema {
 
 function objectNode (schema: JsonSchema, path: string): JsonSchema {
   const out: JsonSchema = { type: 'object' }
-  // Type.Record(String, String): a string map.
-  if (schema.patternProperties !== undefined) {
-    const patterns = Object.entries(schema.patternProperties as Record<string, JsonSchema>)
-    const [pattern, value] = patterns[0] ?? []
-    if (patterns.length !== 1 || pattern !== '^(.*)$' || value === undefined) throw new Error(`${path}: only Record(String, ...) maps are supported`)
-    out.additionalProperties = toStructural(value, `${path}{}`)
+  // A map (MapOf in hooks/schema.ts): keys of any name, values of one schema.
+  if (typeof schema.additionalProperties === 'object' && schema.additionalProperties !== null) {
+    if (Object.keys(schema.properties ?? {}).length > 0) throw new Error(`${path}: a map has no named properties`)
+    out.additionalProperties = toStructural(schema.additionalProperties as JsonSchema, `${path}{}`)
     return out
   }
   const properties = Object.entries((schema.properties ?? {}) as Record<string, JsonSchema>)
@@ -104,8 +102,6 @@ function objectNode (schema: JsonSchema, path: string): JsonSchema {
   // (additionalProperties: false) are pruned by the API server.
   if (schema['x-kubernetes-preserve-unknown-fields'] === true || schema.additionalProperties === true) {
     out['x-kubernetes-preserve-unknown-fields'] = true
-  } else if (schema.additionalProperties !== undefined && schema.additionalProperties !== false) {
-    throw new Error(`${path}: additionalProperties must be true or false`)
   }
   return out
 }

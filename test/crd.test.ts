@@ -199,13 +199,14 @@ t.test('unknown fields are pruned by the API server, not refused', async t => {
 
 t.test('the schema translation refuses what it cannot express', async t => {
   t.throws(() => toStructural(Type.Union([Type.String(), Type.Number()])), /only unions of string literals/)
-  t.throws(() => toStructural(Type.Record(Type.String({ pattern: '^a' }), Type.String())), /only Record\(String, \.\.\.\) maps/)
+  t.throws(() => toStructural(Type.Record(Type.String({ pattern: '^a' }), Type.String())), /no structural translation for patternProperties/)
   t.throws(() => toStructural(Type.Tuple([Type.String(), Type.String()])), /no structural translation for additionalItems/)
   t.throws(() => toStructural({ type: 'array' }), /arrays need one items schema/)
   t.throws(() => toStructural(Type.Null()), /no structural translation/)
   t.throws(() => toStructural(Type.Array(Type.String(), { uniqueItems: true })), /no structural translation for uniqueItems/)
   t.throws(() => toStructural(Type.Integer({ exclusiveMinimum: 0 })), /no structural translation for exclusiveMinimum/)
-  t.throws(() => toStructural(Type.Object({}, { additionalProperties: Type.String() })), /additionalProperties must be true or false/)
+  t.throws(() => toStructural(Type.Object({ a: Type.String() }, { additionalProperties: Type.String() })), /a map has no named properties/)
+  t.same(toStructural(Type.Object({}, { additionalProperties: Type.String() })), { type: 'object', additionalProperties: { type: 'string' } }, 'a map')
   t.same(toStructural(Type.Literal('x')), { type: 'string', enum: ['x'] })
   t.same(toStructural(Type.Object({ a: Type.Optional(Type.Number()) }, { additionalProperties: false, $id: 'X' })),
     { type: 'object', properties: { a: { type: 'number' } } }, 'closed objects lose additionalProperties and $id, optional fields are not required')
