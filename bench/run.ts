@@ -7,7 +7,8 @@
 //   node .bench/bench/run.js [--soak] [--profile] [--etcd | --no-etcd]
 //     [--sizes=1,3,5,7,9] [--duration=12] [--rounds=6] [--warmup=3] [--connections=100]
 //     [--rate=N]   (req/s of the open-loop latency row; default half the hook's throughput)
-//     [--server-flags="..."]   (node flags of both servers; default: the image's NODE_OPTIONS)
+//     [--server-flags="..."] [--no-image-env]   (node flags of both servers; the
+//     image's NODE_OPTIONS and MALLOC_ARENA_MAX unless --no-image-env)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
@@ -47,9 +48,11 @@ const warmup = option('warmup', 3)
 const connections = option('connections', 100)
 const soakSeconds = option('soak-seconds', 60)
 const soakWarmup = 10
-// Both servers run with the node flags the image sets (NODE_OPTIONS in the
-// Dockerfile), so memory is measured as shipped; --server-flags= overrides.
-const serverFlags = (args.get('server-flags') ?? imageNodeOptions()).split(' ').filter(f => f !== '')
+// Both servers run with the memory settings the image sets (NODE_OPTIONS
+// and MALLOC_ARENA_MAX in the Dockerfile), so memory is measured as
+// shipped; --no-image-env leaves Node's defaults, --server-flags adds flags.
+const serverEnv = args.has('no-image-env') ? {} : imageMemoryEnv()
+const serverFlags = (args.get('server-flags') ?? '').split(' ').filter(f => f !== '')
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -99,7 +102,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 async function startServer (name: string, script: string, extraArgs: string[] = []): Promise<Server> {
   const child = fork(new URL(script, import.meta.url).pathname, [], {
     execArgv: ['--expose-gc', ...serverFlags, ...extraArgs],
-    env: { ...process.env, LOG_LEVEL: 'info' },
+    env: { ...process.env, LOG_LEVEL: 'info', ...serverEnv },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   children.push(child)
@@ -395,7 +398,7 @@ for (const l of latencies) {
   out(`| ${l.concurrency} | ${l.rate === undefined ? 'closed loop' : `${f0(l.rate)} req/s`} | ${l.hook.p50.toFixed(2)} ms | ${l.hook.p99.toFixed(2)} ms | ${l.baseline.p50.toFixed(2)} ms | ${l.baseline.p99.toFixed(2)} ms | ${f1(l.hook.peakRssMB)} MB | ${f1(l.baseline.peakRssMB)} MB |`)
 }
 out()
-out(`Idle RSS after start: hook ${f1(idleRssMB.hook)} MB, baseline ${f1(idleRssMB.baseline)} MB. Node flags of both servers: ${serverFlags.length > 0 ? `\`${serverFlags.join(' ')}\`${args.has('server-flags') ? '' : ' (the image\'s NODE_OPTIONS)'}` : 'none (Node\'s defaults)'}.`)
+out(`Idle RSS after start: hook ${f1(idleRssMB.hook)} MB, baseline ${f1(idleRssMB.baseline)} MB. Both servers ran with ${Object.keys(serverEnv).length > 0 ? `the image's ${Object.entries(serverEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}` : 'Node\'s default memory settings'}${serverFlags.length > 0 ? ` and \`${serverFlags.join(' ')}\`` : ''}.`)
 out()
 const allRounds = rows.flatMap(r => [...r.hook.rounds, ...r.baseline.rounds])
 const busiest = Math.max(...allRounds.map(r => r.loaderCpu))
@@ -535,9 +538,14 @@ function roundDown (n: number): number {
   return Math.floor(n / unit) * unit
 }
 
-function imageNodeOptions (): string {
+function imageMemoryEnv (): Record<string, string> {
   const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
-  return /NODE_OPTIONS=(\S+)/.exec(dockerfile)?.[1] ?? ''
+  const env: Record<string, string> = {}
+  for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) {
+    const value = new RegExp(`${name}=(\\S+)`).exec(dockerfile)?.[1]
+    if (value !== undefined) env[name] = value
+  }
+  return env
 }
 
 function cpuModel (): string {

@@ -20,6 +20,9 @@ t.test('the runtime stage', async t => {
   t.ok(runtime.includes('USER 65532:65532'), 'runs as uid and gid 65532')
   t.ok(runtime.includes('EXPOSE 8080'))
   t.ok(runtime.some(l => /NODE_ENV=production/.test(l)), 'NODE_ENV=production')
+  // npm run bench measures memory with these two (bench/run.ts reads them here).
+  t.ok(runtime.some(l => /NODE_OPTIONS=--max-semi-space-size=\d+/.test(l)), 'a smaller young generation')
+  t.ok(runtime.some(l => /MALLOC_ARENA_MAX=\d+/.test(l)), 'few malloc arenas')
   t.ok(runtime.includes('CMD ["node", "dist/server.js"]'), 'starts the server itself, not through npm (prestart would compile)')
   const copies = runtime.filter(l => /^COPY\s/.test(l))
   t.same(copies.map(l => l.split(/\s+/).at(-1)), ['./node_modules', './dist', './'], 'only node_modules, dist and package.json')
