@@ -2,7 +2,7 @@
 // children, the status, and at most one membership write. Pure: no I/O, no
 // clock (time is an argument), no environment. Every decision lives here.
 import {
-  claimName, clientURL, ordinalOf, parseVersion, peerURL, podName, readCluster, versionOfImage,
+  claimName, clientServiceName, clientURL, ordinalOf, parseVersion, peerURL, podName, readCluster, versionOfImage,
   type Cluster, type ObservedPod,
 } from './cluster.js'
 import type { MembershipAction, Observation } from './membership.js'
@@ -12,7 +12,7 @@ import {
 } from './members.js'
 import {
   keepObserved, keepPod, templateClaim, templateClientService, templateDisruptionBudget,
-  templateLoadBalancerService, templateMemberPod, templatePeerService, withoutNulls,
+  templateLoadBalancerService, templateMemberPod, templatePeerService, withoutNulls, VOTER_LABEL,
 } from './render.js'
 import type { KubeObject, SyncRequest, SyncResponse } from './schema.js'
 import { buildStatus } from './status.js'
@@ -95,7 +95,7 @@ export function decide (cluster: Cluster, observation: Observation, membership: 
       return {
         rule: 'bootstrap',
         createPods: [templateMemberPod(cluster, {
-          pod, initialClusterState: 'new', initialCluster: [`${pod}=${peerURL(cluster, pod)}`],
+          pod, initialClusterState: 'new', initialCluster: [`${pod}=${peerURL(cluster, pod)}`], voter: true,
         })],
         lastAction: `created seed member ${pod}`,
         resyncAfterSeconds: converging,
@@ -370,11 +370,12 @@ function isFinished (pod: ObservedPod): boolean {
 // The children and status Metacontroller should make true.
 function respond (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, now: Date): SyncResponse {
   const deleted = new Set(step.deletePods)
+  const voters = membership === undefined ? undefined : new Set(membership.voters.map(s => s.pod))
   const pods: KubeObject[] = []
   for (const pod of cluster.pods) {
     if (deleted.has(pod.name)) continue
     const image = step.updateImage?.pod === pod.name ? step.updateImage.image : pod.image
-    pods.push(keepPod(cluster, pod, image))
+    pods.push(keepPod(cluster, pod, image, voters?.has(pod.name)))
   }
   pods.push(...(step.createPods ?? []))
 
@@ -398,10 +399,16 @@ function respond (cluster: Cluster, observation: Observation, membership: Member
     }
   }
 
+  // Clients reach voters only once every voter's pod carries the label
+  // (after a hook upgrade the labels land one sync before the selector, so
+  // the Services never select nothing); from then on, always.
+  const votersOnly = selectsVoters(cluster.services.get(clientServiceName(cluster))) ||
+    (membership !== undefined && membership.voters.length > 0 &&
+      membership.voters.every(s => s.observed?.object.metadata.labels?.[VOTER_LABEL] === 'true'))
   const children: KubeObject[] = [
     templatePeerService(cluster),
-    templateClientService(cluster),
-    ...(cluster.spec.loadBalancer.enabled ? [templateLoadBalancerService(cluster)] : []),
+    templateClientService(cluster, votersOnly),
+    ...(cluster.spec.loadBalancer.enabled ? [templateLoadBalancerService(cluster, votersOnly)] : []),
     ...(cluster.spec.podDisruptionBudget.enabled ? [templateDisruptionBudget(cluster)] : []),
     ...claims,
     ...pods,
@@ -411,4 +418,9 @@ function respond (cluster: Cluster, observation: Observation, membership: Member
     children: children.map(child => withoutNulls(child)),
     resyncAfterSeconds: step.resyncAfterSeconds,
   }
+}
+
+function selectsVoters (service: KubeObject | undefined): boolean {
+  const selector = (service?.spec as { selector?: Record<string, string> } | undefined)?.selector
+  return selector?.[VOTER_LABEL] === 'true'
 }

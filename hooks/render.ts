@@ -46,7 +46,15 @@ export interface MemberPodOptions {
   initialClusterState: 'new' | 'existing'
   // name=peerURL pairs, including this member.
   initialCluster: string[]
+  // The seed votes from the start; every other new pod gets VOTER_LABEL
+  // once etcd lists its member as a voter.
+  voter?: boolean
 }
+
+// On the pods of voting members only, and the client Services select it: a
+// learner answers /health as healthy (so its pod is Ready) but refuses
+// clients' reads and writes ("rpc not supported for learner").
+export const VOTER_LABEL = 'etcd_voter'
 
 export function templateMemberPod (cluster: Cluster, options: MemberPodOptions): KubeObject {
   const { spec } = cluster
@@ -59,7 +67,7 @@ export function templateMemberPod (cluster: Cluster, options: MemberPodOptions):
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: metadata(cluster, options.pod, 'member', {
-      labels: { ...policy.labels, etcd_node: options.pod },
+      labels: { ...policy.labels, etcd_node: options.pod, ...(options.voter === true ? { [VOTER_LABEL]: 'true' } : {}) },
       annotations: { ...policy.annotations, [POD_POLICY_ANNOTATION]: spec.podPolicyHash },
     }),
     spec: {
@@ -207,21 +215,26 @@ export function templatePeerService (cluster: Cluster): KubeObject {
   }
 }
 
-// What clients use: only ready members are behind it.
-export function templateClientService (cluster: Cluster): KubeObject {
+// What clients use: only ready members are behind it, and with
+// `votersOnly` only voting ones.
+export function templateClientService (cluster: Cluster, votersOnly: boolean): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: metadata(cluster, clientServiceName(cluster), 'client'),
     spec: {
       type: 'ClusterIP',
-      selector: memberSelector(cluster),
+      selector: clientSelector(cluster, votersOnly),
       ports: [{ name: 'client', port: CLIENT_PORT, targetPort: CLIENT_PORT, protocol: 'TCP' }],
     },
   }
 }
 
-export function templateLoadBalancerService (cluster: Cluster): KubeObject {
+function clientSelector (cluster: Cluster, votersOnly: boolean): Record<string, string> {
+  return votersOnly ? { ...memberSelector(cluster), [VOTER_LABEL]: 'true' } : memberSelector(cluster)
+}
+
+export function templateLoadBalancerService (cluster: Cluster, votersOnly: boolean): KubeObject {
   const lb = cluster.spec.loadBalancer
   return {
     apiVersion: 'v1',
@@ -229,7 +242,7 @@ export function templateLoadBalancerService (cluster: Cluster): KubeObject {
     metadata: metadata(cluster, loadBalancerServiceName(cluster), 'client', { annotations: lb.annotations }),
     spec: {
       type: 'LoadBalancer',
-      selector: memberSelector(cluster),
+      selector: clientSelector(cluster, votersOnly),
       ports: [{ name: 'client', port: CLIENT_PORT, targetPort: CLIENT_PORT, protocol: 'TCP' }],
       ...(lb.sourceRanges !== undefined ? { loadBalancerSourceRanges: lb.sourceRanges } : {}),
       ...(lb.loadBalancerClass !== undefined ? { loadBalancerClass: lb.loadBalancerClass } : {}),
@@ -253,7 +266,9 @@ export function templateDisruptionBudget (cluster: Cluster): KubeObject {
 // A live pod is re-emitted as observed: its spec is immutable, so rendering
 // it again from a changed spec would be refused on every sync. Only the etcd
 // image (an upgrade) may change in place; our labels are kept current.
-export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod.image): KubeObject {
+// `voter`: whether etcd lists its member as a voter; undefined when etcd did
+// not answer (VOTER_LABEL stays as observed).
+export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod.image, voter?: boolean): KubeObject {
   const kept = keepObserved(pod.object)
   const spec = kept.spec as { containers?: Array<Record<string, unknown>> }
   if (image !== pod.image) {
@@ -261,7 +276,9 @@ export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod
   }
   // Labels and annotations of spec.pod apply in place.
   const { labels, annotations } = cluster.spec.pod
-  kept.metadata.labels = { ...kept.metadata.labels, ...labels, ...clusterLabels(cluster), etcd_node: pod.name }
+  const { [VOTER_LABEL]: observedVoter, ...observedLabels } = kept.metadata.labels ?? {}
+  const votes = voter ?? observedVoter === 'true'
+  kept.metadata.labels = { ...observedLabels, ...labels, ...clusterLabels(cluster), etcd_node: pod.name, ...(votes ? { [VOTER_LABEL]: 'true' } : {}) }
   if (annotations !== undefined) kept.metadata.annotations = { ...kept.metadata.annotations, ...annotations }
   return kept
 }

@@ -448,6 +448,38 @@ t.test('withoutNulls copies only what holds a null', async t => {
   t.throws(() => withoutNulls(deep), NestingError, 'nesting beyond the limit is refused')
 })
 
+t.test('clients reach voting members only: the voter label first, then the Services select it', async t => {
+  const labelOf = (p: Plan, pod: string) => child(p.response, 'Pod', pod).metadata.labels?.etcd_voter
+  const clientSelector = (p: Plan, name: string) => (child(p.response, 'Service', name).spec as { selector: Record<string, string> }).selector
+  const spec = { size: 4, loadBalancer: { enabled: true } }
+
+  // Pods made before the label existed (a hook upgrade): label them, and
+  // keep selecting them as before until the labels are observed.
+  const upgraded = plan(syncRequest({ spec, pods: ready(0, 1, 2, 3) }), reachable(members(0, 1, 2, { ordinal: 3, learner: true }), 0), NOW)
+  t.same([0, 1, 2, 3].map(o => labelOf(upgraded, `${NAME}-${o}`)), ['true', 'true', 'true', undefined], 'voters labelled, the learner not')
+  t.notOk('etcd_voter' in clientSelector(upgraded, `${NAME}-client`), 'no voter selector while pods lack the label')
+
+  // The labels observed: both client Services select voters only.
+  const request = syncRequest({ spec, pods: ready(0, 1, 2, 3) })
+  for (const o of [0, 1, 2]) (request.children!['Pod.v1']![`${NAME}-${o}`]!.metadata.labels ??= {}).etcd_voter = 'true'
+  const labelled = plan(request, reachable(members(0, 1, 2, { ordinal: 3, learner: true }), 0), NOW)
+  t.same(clientSelector(labelled, `${NAME}-client`), { app: 'etcd', etcd_cluster: NAME, etcd_voter: 'true' }, 'the client Service skips the learner')
+  t.equal(clientSelector(labelled, `${NAME}-client-lb`).etcd_voter, 'true', 'so does the LoadBalancer')
+  t.notOk('etcd_voter' in (child(labelled.response, 'Service', NAME).spec as { selector: Record<string, string> }).selector, 'the peer Service selects every member')
+
+  // etcd silent: labels stay as observed; the selector, once on, stays on.
+  const silent = plan(request, unreachable, NOW)
+  t.same([0, 1, 2, 3].map(o => labelOf(silent, `${NAME}-${o}`)), ['true', 'true', 'true', undefined])
+
+  // Promoted: the pod gets the label.
+  const promoted = plan(request, reachable(members(0, 1, 2, 3), 0), NOW)
+  t.equal(labelOf(promoted, `${NAME}-3`), 'true')
+
+  const seed = plan(syncRequest(), unreachable, NOW)
+  t.equal(seed.rule, 'bootstrap')
+  t.equal(child(seed.response, 'Pod', `${NAME}-0`).metadata.labels?.etcd_voter, 'true', 'the seed votes from the start')
+})
+
 t.test('status does not change between syncs of an unchanged world', async t => {
   const observation = reachable(members(0, 1, 2), 1)
   const first = plan(syncRequest({ pods: ready(0, 1, 2) }), observation, NOW)
