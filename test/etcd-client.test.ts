@@ -276,6 +276,16 @@ async function suite(): Promise<void> {
     t.match(learnerOnly, { error: /rpc not supported for learner/ })
     const learnerFirst = await gateway.observe({ endpoints: [m1.clientURL, m0.clientURL] })
     t.match(learnerFirst, { reachable: true, leaderId: m0Id, clusterId })
+
+    // Why the client Services select voters only (VOTER_LABEL): a learner
+    // calls itself healthy, so its pod turns Ready, yet refuses a client's
+    // reads and writes.
+    const health = await fetch(`${m1.clientURL}/health`).then((r) => r.json())
+    t.same(health, { health: 'true' }, 'a learner answers /health as healthy')
+    const put = await fetch(`${m1.clientURL}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: 'a2V5', value: 'dg==' }) })
+    t.match(await put.text(), /rpc not supported for learner/, 'and refuses a write')
+    const range = await fetch(`${m1.clientURL}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: 'a2V5' }) })
+    t.match(await range.text(), /rpc not supported for learner/, 'and a read')
   })
 
   await t.test('promote', async (t) => {

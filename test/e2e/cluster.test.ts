@@ -129,6 +129,7 @@ if (missing) {
   scenario('scale', '2. scale 3 -> 5 -> 3 under writes', async (t, c) => {
     await c.waitSteady({ timeoutMs: 90_000 })
     const monitor = c.leaderMonitor()
+    const members = c.membershipMonitor()
     const writer = c.writer('w/').start()
     await sleep(1000)
     try {
@@ -148,7 +149,10 @@ if (missing) {
     } finally {
       await writer.stop()
       await monitor.stop()
+      await members.stop()
     }
+    t.ok(members.timeline.some((e) => e.learners.length > 0), 'learners were seen while scaling up')
+    t.equal(members.learnerRoutes, 0, `no learner's pod behind the client Service (seen: ${[...members.learnersRouted].join(', ') || 'none'})`)
     t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''})`)
     await expectAcked(t, c, writer, 'w/')
     const ml = await c.members()

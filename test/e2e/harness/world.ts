@@ -595,6 +595,10 @@ export class MembershipMonitor {
   minVoters = Infinity
   maxMembers = 0
   polls = 0
+  // Polls that found a learner's pod behind the client Service (a client
+  // sent there gets "rpc not supported for learner"), and which pods.
+  learnerRoutes = 0
+  readonly learnersRouted = new Set<string>()
   private stopped = false
   private readonly done: Promise<void>
 
@@ -618,6 +622,16 @@ export class MembershipMonitor {
         this.maxMembers = Math.max(this.maxMembers, ml.members.length)
         const prev = this.timeline[this.timeline.length - 1]
         if (!prev || prev.voters.join() !== voters.join() || prev.learners.join() !== learners.join()) this.timeline.push({ atMs: Date.now(), voters, learners })
+        const client = this.cluster.world.store.get(SERVICE, `${this.cluster.name}-client`)
+        const routed = client ? Object.values(this.cluster.world.services.routes(client)).flat() : []
+        const behind = ml.members.filter((m) => m.isLearner && m.name).map((m) => m.name).filter((name) => {
+          const ip = this.cluster.podIP(name)
+          return ip !== undefined && routed.some((r) => r.startsWith(`${ip}:`))
+        })
+        if (behind.length > 0) {
+          this.learnerRoutes++
+          for (const name of behind) this.learnersRouted.add(name)
+        }
       }
       await sleep(Math.max(0, this.intervalMs - (Date.now() - t0)))
     }
