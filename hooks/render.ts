@@ -35,7 +35,7 @@ function metadata (cluster: Cluster, name: string, component: string, extra: { l
   return {
     name,
     namespace: cluster.namespace,
-    labels: { ...extra.labels, ...clusterLabels(cluster), 'app.kubernetes.io/component': component },
+    labels: Object.assign({}, extra.labels, clusterLabels(cluster), { 'app.kubernetes.io/component': component }),
     ...(extra.annotations !== undefined && Object.keys(extra.annotations).length > 0 ? { annotations: { ...extra.annotations } } : {}),
   }
 }
@@ -231,7 +231,7 @@ export function templateClientService (cluster: Cluster, votersOnly: boolean): K
 }
 
 function clientSelector (cluster: Cluster, votersOnly: boolean): Record<string, string> {
-  return votersOnly ? { ...memberSelector(cluster), [VOTER_LABEL]: 'true' } : memberSelector(cluster)
+  return votersOnly ? { app: 'etcd', etcd_cluster: cluster.name, [VOTER_LABEL]: 'true' } : memberSelector(cluster)
 }
 
 export function templateLoadBalancerService (cluster: Cluster, votersOnly: boolean): KubeObject {
@@ -276,10 +276,17 @@ export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod
   }
   // Labels and annotations of spec.pod apply in place.
   const { labels, annotations } = cluster.spec.pod
-  const { [VOTER_LABEL]: observedVoter, ...observedLabels } = kept.metadata.labels ?? {}
-  const votes = voter ?? observedVoter === 'true'
-  kept.metadata.labels = { ...observedLabels, ...labels, ...clusterLabels(cluster), etcd_node: pod.name, ...(votes ? { [VOTER_LABEL]: 'true' } : {}) }
-  if (annotations !== undefined) kept.metadata.annotations = { ...kept.metadata.annotations, ...annotations }
+  const observedLabels = kept.metadata.labels ?? {}
+  const votes = voter ?? observedLabels[VOTER_LABEL] === 'true'
+  // Object.assign, not a spread literal: V8 gives an object built by
+  // spreading and then extended a fresh hidden class on every sync, which
+  // the young generation cannot collect (old-space growth under load).
+  const podLabels: Record<string, string> = Object.assign({}, observedLabels, labels, clusterLabels(cluster))
+  podLabels.etcd_node = pod.name
+  if (votes) podLabels[VOTER_LABEL] = 'true'
+  else if (VOTER_LABEL in podLabels) delete podLabels[VOTER_LABEL]
+  kept.metadata.labels = podLabels
+  if (annotations !== undefined) kept.metadata.annotations = Object.assign({}, kept.metadata.annotations, annotations)
   return kept
 }
 

@@ -124,7 +124,7 @@ function condition (type: string, isTrue: boolean, detail: { reason: string, mes
 function withTransitionTime (c: Condition, previous: Condition[] | undefined, now: string): Condition {
   const before = previous?.find(p => p.type === c.type)
   const since = before?.status === c.status && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
-  return { ...c, lastTransitionTime: since }
+  return { type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: since }
 }
 
 function ingressURLs (service: Record<string, unknown>, scheme: string): string[] {

@@ -475,6 +475,12 @@ t.test('clients reach voting members only: the voter label first, then the Servi
   const promoted = plan(request, reachable(members(0, 1, 2, 3), 0), NOW)
   t.equal(labelOf(promoted, `${NAME}-3`), 'true')
 
+  // The label follows etcd's list, not the pod: a labelled pod whose
+  // member etcd lists as a learner loses it.
+  request.children!['Pod.v1']![`${NAME}-3`]!.metadata.labels!.etcd_voter = 'true'
+  const relabelled = plan(request, reachable(members(0, 1, 2, { ordinal: 3, learner: true }), 0), NOW)
+  t.same([0, 1, 2, 3].map(o => labelOf(relabelled, `${NAME}-${o}`)), ['true', 'true', 'true', undefined], 'the learner loses a label it should not have')
+
   const seed = plan(syncRequest(), unreachable, NOW)
   t.equal(seed.rule, 'bootstrap')
   t.equal(child(seed.response, 'Pod', `${NAME}-0`).metadata.labels?.etcd_voter, 'true', 'the seed votes from the start')
