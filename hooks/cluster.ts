@@ -61,9 +61,39 @@ export const POD_POLICY_ANNOTATION = 'etcd.database.coreos.com/pod-policy'
 // Labels and annotations change in place; everything else in spec.pod, and
 // the member TLS secrets, needs a new pod.
 function podPolicyHash (pod: PodPolicy, tls: StaticTLS): string {
+  // Every resync of every cluster asks again with the same few policies:
+  // remember the answers, keyed by the policy as sent, rather than hash on
+  // every sync.
+  const key = policyKey(pod, tls)
+  const known = key === undefined ? undefined : policyHashes.get(key)
+  if (known !== undefined) return known
   const { labels: _labels, annotations: _annotations, ...rest } = pod
   const material = stableJSON({ pod: rest, peerSecret: tls.peerSecret, serverSecret: tls.serverSecret })
-  return createHash('sha256').update(material).digest('hex').slice(0, 12)
+  const hash = createHash('sha256').update(material).digest('hex').slice(0, 12)
+  if (key !== undefined) {
+    if (policyHashes.size >= POLICY_HASHES_KEPT) policyHashes.clear()
+    policyHashes.set(key, hash)
+  }
+  return hash
+}
+
+// At most 1,024 policies of at most 16 KiB each (16 MiB at worst); a few
+// cover any number of clusters.
+const POLICY_HASHES_KEPT = 1024
+const POLICY_KEY_MAX_LENGTH = 16 * 1024
+const policyHashes = new Map<string, string>()
+
+// Undefined for a policy too large to keep, or nested so deep that
+// JSON.stringify overflows the stack (stableJSON then refuses it with a
+// NestingError: a 422, not a 500).
+function policyKey (pod: PodPolicy, tls: StaticTLS): string | undefined {
+  let key: string
+  try {
+    key = `${JSON.stringify(pod)}\n${tls.peerSecret ?? ''}\n${tls.serverSecret ?? ''}`
+  } catch {
+    return undefined
+  }
+  return key.length <= POLICY_KEY_MAX_LENGTH ? key : undefined
 }
 
 function stableJSON (value: unknown, depth = 0): string {

@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap'
 import { plan, RESYNC_CONVERGING, RESYNC_STEADY, type Plan, type Rule } from '../hooks/plan.js'
 import { withoutNulls } from '../hooks/render.js'
+import { resolveSpec } from '../hooks/cluster.js'
 import { NestingError } from '../hooks/validate.js'
 import type { Observation } from '../hooks/membership.js'
 import {
@@ -446,6 +447,26 @@ t.test('withoutNulls copies only what holds a null', async t => {
   let deep: Record<string, unknown> = {}
   for (let i = 0; i < 100; i++) deep = { deep }
   t.throws(() => withoutNulls(deep), NestingError, 'nesting beyond the limit is refused')
+})
+
+t.test('the pod-policy fingerprint: what needs a new pod, and nothing else', async t => {
+  const hashOf = (pod: Record<string, unknown>, TLS?: Record<string, unknown>) => resolveSpec({ size: 3, pod, ...(TLS !== undefined ? { TLS } : {}) } as never).podPolicyHash
+  const policy = { resources: { limits: { memory: '1Gi', cpu: '1' } }, nodeSelector: { disk: 'ssd' } }
+  const first = hashOf(policy)
+  t.match(first, /^[0-9a-f]{12}$/)
+  t.equal(hashOf(policy), first, 'asked again (answered from memory): the same')
+  t.equal(hashOf({ nodeSelector: { disk: 'ssd' }, resources: { limits: { cpu: '1', memory: '1Gi' } } }), first, 'key order does not matter')
+  t.equal(hashOf({ ...policy, labels: { team: 'a' }, annotations: { note: 'b' } }), first, 'labels and annotations change in place')
+  t.not(hashOf({ ...policy, nodeSelector: { disk: 'hdd' } }), first, 'a changed field needs new pods')
+  t.not(hashOf(policy, { static: { member: { peerSecret: 'peer' } } }), first, 'so does a member TLS secret')
+  t.equal(hashOf({ ...policy, nodeSelector: { disk: 'hdd' } }), hashOf({ nodeSelector: { disk: 'hdd' }, ...policy, nodeSelector: { disk: 'hdd' } }))
+  let deep: Record<string, unknown> = {}
+  for (let i = 0; i < 100; i++) deep = { deep }
+  t.throws(() => hashOf({ affinity: deep }), NestingError, 'nesting beyond the limit is refused')
+  for (let i = 0; i < 20_000; i++) deep = { deep }
+  t.throws(() => hashOf({ affinity: deep }), NestingError, 'also nesting that overflows JSON.stringify')
+  const large = { tolerations: Array.from({ length: 2000 }, (_, i) => ({ key: `k${i}`, operator: 'Exists' })) }
+  t.equal(hashOf(large), hashOf(large), 'a policy too large to remember is hashed every time, the same')
 })
 
 t.test('clients reach voting members only: the voter label first, then the Services select it', async t => {
