@@ -30,9 +30,28 @@ export class WatchedFile {
   }
 }
 
+// A secret as the server holds it: read afresh on every check.
+export interface Secret {
+  value (): string
+}
+
+// Basic auth from a kubernetes.io/basic-auth Secret, the one Metacontroller
+// reads too: its `username` and `password` files, each watched and trimmed
+// as Metacontroller trims them.
+export class BasicAuthFiles implements Secret {
+  constructor (readonly username: WatchedFile, readonly password: WatchedFile) {}
+
+  value (): string {
+    const username = this.username.value()
+    const password = this.password.value()
+    // An empty half matches nothing, like an empty secret file.
+    return username === '' || password === '' ? '' : `${username}:${password}`
+  }
+}
+
 export interface Credentials {
-  bearerToken?: WatchedFile | undefined // the token itself
-  basicAuth?: WatchedFile | undefined // "username:password"
+  bearerToken?: Secret | undefined // the token itself
+  basicAuth?: Secret | undefined // "username:password"
 }
 
 // True when the Authorization header carries one of the configured

@@ -6,7 +6,8 @@ export interface Config {
   etcdRequestTimeoutMs: number
   tls?: { certFile: string, keyFile: string, clientCAFile?: string | undefined } | undefined
   bearerTokenFile?: string | undefined
-  basicAuthFile?: string | undefined
+  basicAuthFile?: string | undefined // "user:password" in one file
+  basicAuthFiles?: { usernameFile: string, passwordFile: string } | undefined // a kubernetes.io/basic-auth Secret's keys
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -29,6 +30,14 @@ export function readConfig (env: Record<string, string | undefined>): Config {
   if ((certFile === undefined) !== (keyFile === undefined)) problems.push('HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE go together')
   const clientCAFile = env.HOOK_TLS_CLIENT_CA_FILE || undefined
   if (clientCAFile !== undefined && certFile === undefined) problems.push('HOOK_TLS_CLIENT_CA_FILE needs HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE')
+  const basicAuthFile = env.HOOK_BASIC_AUTH_FILE || undefined
+  const usernameFile = env.HOOK_BASIC_AUTH_USERNAME_FILE || undefined
+  const passwordFile = env.HOOK_BASIC_AUTH_PASSWORD_FILE || undefined
+  if (usernameFile !== undefined && passwordFile === undefined) problems.push('HOOK_BASIC_AUTH_USERNAME_FILE needs HOOK_BASIC_AUTH_PASSWORD_FILE')
+  if (passwordFile !== undefined && usernameFile === undefined) problems.push('HOOK_BASIC_AUTH_PASSWORD_FILE needs HOOK_BASIC_AUTH_USERNAME_FILE')
+  if (basicAuthFile !== undefined && (usernameFile !== undefined || passwordFile !== undefined)) {
+    problems.push('HOOK_BASIC_AUTH_FILE and HOOK_BASIC_AUTH_USERNAME_FILE/HOOK_BASIC_AUTH_PASSWORD_FILE: set one or the other')
+  }
   if (problems.length > 0) throw new Error(`bad configuration: ${problems.join('; ')}`)
   return {
     port,
@@ -36,6 +45,7 @@ export function readConfig (env: Record<string, string | undefined>): Config {
     etcdRequestTimeoutMs,
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, clientCAFile } : undefined,
     bearerTokenFile: env.HOOK_BEARER_TOKEN_FILE || undefined,
-    basicAuthFile: env.HOOK_BASIC_AUTH_FILE || undefined,
+    basicAuthFile,
+    basicAuthFiles: usernameFile !== undefined && passwordFile !== undefined ? { usernameFile, passwordFile } : undefined,
   }
 }

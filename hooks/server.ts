@@ -3,7 +3,7 @@
 // certificate (picked up again when it changes), and shut down gracefully.
 import type { Server as HttpsServer } from 'node:https'
 import { buildApp } from './app.js'
-import { WatchedFile } from './auth.js'
+import { BasicAuthFiles, WatchedFile } from './auth.js'
 import { readConfig } from './config.js'
 import { EtcdGateway } from './etcd.js'
 
@@ -28,7 +28,9 @@ const app = buildApp({
   },
   credentials: {
     bearerToken: config.bearerTokenFile !== undefined ? new WatchedFile(config.bearerTokenFile) : undefined,
-    basicAuth: config.basicAuthFile !== undefined ? new WatchedFile(config.basicAuthFile) : undefined,
+    basicAuth: config.basicAuthFiles !== undefined
+      ? new BasicAuthFiles(new WatchedFile(config.basicAuthFiles.usernameFile), new WatchedFile(config.basicAuthFiles.passwordFile))
+      : config.basicAuthFile !== undefined ? new WatchedFile(config.basicAuthFile) : undefined,
   },
   https: secureContext(),
 })

@@ -6,7 +6,7 @@
 // (CI) they fail instead.
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { parseAllDocuments } from 'yaml'
+import { parse, parseAllDocuments } from 'yaml'
 import { ToolMissing, helmPath, requireAll, runHelm } from './helpers/helm.js'
 import { validateObject } from './helpers/objects.js'
 
@@ -24,8 +24,8 @@ function documents (text: string): Obj[] {
   }).filter((doc): doc is Obj => doc !== null)
 }
 
-async function render (values?: string, extra: string[] = []): Promise<Obj[]> {
-  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--include-crds', ...extra]
+async function render (values?: string, extra: string[] = [], namespace = NAMESPACE): Promise<Obj[]> {
+  const args = ['template', RELEASE, CHART, '--namespace', namespace, '--include-crds', ...extra]
   if (values !== undefined) args.push('--values', `${CHART}/ci/${values}`)
   return documents((await runHelm(args)).stdout)
 }
@@ -34,6 +34,33 @@ function only (objects: Obj[], kind: string): Obj {
   const found = objects.filter(o => o.kind === kind)
   if (found.length !== 1) throw new Error(`${found.length} objects of kind ${kind}`)
   return found[0]!
+}
+
+// The sync and customize webhooks, by name: both must carry the same settings.
+function webhooks (objects: Obj[]): Array<[string, Obj]> {
+  const hooks = only(objects, 'CompositeController').spec.hooks
+  return [['sync', hooks.sync.webhook], ['customize', hooks.customize.webhook]]
+}
+
+// The Secret behind a mounted file, e.g. an env var's value: [secretName, key].
+function mountedSecretFile (deployment: Obj, path: string): [string, string] | undefined {
+  const pod = deployment.spec.template.spec
+  for (const mount of pod.containers[0].volumeMounts as Array<{ name: string, mountPath: string }>) {
+    const secret = (pod.volumes as Obj[]).find(v => v.name === mount.name)?.secret
+    if (secret !== undefined && path.startsWith(`${mount.mountPath}/`)) return [secret.secretName, path.slice(mount.mountPath.length + 1)]
+  }
+  return undefined
+}
+
+// helm's exit status and stderr when it refuses to render.
+async function refusal (args: string[]): Promise<{ code: unknown, stderr: string }> {
+  try {
+    await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...args])
+  } catch (error) {
+    const { code, stderr } = error as { code?: unknown, stderr?: string }
+    return { code, stderr: stderr ?? '' }
+  }
+  return { code: 0, stderr: '' }
 }
 
 // The URL Metacontroller must call: https on 443 when the hook serves TLS.
@@ -171,6 +198,71 @@ if (missing !== undefined) {
     t.equal(controller.spec.hooks.sync.webhook.url, 'http://etcd-hook.etcd-operator:8080/sync')
     t.equal(controller.spec.hooks.sync.version, 'v2')
     t.equal(only(objects, 'Deployment').spec.template.spec.containers[0].image, 'registry.example.com/platform/etcd-operator-hook:0.1.0')
+  })
+
+  t.test('ci/security-values.yaml: both webhooks send the token, trust the tlsSecret CA and present the client certificate', async t => {
+    // Not the release's name: the Secret references must carry the namespace itself.
+    const namespace = 'hooks-ns'
+    const objects = await render('security-values.yaml', [], namespace)
+    const deployment = only(objects, 'Deployment')
+    const env = new Map((deployment.spec.template.spec.containers[0].env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+    for (const [name, webhook] of webhooks(objects)) {
+      t.same(webhook.authorization, { type: 'Bearer', secretRef: { name: 'etcd-operator-hook-token', namespace, key: 'token' } }, `${name}: authorization from bearerTokenSecret`)
+      t.same(mountedSecretFile(deployment, env.get('HOOK_BEARER_TOKEN_FILE') ?? ''), ['etcd-operator-hook-token', 'token'], `${name}: the same Secret and key the hook reads`)
+      t.same(webhook.caBundle, { secretRef: { name: 'etcd-operator-hook-tls', namespace, key: 'ca.crt' } }, `${name}: caBundle is the tlsSecret's ca.crt`)
+      t.same(mountedSecretFile(deployment, env.get('HOOK_TLS_CLIENT_CA_FILE') ?? ''), ['etcd-operator-hook-tls', 'ca.crt'], `${name}: the CA the hook checks client certificates against`)
+      t.same(webhook.clientTLS, { secretRef: { name: 'etcd-operator-metacontroller-client-tls', namespace }, certKey: 'tls.crt', privateKeyKey: 'tls.key' }, `${name}: clientTLS from metacontrollerClientSecret`)
+      t.equal(webhook.basicAuth, undefined, `${name}: no basicAuth next to authorization`)
+      t.match(webhook.url, /^https:\/\//, `${name}: over HTTPS`)
+    }
+  })
+
+  t.test('ci/basic-auth-values.yaml: hook and Metacontroller read the same kubernetes.io/basic-auth Secret', async t => {
+    const objects = await render('basic-auth-values.yaml')
+    const values = parse(readFileSync(new URL(`../${CHART}/ci/basic-auth-values.yaml`, import.meta.url), 'utf8')) as Obj
+    const deployment = only(objects, 'Deployment')
+    const env = new Map((deployment.spec.template.spec.containers[0].env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+    t.same(mountedSecretFile(deployment, env.get('HOOK_BASIC_AUTH_USERNAME_FILE') ?? ''), ['etcd-operator-hook-basic-auth', 'username'], 'HOOK_BASIC_AUTH_USERNAME_FILE is the Secret\'s username')
+    t.same(mountedSecretFile(deployment, env.get('HOOK_BASIC_AUTH_PASSWORD_FILE') ?? ''), ['etcd-operator-hook-basic-auth', 'password'], 'HOOK_BASIC_AUTH_PASSWORD_FILE is its password')
+    t.notOk(env.has('HOOK_BASIC_AUTH_FILE'), 'not the one-file form')
+    t.notOk(env.has('HOOK_BEARER_TOKEN_FILE'), 'no bearer token')
+    for (const [name, webhook] of webhooks(objects)) {
+      t.same(webhook.basicAuth, { secretRef: { name: 'etcd-operator-hook-basic-auth', namespace: NAMESPACE }, usernameKey: 'username', passwordKey: 'password' }, `${name}: basicAuth from basicAuthSecret`)
+      t.equal(webhook.authorization, undefined, `${name}: no authorization next to basicAuth`)
+      t.equal(webhook.caBundle?.inline?.trim(), values.security.caBundle.trim(), `${name}: the inline caBundle, not the tlsSecret's`)
+      t.equal(webhook.clientTLS, undefined, `${name}: no client certificate unless required`)
+    }
+  })
+
+  t.test('hook.metacontrollerAuth=false: no auth fields, hook.webhook still passes through', async t => {
+    const objects = await render('security-values.yaml', ['--set', 'hook.metacontrollerAuth=false'])
+    for (const [name, webhook] of webhooks(objects)) t.same(Object.keys(webhook).sort(), ['timeout', 'url'], `${name}: url and timeout only`)
+    const extra = await render('security-values.yaml', ['--set', 'hook.metacontrollerAuth=false', '--set', 'security.metacontrollerClientSecret=', '--set', 'hook.webhook.caBundle.configMapRef.name=hook-ca'])
+    for (const [name, webhook] of webhooks(extra)) {
+      t.same(webhook.caBundle, { configMapRef: { name: 'hook-ca' } }, `${name}: hook.webhook as given, and no fail without metacontrollerClientSecret`)
+      t.equal(webhook.authorization, undefined, `${name}: still no authorization`)
+    }
+  })
+
+  t.test('hook.webhook is merged last, over the rendered auth fields', async t => {
+    const objects = await render('security-values.yaml', ['--set', 'hook.webhook.authorization.type=Token'])
+    for (const [name, webhook] of webhooks(objects)) {
+      t.same(webhook.authorization, { type: 'Token', secretRef: { name: 'etcd-operator-hook-token', namespace: NAMESPACE, key: 'token' } }, `${name}: the type overridden, the Secret kept`)
+    }
+  })
+
+  t.test('the chart refuses auth settings Metacontroller cannot use', async t => {
+    const noClientSecret = await refusal(['--values', `${CHART}/ci/security-values.yaml`, '--set', 'security.metacontrollerClientSecret='])
+    t.not(noClientSecret.code, 0, 'requireClientCert without metacontrollerClientSecret fails')
+    t.match(noClientSecret.stderr, /security\.requireClientCert needs security\.metacontrollerClientSecret/)
+    const both = await refusal(['--set', 'security.bearerTokenSecret=token', '--set', 'security.basicAuthSecret=basic'])
+    t.not(both.code, 0, 'bearerTokenSecret and basicAuthSecret together fail')
+    t.match(both.stderr, /security\.bearerTokenSecret and security\.basicAuthSecret are both set: Metacontroller refuses/)
+    const caWithoutTLS = await refusal(['--set', 'security.caBundle=-----BEGIN CERTIFICATE-----'])
+    t.not(caWithoutTLS.code, 0, 'caBundle without tlsSecret fails: the hook serves plain HTTP')
+    t.match(caWithoutTLS.stderr, /security\.caBundle needs security\.tlsSecret/)
+    const bothUnwired = await refusal(['--set', 'security.bearerTokenSecret=token', '--set', 'security.basicAuthSecret=basic', '--set', 'hook.metacontrollerAuth=false'])
+    t.equal(bothUnwired.code, 0, 'the hook itself takes either: fine when the chart wires nothing')
   })
 
   t.test('values.schema.json refuses bad values', async t => {

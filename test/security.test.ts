@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp } from '../hooks/app.js'
-import { WatchedFile, isAuthorized } from '../hooks/auth.js'
+import { BasicAuthFiles, WatchedFile, isAuthorized } from '../hooks/auth.js'
 import { readConfig } from '../hooks/config.js'
 import type { MembershipAction, MembershipClient, Observation } from '../hooks/membership.js'
 import { HookMetrics } from '../hooks/metrics.js'
@@ -59,6 +59,35 @@ t.test('a rotated secret file is picked up', async t => {
   t.notOk(isAuthorized({ bearerToken: new WatchedFile(secretFile('empty', '')) }, 'Bearer '), 'an empty secret matches nothing')
 })
 
+t.test('basic auth from a kubernetes.io/basic-auth Secret: username and password files', async t => {
+  let clock = 0
+  const passwordPath = secretFile('basic-password', 'pa55word\n')
+  const basicAuth = new BasicAuthFiles(
+    new WatchedFile(secretFile('basic-username', 'metacontroller\n'), 5000, () => clock),
+    new WatchedFile(passwordPath, 5000, () => clock),
+  )
+  const app = buildApp({ membership: healthy, now: () => NOW, credentials: { basicAuth } })
+  t.teardown(() => app.close())
+  // As Metacontroller sends it: Basic base64(username:password).
+  const sync = async (username: string, password: string) => (await app.inject({
+    method: 'POST', url: '/sync', payload: syncRequest(), headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
+  })).statusCode
+  t.equal(await sync('metacontroller', 'pa55word'), 200, 'the username and password, trimmed')
+  t.equal(await sync('metacontroller', 'wrong'), 401, 'a wrong password')
+  t.equal(await sync('someone', 'pa55word'), 401, 'a wrong username')
+  t.equal(await sync('metacontroller', ''), 401, 'no password')
+
+  writeFileSync(passwordPath, 'n3w-pa55word\n')
+  utimesSync(passwordPath, new Date(), new Date(Date.now() + 10_000))
+  t.equal(await sync('metacontroller', 'pa55word'), 200, 'within the recheck interval: the cached password')
+  clock += 5000
+  t.equal(await sync('metacontroller', 'n3w-pa55word'), 200, 'after it: the rotated password')
+  t.equal(await sync('metacontroller', 'pa55word'), 401, 'and the old one no more')
+
+  const noPassword = new BasicAuthFiles(new WatchedFile(secretFile('user-only', 'metacontroller')), new WatchedFile(secretFile('empty-password', '')))
+  t.notOk(isAuthorized({ basicAuth: noPassword }, `Basic ${Buffer.from('metacontroller:').toString('base64')}`), 'an empty password matches nothing')
+})
+
 t.test('metrics: sync duration by outcome, actions by kind, clusters by phase', async t => {
   const metrics = new HookMetrics()
   const app = buildApp({ membership: healthy, now: () => NOW, metrics })
@@ -79,6 +108,13 @@ t.test('configuration from the environment', async t => {
     { port: 9443, tls: { certFile: '/c', keyFile: '/k' }, bearerTokenFile: '/t' })
   t.throws(() => readConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', HOOK_TLS_CERT_FILE: '/c' }),
     /PORT=eighty: want a whole number.*LOG_LEVEL=loud.*HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE go together/)
+  t.match(readConfig({ HOOK_BASIC_AUTH_USERNAME_FILE: '/u', HOOK_BASIC_AUTH_PASSWORD_FILE: '/p' }),
+    { basicAuthFiles: { usernameFile: '/u', passwordFile: '/p' }, basicAuthFile: undefined })
+  t.match(readConfig({ HOOK_BASIC_AUTH_FILE: '/a' }), { basicAuthFile: '/a', basicAuthFiles: undefined }, 'user:password in one file still works')
+  t.throws(() => readConfig({ HOOK_BASIC_AUTH_USERNAME_FILE: '/u' }), /HOOK_BASIC_AUTH_USERNAME_FILE needs HOOK_BASIC_AUTH_PASSWORD_FILE/)
+  t.throws(() => readConfig({ HOOK_BASIC_AUTH_PASSWORD_FILE: '/p' }), /HOOK_BASIC_AUTH_PASSWORD_FILE needs HOOK_BASIC_AUTH_USERNAME_FILE/)
+  t.throws(() => readConfig({ HOOK_BASIC_AUTH_FILE: '/a', HOOK_BASIC_AUTH_USERNAME_FILE: '/u', HOOK_BASIC_AUTH_PASSWORD_FILE: '/p' }),
+    /HOOK_BASIC_AUTH_FILE and HOOK_BASIC_AUTH_USERNAME_FILE\/HOOK_BASIC_AUTH_PASSWORD_FILE: set one or the other/)
 })
 
 t.test('HTTPS with a client CA: only callers with a certificate get through', async t => {

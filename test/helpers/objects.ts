@@ -14,6 +14,8 @@ const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false })
 const str = { type: 'string' }
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } }
 const goDuration = { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$' }
+const secretRef = { type: 'object', additionalProperties: false, required: ['name', 'namespace'], properties: { name: str, namespace: str } }
+const keyRef = { type: 'object', additionalProperties: false, required: ['name', 'namespace'], properties: { name: str, namespace: str, key: str } }
 const clusterMetadata = {
   type: 'object',
   required: ['name'],
@@ -48,10 +50,26 @@ const hook = {
         },
         timeout: goDuration,
         etag: { type: 'object' },
-        caBundle: str,
-        authorization: { type: 'object' },
-        basicAuth: { type: 'object' },
-        clientTLS: { type: 'object' },
+        // Metacontroller's webhook authentication (pkg/apis/metacontroller/
+        // v1alpha1 Webhook): Secret references always name their namespace.
+        caBundle: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { inline: str, secretRef: keyRef, configMapRef: keyRef },
+          oneOf: [{ required: ['inline'] }, { required: ['secretRef'] }, { required: ['configMapRef'] }],
+        },
+        authorization: {
+          type: 'object', additionalProperties: false, required: ['secretRef'],
+          properties: { type: str, secretRef: { ...keyRef, required: ['name', 'namespace', 'key'] } },
+        },
+        basicAuth: {
+          type: 'object', additionalProperties: false, required: ['secretRef'],
+          properties: { secretRef, usernameKey: str, passwordKey: str },
+        },
+        clientTLS: {
+          type: 'object', additionalProperties: false, required: ['secretRef'],
+          properties: { secretRef, certKey: str, privateKeyKey: str },
+        },
       },
       oneOf: [{ required: ['url'] }, { required: ['service'] }],
     },

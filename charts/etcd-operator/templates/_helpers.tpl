@@ -62,3 +62,49 @@ app.kubernetes.io/part-of: etcd-operator
 {{- printf "%s://%s.%s:%d%s" $scheme (include "etcd-operator.fullname" .root) .root.Release.Namespace $port .path }}
 {{- end }}
 {{- end }}
+
+{{/*
+Metacontroller's webhook settings matching `security`, read by Metacontroller
+from Secrets in the release namespace: the credentials it sends, the CA it
+trusts for the hook's HTTPS, and the client certificate it presents.
+*/}}
+{{- define "etcd-operator.webhookAuth" -}}
+{{- $security := .Values.security }}
+{{- $namespace := .Release.Namespace }}
+{{- $auth := dict }}
+{{- if .Values.hook.metacontrollerAuth }}
+{{- if and $security.bearerTokenSecret $security.basicAuthSecret }}
+{{- fail "security.bearerTokenSecret and security.basicAuthSecret are both set: Metacontroller refuses a webhook with both authorization and basicAuth. Set one (or hook.metacontrollerAuth=false to configure Metacontroller yourself)." }}
+{{- end }}
+{{- with $security.bearerTokenSecret }}
+{{- $_ := set $auth "authorization" (dict "type" "Bearer" "secretRef" (dict "name" . "namespace" $namespace "key" "token")) }}
+{{- end }}
+{{- with $security.basicAuthSecret }}
+{{- $_ := set $auth "basicAuth" (dict "secretRef" (dict "name" . "namespace" $namespace) "usernameKey" "username" "passwordKey" "password") }}
+{{- end }}
+{{- if $security.tlsSecret }}
+{{- if $security.caBundle }}
+{{- $_ := set $auth "caBundle" (dict "inline" $security.caBundle) }}
+{{- else }}
+{{- $_ := set $auth "caBundle" (dict "secretRef" (dict "name" $security.tlsSecret "namespace" $namespace "key" "ca.crt")) }}
+{{- end }}
+{{- if $security.requireClientCert }}
+{{- if not $security.metacontrollerClientSecret }}
+{{- fail "security.requireClientCert needs security.metacontrollerClientSecret: a kubernetes.io/tls Secret with the client certificate Metacontroller presents, signed by the CA in the tlsSecret's ca.crt (or set hook.metacontrollerAuth=false to configure Metacontroller yourself)." }}
+{{- end }}
+{{- $_ := set $auth "clientTLS" (dict "secretRef" (dict "name" $security.metacontrollerClientSecret "namespace" $namespace) "certKey" "tls.crt" "privateKeyKey" "tls.key") }}
+{{- end }}
+{{- else if $security.caBundle }}
+{{- fail "security.caBundle needs security.tlsSecret: without it the hook serves plain HTTP." }}
+{{- end }}
+{{- end }}
+{{- toYaml $auth }}
+{{- end }}
+
+{{/* Fields added to both webhooks: the auth settings, then hook.webhook over them. */}}
+{{- define "etcd-operator.webhookExtras" -}}
+{{- $extras := mergeOverwrite (include "etcd-operator.webhookAuth" . | fromYaml) (.Values.hook.webhook | default dict | deepCopy) }}
+{{- if $extras }}
+{{- toYaml $extras }}
+{{- end }}
+{{- end }}
