@@ -21,6 +21,7 @@ import { RESYNC_STEADY } from '../hooks/plan.js'
 import type { SyncResponse } from '../hooks/schema.js'
 import type { FromChild, ToChild } from './child.js'
 import { measureObserve, percentile, type EtcdFigures } from './etcd-observe.js'
+import type { OpenLoopMessage, OpenLoopResult, OpenLoopTask } from './open-loop.js'
 import { formatProfile, summariseProfile } from './profile.js'
 import { steadyRequest } from './requests.js'
 
@@ -258,7 +259,7 @@ function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
-interface Latency { p50: number, p99: number, count: number, peakRssMB: number }
+interface Latency { p50: number, p99: number, count: number, peakRssMB: number, loaderDelayP99?: number, loaderDelayMax?: number }
 
 // A fresh server compiles its hot paths over its first thousands of
 // requests; a hook in production has long done so. Warm it up the way
@@ -315,41 +316,24 @@ async function latencyAt (server: Server, body: string, concurrency: number, sec
 // when it was due: queueing in the client counts, as it would for a caller.
 async function latencyAtRate (server: Server, body: string, concurrency: number, rate: number, seconds: number): Promise<Latency> {
   await warmUp(server, body)
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
-  try {
-    // Open every connection first.
-    await Promise.all(Array.from({ length: concurrency }, () => post(server.port, body, agent)))
-    const times: number[] = []
-    const answers: Array<Promise<void>> = []
-    const interval = 1000 / rate
-    const run = async (ms: number, record: boolean) => {
-      const start = performance.now()
-      let sent = 0
-      while (performance.now() - start < ms) {
-        // Everything due by now goes out. Then poll again after any I/O
-        // (setImmediate): a 1 ms timer would send up to a millisecond late,
-        // and that lateness would be counted against the server. This core
-        // is the loader's own.
-        for (; sent * interval <= performance.now() - start; sent++) {
-          const due = start + sent * interval
-          answers.push(post(server.port, body, agent).then(({ status }) => {
-            if (status !== 200) throw new Error(`status ${status}`)
-            if (record) times.push(performance.now() - due)
-          }))
-        }
-        await new Promise(resolve => setImmediate(resolve))
-      }
-    }
-    await run(2000, false)
-    await Promise.all(answers)
-    resetPeak(server.pid)
-    await run(seconds * 1000, true)
-    await Promise.all(answers)
-    times.sort((a, b) => a - b)
-    return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), count: times.length, peakRssMB: procStatusKB(server.pid, 'VmHWM') / 1024 }
-  } finally {
-    agent.destroy()
-  }
+  // A process of its own (bench/open-loop.ts), on this process's core: this
+  // one's heap, grown by autocannon, would stall the load with its own
+  // collections. A young generation large enough for the whole row.
+  const task: OpenLoopTask = { port: server.port, body, connections: concurrency, rate, seconds }
+  const loader = fork(new URL('./open-loop.js', import.meta.url).pathname, [JSON.stringify(task)], {
+    execArgv: ['--max-semi-space-size=64'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  children.push(loader)
+  let result: OpenLoopResult | undefined
+  loader.on('message', (m: OpenLoopMessage) => {
+    // The peak is taken over the timed part only, after the lead-in.
+    if ('timing' in m) resetPeak(server.pid)
+    else result = m
+  })
+  const code = await new Promise<number | null>(resolve => loader.once('exit', resolve))
+  if (result === undefined) throw new Error(`the open-loop load at ${rate} req/s failed (exit ${code})`)
+  return { ...result, peakRssMB: procStatusKB(server.pid, 'VmHWM') / 1024 }
 }
 
 // ---- the run ---------------------------------------------------------------
@@ -411,6 +395,7 @@ for (const { concurrency, rate } of latencyPlans) {
   await stopServer(freshBaseline)
 }
 const hookService = (latencies[0] as { hook: Latency }).hook
+const loaderDelay = (l: Latency) => l.loaderDelayP99 === undefined ? '–' : `${l.loaderDelayP99.toFixed(1)} / ${(l.loaderDelayMax ?? 0).toFixed(1)} ms`
 
 out('## Hook vs. baseline')
 out()
@@ -424,12 +409,12 @@ for (const r of rows) {
 out()
 out(`Rounds at size ${largest}, hook/baseline req/s: ${largestRow.hook.rounds.map((h, i) => (h.requests / h.seconds / ((largestRow.baseline.rounds[i] as Round).requests / (largestRow.baseline.rounds[i] as Round).seconds)).toFixed(2)).join(', ')}.`)
 out()
-out(`Latency at size ${largest}, timed per request to the microsecond: one connection and Metacontroller's own concurrency (it runs ${METACONTROLLER_WORKERS} syncs at a time by default), each sending its next request when answered, 4 s; then ${connections} connections sending ${openLoopRates.join(', ')} req/s in all, whether answered or not (100 req/s is about the syncs of the clusters one replica serves; the others a quarter and half of the hook's saturated throughput), each timed from when it was due, 6 s. Fresh server processes for each row.`)
+out(`Latency at size ${largest}, timed per request to the microsecond: one connection and Metacontroller's own concurrency (it runs ${METACONTROLLER_WORKERS} syncs at a time by default), each sending its next request when answered, 4 s; then ${connections} connections sending ${openLoopRates.join(', ')} req/s in all, whether answered or not (100 req/s is about the syncs of the clusters one replica serves; the others a quarter and half of the hook's saturated throughput), each timed from when it was due, 6 s after a 2 s lead-in, sent by a process of its own (its heap stays small, so its collections do not stall the load; loader delay: how late its event loop ran, p99 / max, for hook and baseline). Fresh server processes for each row.`)
 out()
-out('| connections | offered load | hook p50 | hook p99 | baseline p50 | baseline p99 | hook peak RSS | baseline peak RSS |')
-out('|---:|---:|---:|---:|---:|---:|---:|---:|')
+out('| connections | offered load | hook p50 | hook p99 | baseline p50 | baseline p99 | hook peak RSS | baseline peak RSS | loader delay |')
+out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const l of latencies) {
-  out(`| ${l.concurrency} | ${l.rate === undefined ? 'closed loop' : `${f0(l.rate)} req/s`} | ${l.hook.p50.toFixed(2)} ms | ${l.hook.p99.toFixed(2)} ms | ${l.baseline.p50.toFixed(2)} ms | ${l.baseline.p99.toFixed(2)} ms | ${f1(l.hook.peakRssMB)} MB | ${f1(l.baseline.peakRssMB)} MB |`)
+  out(`| ${l.concurrency} | ${l.rate === undefined ? 'closed loop' : `${f0(l.rate)} req/s`} | ${l.hook.p50.toFixed(2)} ms | ${l.hook.p99.toFixed(2)} ms | ${l.baseline.p50.toFixed(2)} ms | ${l.baseline.p99.toFixed(2)} ms | ${f1(l.hook.peakRssMB)} MB | ${f1(l.baseline.peakRssMB)} MB | ${loaderDelay(l.hook)}; ${loaderDelay(l.baseline)} |`)
 }
 out()
 out(`Idle RSS after start: hook ${f1(idleRssMB.hook)} MB, baseline ${f1(idleRssMB.baseline)} MB. Both servers ran with ${Object.keys(serverEnv).length > 0 ? `the image's ${Object.entries(serverEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}` : 'Node\'s default memory settings'}${serverFlags.length > 0 ? ` and \`${serverFlags.join(' ')}\`` : ''}.`)
