@@ -38,4 +38,4 @@ USER 65532:65532
 EXPOSE 8080
 # Not `npm start`: its prestart hook would try to compile, and npm would sit
 # between the kubelet's SIGTERM and the server's graceful shutdown.
-CMD ["node", "dist/server.js"]
+CMD ["node", "dist/server/main.js"]

@@ -7,7 +7,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { EtcdGateway } from '../hooks/etcd.js'
+import { EtcdGateway } from '../hooks/etcd/gateway.js'
 
 export interface ObserveCost {
   endpoints: number

@@ -2,8 +2,8 @@
 // benchmark measures the hook's own cost: every observed endpoint is a
 // started voter named after its pod, the first one leads. Any write is a
 // bug in the benchmark's request (a steady cluster needs none).
-import { CLIENT_PORT, PEER_PORT } from '../hooks/cluster.js'
-import type { EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from '../hooks/membership.js'
+import { CLIENT_PORT, PEER_PORT } from '../hooks/cluster/model.js'
+import type { EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from '../hooks/etcd/types.js'
 
 export const BENCH_CLUSTER_ID = '14841639068965178418'
 

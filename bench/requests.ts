@@ -3,10 +3,11 @@
 // kubelet's status (test/helpers/fixtures.ts), the Services and the
 // PodDisruptionBudget as the API server stores them, and the status the
 // hook wrote on the previous sync.
-import { readCluster } from '../hooks/cluster.js'
-import { observeTarget } from '../hooks/members.js'
-import { plan } from '../hooks/plan.js'
-import type { KubeObject, SyncRequest } from '../hooks/schema.js'
+import { readCluster } from '../hooks/cluster/observe/cluster.js'
+import { observeTarget } from '../hooks/cluster/targets.js'
+import { plan } from '../hooks/cluster/plan.js'
+import type { SyncRequest } from '../hooks/api/cluster.js'
+import type { KubeObject } from '../hooks/api/kube.js'
 import { NAME, NOW, UID, syncRequest } from '../test/helpers/fixtures.js'
 import { healthyObservation } from './healthy-membership.js'
 

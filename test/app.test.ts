@@ -1,9 +1,9 @@
 // The HTTP shell through fastify's inject(): validation, the single
 // membership write, and what a failed write does to the answer.
 import t from 'tap'
-import { buildApp } from '../hooks/app.js'
-import type { MembershipAction, MembershipClient, Observation } from '../hooks/membership.js'
-import type { SyncResponse } from '../hooks/schema.js'
+import { buildApp } from '../hooks/server/app.js'
+import type { MembershipAction, MembershipClient, Observation } from '../hooks/etcd/types.js'
+import type { SyncResponse } from '../hooks/api/cluster.js'
 import { NAME, NOW, exampleRequest, members, reachable, syncRequest, unreachable } from './helpers/fixtures.js'
 import { podNames } from './helpers/inspect.js'
 

@@ -2,8 +2,8 @@
 // and with every pod policy field set, is a valid Kubernetes object and
 // carries no null.
 import t from 'tap'
-import { plan } from '../hooks/plan.js'
-import type { ClusterSpec } from '../hooks/schema.js'
+import { plan } from '../hooks/cluster/plan.js'
+import type { ClusterSpec } from '../hooks/api/cluster.js'
 import { NOW, members, reachable, syncRequest, unreachable, type RequestFixture } from './helpers/fixtures.js'
 import { validateKubeObject } from './helpers/kube-schema.js'
 

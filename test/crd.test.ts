@@ -10,9 +10,10 @@ import { parseAllDocuments } from 'yaml'
 import {
   DEFAULT_REPOSITORY, DEFAULT_VERSION, EtcdClusterSchema, MAX_CLUSTER_NAME_LENGTH, MAX_SIZE,
   type EtcdCluster,
-} from '../hooks/schema.js'
-import { problemsOf } from '../hooks/validate.js'
-import { CRD_FILES, REGENERATE, crdYaml, toStructural } from '../scripts/crd.js'
+} from '../hooks/api/cluster.js'
+import { problemsOf } from '../hooks/api/validate.js'
+import { toStructural } from '../hooks/api/crd.js'
+import { CRD_FILES, REGENERATE, crdYaml } from '../scripts/crd.js'
 import { celRule, parse } from './helpers/cel.js'
 import { crdValidator, loadCrd, pruneAndDefault, schemaOf, structuralProblems, type Schema } from './helpers/crd.js'
 import { ROOT } from './helpers/helm.js'
@@ -29,7 +30,7 @@ const examples = readdirSync(EXAMPLES).filter(f => f.endsWith('.yaml')).sort()
     .filter((doc): doc is Record<string, unknown> => doc !== null && doc.kind === 'EtcdCluster')
     .map(doc => ({ file, doc })))
 
-t.test('the committed CRD is what scripts/crd.ts generates from hooks/schema.ts', async t => {
+t.test('the committed CRD is what scripts/crd.ts generates from hooks/api/cluster.ts', async t => {
   const fresh = crdYaml()
   for (const file of CRD_FILES) {
     const committed = readFileSync(`${ROOT}${file}`, 'utf8')

@@ -1,6 +1,6 @@
 // The image, checked by reading (no Docker daemon in the test run): the
 // runtime stage holds production dependencies only, and those are enough to
-// run dist/server.js; it runs as uid 65532 and starts the server directly.
+// run dist/server/main.js; it runs as uid 65532 and starts the server directly.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import t from 'tap'
@@ -23,7 +23,7 @@ t.test('the runtime stage', async t => {
   // npm run bench measures memory with these two (bench/run.ts reads them here).
   t.ok(runtime.some(l => /NODE_OPTIONS=--max-semi-space-size=\d+/.test(l)), 'a smaller young generation')
   t.ok(runtime.some(l => /MALLOC_ARENA_MAX=\d+/.test(l)), 'few malloc arenas')
-  t.ok(runtime.includes('CMD ["node", "dist/server.js"]'), 'starts the server itself, not through npm (prestart would compile)')
+  t.ok(runtime.includes('CMD ["node", "dist/server/main.js"]'), 'starts the server itself, not through npm (prestart would compile)')
   const copies = runtime.filter(l => /^COPY\s/.test(l))
   t.same(copies.map(l => l.split(/\s+/).at(-1)), ['./node_modules', './dist', './'], 'only node_modules, dist and package.json')
   t.ok(copies.some(l => l === 'COPY package.json ./'), 'package.json (type: module) and nothing else from the context')
@@ -38,14 +38,14 @@ t.test('.dockerignore keeps local builds and modules out of the context', async 
 
 t.test('production dependencies are enough for dist/', async t => {
   const dist = `${ROOT}dist/`
-  if (!existsSync(`${dist}server.js`)) {
-    t.fail('dist/server.js is missing: run npm run build (npm test does)')
+  if (!existsSync(`${dist}server/main.js`)) {
+    t.fail('dist/server/main.js is missing: run npm run build (npm test does)')
     return
   }
   const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { dependencies: Record<string, string> }
   const builtins = new Set(builtinModules)
   const imported = new Set<string>()
-  for (const file of readdirSync(dist).filter(f => f.endsWith('.js'))) {
+  for (const file of readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('.js'))) {
     const text = readFileSync(`${dist}${file}`, 'utf8')
     for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"./][^'"]*)['"]/g)) {
       const specifier = m[1]!

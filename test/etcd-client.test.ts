@@ -10,8 +10,8 @@ import { connect, createServer as createTcpServer, type Server as TcpServer, typ
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { EtcdError, EtcdGateway, memberIdHex, type EtcdErrorCode } from '../hooks/etcd.js'
-import type { EtcdMember, MembershipAction, Observation } from '../hooks/membership.js'
+import { EtcdError, EtcdGateway, memberIdHex, type EtcdErrorCode } from '../hooks/etcd/gateway.js'
+import type { EtcdMember, MembershipAction, Observation } from '../hooks/etcd/types.js'
 
 const ETCD = '/usr/bin/etcd'
 const ETCDCTL = '/usr/bin/etcdctl'

@@ -7,9 +7,9 @@
 // FUZZ_SEED=<seed> replays a run; FUZZ_RUNS scales it (default 1500 per kind).
 import t from 'tap'
 import fc from 'fast-check'
-import { buildApp } from '../hooks/app.js'
-import type { MembershipAction, MembershipClient, Observation } from '../hooks/membership.js'
-import type { KubeObject } from '../hooks/schema.js'
+import { buildApp } from '../hooks/server/app.js'
+import type { MembershipAction, MembershipClient, Observation } from '../hooks/etcd/types.js'
+import type { KubeObject } from '../hooks/api/kube.js'
 import { NAME, NOW, members as memberList, syncRequest, unreachable, type PodFixture, type PodState } from './helpers/fixtures.js'
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }

@@ -3,9 +3,10 @@
 // learners, missing or extra, etcd unreachable, every size and version.
 import t from 'tap'
 import fc from 'fast-check'
-import { plan } from '../hooks/plan.js'
-import type { EtcdMember, Observation } from '../hooks/membership.js'
-import type { KubeObject, SyncRequest, SyncResponse } from '../hooks/schema.js'
+import { plan } from '../hooks/cluster/plan.js'
+import type { EtcdMember, Observation } from '../hooks/etcd/types.js'
+import type { SyncRequest, SyncResponse } from '../hooks/api/cluster.js'
+import type { KubeObject } from '../hooks/api/kube.js'
 import { NAME, NOW, members as memberList, memberId, syncRequest, type PodFixture, type PodState } from './helpers/fixtures.js'
 import { validateKubeObject } from './helpers/kube-schema.js'
 

@@ -2,11 +2,11 @@
 // names the rule that must win, and checks the children, status and
 // membership action that follow from it.
 import t, { type Test } from 'tap'
-import { plan, RESYNC_CONVERGING, RESYNC_STEADY, type Plan, type Rule } from '../hooks/plan.js'
-import { withoutNulls } from '../hooks/render.js'
-import { resolveSpec } from '../hooks/cluster.js'
-import { NestingError } from '../hooks/validate.js'
-import type { Observation } from '../hooks/membership.js'
+import { plan, RESYNC_CONVERGING, RESYNC_STEADY, type Plan, type Rule } from '../hooks/cluster/plan.js'
+import { withoutNulls } from '../hooks/kube/objects.js'
+import { resolveSpec } from '../hooks/cluster/observe/spec.js'
+import { NestingError } from '../hooks/api/validate.js'
+import type { Observation } from '../hooks/etcd/types.js'
 import {
   CLUSTER_ID, NAME, NOW, UID, memberId, members, reachable, syncRequest, unreachable,
   type RequestFixture,

@@ -1,11 +1,11 @@
 // Production features: static TLS, the operator's client certificate,
 // pod policy rollout by replacement, persistence and disruption budgets.
 import t from 'tap'
-import { buildApp } from '../hooks/app.js'
-import { operatorCredentials } from '../hooks/credentials.js'
-import type { MembershipAction, MembershipClient, Observation } from '../hooks/membership.js'
-import { plan } from '../hooks/plan.js'
-import type { SyncRequest, SyncResponse } from '../hooks/schema.js'
+import { buildApp } from '../hooks/server/app.js'
+import { operatorCredentials } from '../hooks/cluster/observe/credentials.js'
+import type { MembershipAction, MembershipClient, Observation } from '../hooks/etcd/types.js'
+import { plan } from '../hooks/cluster/plan.js'
+import type { SyncRequest, SyncResponse } from '../hooks/api/cluster.js'
 import { NAME, NOW, members, reachable, syncRequest, unreachable } from './helpers/fixtures.js'
 import { child, childrenOfKind, flags, podNames } from './helpers/inspect.js'
 

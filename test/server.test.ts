@@ -8,14 +8,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { SyncResponse } from '../hooks/schema.js'
+import type { SyncResponse } from '../hooks/api/cluster.js'
 import { startLoopbackCluster } from './helpers/loopback-cluster.js'
 import { ETCDCTL, missingForNamespaces, skipUnless } from './helpers/requirements.js'
 
 const run = promisify(execFile)
 const ROOT = new URL('..', import.meta.url).pathname
 const EXAMPLES = join(ROOT, 'manifests/examples')
-const SERVER = join(ROOT, 'dist/server.js')
+const SERVER = join(ROOT, 'dist/server/main.js')
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 // The server is the built one: `npm test` builds first (pretest).

@@ -2,7 +2,7 @@
 // webhook timeout: the hook's etcd client bounds every call, and the answer
 // is a 200 that waits (keeps every pod, Available=False, resync soon).
 //
-// The production entry point (dist/server.js, with the real EtcdGateway)
+// The production entry point (dist/server/main.js, with the real EtcdGateway)
 // runs in a network namespace of its own that has only loopback. Its hosts
 // file maps the members' names to 127.0.0.11-13, where a stub "etcd"
 // accepts connections and then: never answers; answers after 20 s; or
@@ -11,12 +11,12 @@ import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { SyncResponse } from '../hooks/schema.js'
+import type { SyncResponse } from '../hooks/api/cluster.js'
 import { loopbackNamespace, run, waitFor } from './helpers/loopback-cluster.js'
 import { skipUnless } from './helpers/requirements.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
-const SERVER = join(ROOT, 'dist/server.js')
+const SERVER = join(ROOT, 'dist/server/main.js')
 const REQUEST = join(ROOT, 'manifests/examples/sync-running-cluster.json')
 const CLUSTER = 'example-etcd-cluster'
 const PODS = [0, 1, 2].map(o => `${CLUSTER}-${o}`)

@@ -1,5 +1,5 @@
 // End to end: real etcd clusters run from the hook's own pods, driven by the
-// real hook server (dist/server.js) through a Metacontroller stand-in. Each
+// real hook server (dist/server/main.js) through a Metacontroller stand-in. Each
 // scenario asserts on real etcd and prints its convergence time (seconds
 // from the change to a steady, Available cluster: see Cluster.notSteady).
 //

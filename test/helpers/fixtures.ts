@@ -2,10 +2,14 @@
 // pods rendered by the hook itself, then given the metadata the API server
 // adds and the status a kubelet reports. Every call returns fresh objects.
 import { readFileSync } from 'node:fs'
-import { POD_POLICY_ANNOTATION, readCluster, peerURL, clientURL, type Cluster } from '../../hooks/cluster.js'
-import type { EtcdMember, Observation } from '../../hooks/membership.js'
-import { templateClaim, templateMemberPod } from '../../hooks/render.js'
-import type { ClusterSpec, ClusterStatus, KubeObject, SyncRequest } from '../../hooks/schema.js'
+import { POD_POLICY_ANNOTATION, type Cluster } from '../../hooks/cluster/model.js'
+import { clientURL, peerURL } from '../../hooks/cluster/names.js'
+import { readCluster } from '../../hooks/cluster/observe/cluster.js'
+import type { EtcdMember, Observation } from '../../hooks/etcd/types.js'
+import { templateClaim } from '../../hooks/cluster/render/claim.js'
+import { templateMemberPod } from '../../hooks/cluster/render/pod.js'
+import type { ClusterSpec, ClusterStatus, SyncRequest } from '../../hooks/api/cluster.js'
+import type { KubeObject } from '../../hooks/api/kube.js'
 
 export const NAME = 'example'
 export const NAMESPACE = 'default'

@@ -4,9 +4,9 @@
 // hidden class differs between two answers to the same request.
 import { steadyRequest } from '../../bench/requests.js'
 import { healthyObservation } from '../../bench/healthy-membership.js'
-import { readCluster } from '../../hooks/cluster.js'
-import { observeTarget } from '../../hooks/members.js'
-import { planCluster } from '../../hooks/plan.js'
+import { readCluster } from '../../hooks/cluster/observe/cluster.js'
+import { observeTarget } from '../../hooks/cluster/targets.js'
+import { planCluster } from '../../hooks/cluster/plan.js'
 
 // V8's own check, only callable with --allow-natives-syntax.
 // eslint-disable-next-line no-new-func, @typescript-eslint/no-implied-eval

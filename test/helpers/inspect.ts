@@ -1,5 +1,6 @@
 // Small readers of a sync response, so test rows say what they check.
-import type { KubeObject, SyncResponse } from '../../hooks/schema.js'
+import type { SyncResponse } from '../../hooks/api/cluster.js'
+import type { KubeObject } from '../../hooks/api/kube.js'
 
 export function childrenOfKind (response: SyncResponse, kind: string): KubeObject[] {
   return response.children.filter(c => c.kind === kind)

@@ -14,7 +14,7 @@ import { ETCD, ETCDCTL } from './requirements.js'
 export const run = promisify(execFile)
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const ROOT = new URL('../..', import.meta.url).pathname
-const SERVER = join(ROOT, 'dist/server.js')
+const SERVER = join(ROOT, 'dist/server/main.js')
 
 export interface MemberTLS {
   // Directories with the CoreOS file names (scripts/make-tls-certs.sh).

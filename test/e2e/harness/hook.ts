@@ -1,4 +1,4 @@
-// The hook server under test, run as in production (`node dist/server.js`,
+// The hook server under test, run as in production (`node dist/server/main.js`,
 // listening on $PORT on all addresses) inside a network namespace of its
 // own whose hosts file carries the cluster DNS, so it reaches members by
 // their DNS names.
@@ -14,7 +14,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const SERVER_SOURCE = path.join(ROOT, 'hooks', 'server.ts')
 export const SERVER_JS = path.join(ROOT, 'dist', 'server.js')
 export const HOOK_PORT = 8080
-// A different build of the hook to run instead of dist/server.js (for
+// A different build of the hook to run instead of dist/server/main.js (for
 // checking that a deliberately broken hook fails the scenarios); no build.
 const OVERRIDE = process.env.ETCD_OPERATOR_E2E_HOOK
 export const hookEntry = () => OVERRIDE ?? SERVER_JS

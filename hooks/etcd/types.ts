@@ -1,7 +1,7 @@
 // What the hook knows of etcd's own membership, and the one write per sync it
 // may ask for. The planner reads `Observation` and returns a
-// `MembershipAction`; a `MembershipClient` (hooks/etcd.ts against real etcd,
-// or an in-process fake in benchmarks) does the I/O.
+// `MembershipAction`; a `MembershipClient` (hooks/etcd/gateway.ts against
+// real etcd, or an in-process fake in benchmarks) does the I/O.
 
 // etcd member IDs are uint64: kept as decimal strings, because JavaScript
 // numbers lose digits past 2^53.

@@ -5,7 +5,7 @@ import type { Server as HttpsServer } from 'node:https'
 import { buildApp } from './app.js'
 import { BasicAuthFiles, WatchedFile } from './auth.js'
 import { readConfig } from './config.js'
-import { EtcdGateway } from './etcd.js'
+import { EtcdGateway } from '../etcd/gateway.js'
 
 const config = readConfig(process.env)
 const tlsFiles = config.tls === undefined

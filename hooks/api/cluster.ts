@@ -1,11 +1,13 @@
-// The EtcdCluster API (etcd.database.coreos.com/v1beta2) and Metacontroller's
-// sync hook request and response, as TypeBox schemas. These constants are the
-// single source of truth: the HTTP route validates with them and
-// scripts/generate-crd.ts derives the CRD's openAPIV3Schema from them.
+// The EtcdCluster API (etcd.database.coreos.com/v1beta2) as TypeBox
+// schemas. These constants are the single source of truth: the sync route
+// validates with them and hooks/api/crd.ts derives the CRD's
+// openAPIV3Schema from them.
 //
 // Field names follow the CoreOS etcd-operator (including `TLS`,
 // `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
-import { Type, type ObjectOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
+import { ConditionSchema, ObjectMetaSchema, Opaque, StringMap, type KubeObject } from './kube.js'
+import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchema, syncResponseSchema } from './metacontroller.js'
 
 export const API_GROUP = 'etcd.database.coreos.com'
 export const API_VERSION = `${API_GROUP}/v1beta2`
@@ -16,20 +18,6 @@ export const MAX_SIZE = 9
 // Member pods are named `<cluster>-<ordinal>` and must stay a DNS label (63);
 // the CoreOS operator refused names longer than 52 for the same reason.
 export const MAX_CLUSTER_NAME_LENGTH = 52
-
-// A Kubernetes object we pass through without looking inside (affinity,
-// resources, ...): validated by the API server's own schema, not ours.
-const Opaque = (description: string) =>
-  Type.Object({}, { additionalProperties: true, description, 'x-kubernetes-preserve-unknown-fields': true })
-// A map with keys of any name. Type.Record writes patternProperties "^(.*)$",
-// which a validator tests against every key of every map in every request;
-// additionalProperties says the same without a regular expression (and is
-// what a CRD needs anyway).
-// (An Object at run time, so TypeBox's own checks know it; a Record to
-// TypeScript.)
-const MapOf = <T extends TSchema>(value: T, options: ObjectOptions = {}) =>
-  Type.Object({}, { ...options, additionalProperties: value }) as unknown as TUnsafe<Record<string, Static<T>>>
-const StringMap = (description: string) => MapOf(Type.String(), { description })
 
 export const VersionPattern = '^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$'
 
@@ -89,15 +77,6 @@ export const ClusterSpecSchema = Type.Object({
 export type ClusterSpec = Static<typeof ClusterSpecSchema>
 export type PodPolicy = Static<typeof PodPolicySchema>
 
-export const ConditionSchema = Type.Object({
-  type: Type.String(),
-  status: Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')]),
-  reason: Type.Optional(Type.String()),
-  message: Type.Optional(Type.String()),
-  lastTransitionTime: Type.Optional(Type.String()),
-})
-export type Condition = Static<typeof ConditionSchema>
-
 export const ClusterStatusSchema = Type.Object({
   phase: Type.Optional(Type.Union([Type.Literal('Creating'), Type.Literal('Running'), Type.Literal('Failed')])),
   reason: Type.Optional(Type.String()),
@@ -123,16 +102,6 @@ export const ClusterStatusSchema = Type.Object({
 }, { additionalProperties: true })
 export type ClusterStatus = Static<typeof ClusterStatusSchema>
 
-export const ObjectMetaSchema = Type.Object({
-  name: Type.String({ minLength: 1 }),
-  namespace: Type.Optional(Type.String()),
-  uid: Type.Optional(Type.String()),
-  generation: Type.Optional(Type.Integer()),
-  labels: Type.Optional(MapOf(Type.String())),
-  annotations: Type.Optional(MapOf(Type.String())),
-  deletionTimestamp: Type.Optional(Type.String()),
-}, { additionalProperties: true })
-
 export const EtcdClusterSchema = Type.Object({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('EtcdCluster'),
@@ -142,28 +111,10 @@ export const EtcdClusterSchema = Type.Object({
 }, { additionalProperties: true })
 export type EtcdCluster = Static<typeof EtcdClusterSchema>
 
-// A child as Metacontroller sends it: any Kubernetes object with a name.
-export const KubeObjectSchema = Type.Object({
-  apiVersion: Type.String(),
-  kind: Type.String(),
-  metadata: ObjectMetaSchema,
-}, { additionalProperties: true })
-export type ObjectMeta = Static<typeof ObjectMetaSchema> & Record<string, unknown>
-export type KubeObject = { apiVersion: string, kind: string, metadata: ObjectMeta } & Record<string, unknown>
-
-// children['Pod.v1']['<name>' or '<namespace>/<name>'] (v1 and v2 hooks).
-const ChildMap = MapOf(MapOf(KubeObjectSchema))
-
-// The children the hook reads, typed as far as it reads them (everything
-// else stays open): a child of the wrong kind, or a pod status of the wrong
-// shape, is a 422 naming the field, never a guess that could drop a member.
-const Open = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties, { additionalProperties: true })
-const OpenArray = <T extends Record<string, TSchema>>(properties: T) => Type.Optional(Type.Array(Open(properties)))
-const ChildrenOf = <T extends Record<string, TSchema>>(apiVersion: string, kind: string, properties: T) =>
-  Type.Optional(MapOf(Open({ apiVersion: Type.Literal(apiVersion), kind: Type.Literal(kind), metadata: ObjectMetaSchema, ...properties })))
-const Str = () => Type.Optional(Type.String())
-
-const ObservedChildrenSchema = Type.Object({
+// The children the EtcdCluster controller reads, typed as far as it reads
+// them.
+const Str = OptionalString
+const ObservedClusterChildren = {
   'Pod.v1': ChildrenOf('v1', 'Pod', {
     spec: Type.Optional(Open({ containers: OpenArray({ name: Str(), image: Str() }) })),
     status: Type.Optional(Open({
@@ -181,33 +132,15 @@ const ObservedChildrenSchema = Type.Object({
   }),
   'PersistentVolumeClaim.v1': ChildrenOf('v1', 'PersistentVolumeClaim', {}),
   'PodDisruptionBudget.policy/v1': ChildrenOf('policy/v1', 'PodDisruptionBudget', {}),
-}, { additionalProperties: MapOf(KubeObjectSchema) })
+}
 
-export const SyncRequestSchema = Type.Object({
-  controller: Type.Optional(Type.Object({}, { additionalProperties: true })),
-  parent: EtcdClusterSchema,
-  children: Type.Optional(ObservedChildrenSchema),
-  related: Type.Optional(ChildMap),
-  finalizing: Type.Optional(Type.Boolean()),
-}, { additionalProperties: true })
+export const SyncRequestSchema = syncRequestSchema(EtcdClusterSchema, ObservedClusterChildren)
 // Children as the hook code sees them: plain Kubernetes objects by name.
 export type SyncRequest = Omit<Static<typeof SyncRequestSchema>, 'children'> & { children?: Static<typeof ChildMap> }
 
-export const SyncResponseSchema = Type.Object({
-  status: ClusterStatusSchema,
-  children: Type.Array(Type.Object({}, { additionalProperties: true })),
-  resyncAfterSeconds: Type.Number(),
-}, { additionalProperties: false })
+export const SyncResponseSchema = syncResponseSchema(ClusterStatusSchema)
 export interface SyncResponse {
   status: ClusterStatus
   children: KubeObject[]
   resyncAfterSeconds: number
 }
-
-// What a refused request gets back: a sentence a person can act on.
-export const ErrorSchema = Type.Object({
-  error: Type.String(),
-  message: Type.String(),
-}, { additionalProperties: false })
-
-export type { TSchema }

@@ -1,7 +1,8 @@
 // Joins etcd's member list with the observed pods: which member lives in
 // which pod, which are healthy or dead, and which pods belong to no member.
-import { clientURL, ordinalOf, podOfMember, type Cluster, type ObservedPod } from './cluster.js'
-import type { EtcdMember, EtcdTarget } from './membership.js'
+import type { EtcdMember } from '../../etcd/types.js'
+import type { Cluster, ObservedPod } from '../model.js'
+import { claimOrdinal, ordinalOf, podOfMember } from '../names.js'
 
 export interface MemberSlot {
   pod: string // the pod this member runs in (named after it)
@@ -84,28 +85,4 @@ export function nextOrdinal (cluster: Cluster, membership: Membership | undefine
     ...[...cluster.claims.keys()].map(name => claimOrdinal(cluster, name)).filter(o => o !== undefined),
   ]
   return taken.length === 0 ? 0 : Math.max(...taken) + 1
-}
-
-export function claimOrdinal (cluster: Cluster, claim: string): number | undefined {
-  return ordinalOf(cluster, claim.replace(/^etcd-data-/, ''))
-}
-
-// Where membership writes go: healthy voters, the leader first (it would
-// forward them anyway), at most three so a write fits the hook's timeout.
-export function writeTarget (cluster: Cluster, membership: Membership): EtcdTarget {
-  const healthy = membership.voters.filter(s => s.healthy)
-  const ordered = [
-    ...healthy.filter(s => s === membership.leader),
-    ...healthy.filter(s => s !== membership.leader),
-  ]
-  return { endpoints: ordered.slice(0, 3).map(s => clientURL(cluster, s.pod)) }
-}
-
-// Where to observe: every member pod that may be running etcd.
-export function observeTarget (cluster: Cluster): EtcdTarget {
-  return {
-    endpoints: cluster.pods
-      .filter(p => p.phase !== 'Failed' && p.phase !== 'Succeeded')
-      .map(p => clientURL(cluster, p.name)),
-  }
 }

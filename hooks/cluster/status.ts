@@ -1,14 +1,15 @@
 // The EtcdCluster status: what was observed, never what is merely wished.
 // Nothing here may change between two syncs of an unchanged world, or
 // Metacontroller writes the status on every sync.
-import {
-  CLIENT_PORT, clientScheme, clientServiceName, compareVersions, loadBalancerServiceName, versionOfImage,
-  type Cluster,
-} from './cluster.js'
-import type { Observation } from './membership.js'
-import type { Membership } from './members.js'
-import type { Step } from './plan.js'
-import type { ClusterStatus, Condition } from './schema.js'
+import type { ClusterStatus } from '../api/cluster.js'
+import type { Condition } from '../api/kube.js'
+import type { Observation } from '../etcd/types.js'
+import { compareVersions, versionOfImage } from '../etcd/versions.js'
+import { condition, withTransitionTime } from '../kube/conditions.js'
+import { CLIENT_PORT, type Cluster } from './model.js'
+import { clientScheme, clientServiceName, loadBalancerServiceName } from './names.js'
+import type { Membership } from './observe/membership.js'
+import type { Step } from './rules/step.js'
 
 const RECOVERY_RULES = new Set<Step['rule']>([
   'removeDeadMember', 'removeStuckMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
@@ -114,17 +115,6 @@ function phase (cluster: Cluster, available: boolean, step: Step): NonNullable<C
   if (step.rule === 'allMembersLost') return 'Failed'
   if (step.rule === 'quorumLost' && before !== 'Creating') return 'Failed'
   return before
-}
-
-function condition (type: string, isTrue: boolean, detail: { reason: string, message: string }): Condition {
-  return { type, status: isTrue ? 'True' : 'False', reason: detail.reason, message: detail.message }
-}
-
-// Keep the previous transition time while the condition's status holds.
-function withTransitionTime (c: Condition, previous: Condition[] | undefined, now: string): Condition {
-  const before = previous?.find(p => p.type === c.type)
-  const since = before?.status === c.status && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
-  return { type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: since }
 }
 
 function ingressURLs (service: Record<string, unknown>, scheme: string): string[] {

@@ -1,7 +1,7 @@
 // Checks of an EtcdCluster that its schema cannot express. Each problem is
 // a sentence naming the field, returned to Metacontroller as a 422 so that
 // nothing changes until the spec is fixed.
-import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './schema.js'
+import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './cluster.js'
 
 // Labels the hook sets itself; a user value would break selection.
 export function isReservedLabel (key: string): boolean {

@@ -1,8 +1,8 @@
 // The hook's etcd client certificate, from the operator Secret that the
 // customize hook asked Metacontroller to send along (`related`). Pure: it
 // reads the request, never the Kubernetes API.
-import type { ClientTLS } from './membership.js'
-import type { SyncRequest } from './schema.js'
+import type { SyncRequest } from '../../api/cluster.js'
+import type { ClientTLS } from '../../etcd/types.js'
 
 // The CoreOS operator's file names inside spec.TLS.static.operatorSecret.
 const CERT = 'etcd-client.crt'

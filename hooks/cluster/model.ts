@@ -1,0 +1,74 @@
+// The EtcdCluster controller's model of one sync: the cluster's spec with
+// defaults filled in, and what the observed children say. Built by
+// observe/, read by rules/, render/ and status.ts.
+import type { ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
+import type { KubeObject } from '../api/kube.js'
+
+export const CLIENT_PORT = 2379
+export const PEER_PORT = 2380
+export const METRICS_PORT = 2381
+export const ETCD_CONTAINER = 'etcd'
+
+// What a member pod was made from (a fingerprint of spec.pod).
+export const POD_POLICY_ANNOTATION = 'etcd.database.coreos.com/pod-policy'
+
+export interface ResolvedSpec {
+  size: number
+  version: string // without the leading v
+  repository: string
+  image: string
+  paused: boolean
+  pod: PodPolicy
+  loadBalancer: Omit<NonNullable<ClusterSpec['loadBalancer']>, 'enabled'> & { enabled: boolean }
+  podDisruptionBudget: { enabled: boolean, maxUnavailable: number }
+  tls: StaticTLS
+  // Fingerprint of everything a pod is made from that cannot change in
+  // place: members made from another one are replaced, one at a time.
+  podPolicyHash: string
+}
+
+// spec.TLS.static, flattened: secret names, absent when not set.
+export interface StaticTLS {
+  peerSecret?: string | undefined
+  serverSecret?: string | undefined
+  operatorSecret?: string | undefined
+}
+
+// What the kubelet tells us of one member pod.
+export interface ObservedPod {
+  name: string
+  ordinal: number
+  object: KubeObject
+  phase: string
+  running: boolean // phase Running and the etcd container up
+  ready: boolean // Ready condition True
+  terminating: boolean // deletionTimestamp set
+  image: string // the etcd container's image in the spec
+  imageRolledOut: boolean // the running container uses the spec's image
+  podPolicyHash: string | undefined // what it was made from (annotation)
+  crashLooping: boolean // the kubelet backs off restarting etcd
+  unreadySince: string | undefined // Ready condition False since (RFC 3339)
+}
+
+export interface Cluster {
+  name: string
+  namespace: string
+  spec: ResolvedSpec
+  previous: NonNullable<SyncRequest['parent']['status']>
+  pods: ObservedPod[] // ordered by ordinal
+  services: Map<string, KubeObject>
+  claims: Map<string, KubeObject> // PersistentVolumeClaims by name
+  token: string
+}
+
+// A member pod a rule asks for; render/pod.ts makes the object.
+export interface NewMemberPod {
+  pod: string
+  // `new` for the seed, `existing` for a member joining a running cluster.
+  initialClusterState: 'new' | 'existing'
+  // name=peerURL pairs, including this member.
+  initialCluster: string[]
+  // The seed votes from the start; every other new pod gets VOTER_LABEL
+  // once etcd lists its member as a voter.
+  voter?: boolean
+}

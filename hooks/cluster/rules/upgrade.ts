@@ -1,0 +1,39 @@
+// A new etcd image rolls in place, one member at a time.
+import { parseVersion, versionOfImage } from '../../etcd/versions.js'
+import type { MemberSlot } from '../observe/membership.js'
+import { transferLeadership } from './steps.js'
+import { RESYNC_CONVERGING, RESYNC_STEADY, type ObservedSituation, type Step } from './step.js'
+
+// Members on another image: move one, followers first, the leader last
+// (after handing leadership to an upgraded member).
+export function upgradeMember ({ cluster, membership }: ObservedSituation): Step | undefined {
+  const outdated = membership.voters.filter(s => s.observed?.image !== cluster.spec.image)
+  if (outdated.length === 0) return undefined
+  const blocked = upgradeBlocked(outdated, cluster.spec.version)
+  if (blocked !== undefined) return { rule: 'upgradeBlocked', waitingFor: blocked, resyncAfterSeconds: RESYNC_STEADY }
+  const follower = outdated.find(s => s !== membership.leader)
+  const next = follower ?? outdated[0] as MemberSlot
+  if (follower === undefined && membership.voters.length > 1) {
+    return transferLeadership(cluster, membership, next, 'transferLeadershipBeforeUpgrade')
+  }
+  return {
+    rule: 'upgradeMember',
+    updateImage: { pod: next.pod, image: cluster.spec.image },
+    lastAction: `upgrading ${next.pod} to ${cluster.spec.image}`,
+    resyncAfterSeconds: RESYNC_CONVERGING,
+  }
+}
+
+// etcd upgrades one minor version at a time and cannot downgrade a minor.
+function upgradeBlocked (outdated: MemberSlot[], target: string): string | undefined {
+  const wanted = parseVersion(target)
+  for (const slot of outdated) {
+    const running = parseVersion(versionOfImage(slot.observed?.image ?? ''))
+    if (wanted === undefined || running === undefined) continue
+    if (wanted[0] !== running[0] || wanted[1] > running[1] + 1) {
+      return `an upgrade from ${running.join('.')} to ${target} skips a minor version; go one minor at a time`
+    }
+    if (wanted[1] < running[1]) return `etcd cannot downgrade from ${running.join('.')} to ${target}`
+  }
+  return undefined
+}

@@ -1,0 +1,57 @@
+// One sync of an EtcdCluster, from request to answer: read the request,
+// observe etcd (read-only), plan (pure), carry out the plan's single
+// membership write. etcd is reached only through the MembershipClient the
+// server hands in; nothing here knows HTTP.
+import type { SyncRequest, SyncResponse } from '../api/cluster.js'
+import { EtcdError } from '../etcd/errors.js'
+import type { MembershipAction, MembershipClient, Observation } from '../etcd/types.js'
+import { readCluster } from './observe/cluster.js'
+import { operatorCredentials } from './observe/credentials.js'
+import { planCluster, type Plan } from './plan.js'
+import { observeTarget } from './targets.js'
+
+export interface ClusterSync {
+  response: SyncResponse
+  plan: Plan
+  // etcd was there to ask (pods exist) and did not answer.
+  observeFailed: boolean
+  // The plan's write, when it had one.
+  write?: { action: MembershipAction, done: true } | { action: MembershipAction, done: false, refused: boolean, error: string }
+}
+
+// `now` is read once etcd has answered: the plan's time is the answer's.
+export async function syncCluster (request: SyncRequest, etcd: MembershipClient, now: () => Date): Promise<ClusterSync> {
+  // The client certificate for members with client TLS, from `related`.
+  const credentials = operatorCredentials(request)
+  const tls = credentials.kind === 'ready' ? credentials.tls : undefined
+  const cluster = readCluster(request)
+  const target = { ...observeTarget(cluster), tls }
+  const observation: Observation = credentials.kind === 'problem'
+    ? { reachable: false, error: credentials.message }
+    : target.endpoints.length === 0
+      ? { reachable: false, error: 'no member pods' }
+      : await etcd.observe(target)
+  const plan = planCluster(cluster, observation, now())
+  const observeFailed = !observation.reachable && target.endpoints.length > 0
+  if (plan.action === undefined) return { response: plan.response, plan, observeFailed }
+
+  const action = { ...plan.action, target: { ...plan.action.target, tls } }
+  try {
+    await etcd.execute(action)
+    return { response: plan.response, plan, observeFailed, write: { action: plan.action, done: true } }
+  } catch (error) {
+    // etcd said no (a learner not caught up yet) or did not answer: the
+    // plan for that case adds and removes nothing; try again soon.
+    return {
+      response: plan.responseIfActionFails,
+      plan,
+      observeFailed,
+      write: {
+        action: plan.action,
+        done: false,
+        refused: error instanceof EtcdError && error.code === 'Refused',
+        error: String(error instanceof Error ? error.message : error),
+      },
+    }
+  }
+}

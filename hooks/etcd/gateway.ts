@@ -1,0 +1,127 @@
+// The real MembershipClient: talks to etcd (3.4+) through its v3 JSON
+// gateway (grpc-gateway on the client URL). No logging here: the caller
+// logs what we return or throw.
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import { describeAction, requestFor } from './actions.js'
+import { parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
+import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError } from './errors.js'
+import { postJSON } from './http.js'
+import type { ClientTLS, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
+
+export { EtcdError, type EtcdErrorCode } from './errors.js'
+export { memberIdHex } from './answers.js'
+
+export interface EtcdGatewayOptions {
+  // Hard bound on one request, connect to last byte.
+  requestTimeoutMs?: number
+  // How long a connection used for a read stays open for the next read.
+  idleConnectionMs?: number
+}
+
+const STATUS = '/v3/maintenance/status'
+const MEMBER_LIST = '/v3/cluster/member/list'
+
+type Settled<T> = { ok: true, value: T } | { ok: false, error: unknown }
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    value => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  )
+
+export class EtcdGateway implements MembershipClient {
+  private readonly requestTimeoutMs: number
+  // Reads share connections: the member list rides the connection (and, with
+  // TLS, the handshake) of the status just before it, and a converging
+  // cluster's next sync finds them open. Idle ones close after
+  // idleConnectionMs, so thousands of steady clusters hold no sockets.
+  // Writes never use these (see execute).
+  private readonly readAgents: { http: HttpAgent, https: HttpsAgent }
+
+  constructor (options: EtcdGatewayOptions = {}) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 2000
+    const idle = { keepAlive: true, timeout: options.idleConnectionMs ?? 3000 }
+    this.readAgents = { http: new HttpAgent(idle), https: new HttpsAgent(idle) }
+  }
+
+  // Closes the connections kept for reads (they never keep the process up).
+  close (): void {
+    this.readAgents.http.destroy()
+    this.readAgents.https.destroy()
+  }
+
+  // Two rounds of parallel requests, each bounded by requestTimeoutMs.
+  async observe (target: EtcdTarget): Promise<Observation> {
+    const { endpoints, tls } = target
+    if (endpoints.length === 0) return { reachable: false, error: 'no etcd endpoints to observe' }
+
+    const statuses = await Promise.all(
+      endpoints.map(endpoint => settle(this.read(endpoint, STATUS, tls).then(body => parseStatus(endpoint, body)))),
+    )
+    const answered: EndpointStatus[] = []
+    for (const status of statuses) if (status.ok) answered.push(status.value)
+    const ranked = rankStatuses(answered)
+    const best = ranked[0]
+    if (best === undefined) {
+      const firstError = statuses.find(s => !s.ok)
+      const why = firstError && !firstError.ok ? describeError(firstError.error) : 'no answer'
+      return { reachable: false, error: `no etcd endpoint answered (tried ${endpoints.join(', ')}): ${why}` }
+    }
+
+    // Ask every answering member of the same cluster at once and take the
+    // best-ranked answer: a fallback must not cost another timeout. Learners
+    // rank last; they refuse member/list ("rpc not supported for learner").
+    const candidates = ranked.filter(s => s.clusterId === best.clusterId)
+    const lists = candidates.map(c => settle(this.read(c.endpoint, MEMBER_LIST, tls).then(parseMembers)))
+    const errors: string[] = []
+    for (const [i, candidate] of candidates.entries()) {
+      const list = await lists[i]
+      if (list?.ok) {
+        return { reachable: true, clusterId: best.clusterId, leaderId: best.leaderId, members: list.value }
+      }
+      if (list) errors.push(`${candidate.endpoint}: ${describeError(list.error)}`)
+    }
+    return { reachable: false, error: `no etcd endpoint listed members: ${errors.join('; ')}` }
+  }
+
+  async execute (action: MembershipAction): Promise<void> {
+    const { path, body } = requestFor(action)
+    const { endpoints, tls } = action.target
+    const what = describeAction(action)
+    const failures: string[] = []
+    let etcdAnswered = false
+    for (const endpoint of endpoints) {
+      try {
+        // A fresh connection: a write is sent once, never retried on a
+        // connection that may have gone stale.
+        await postJSON(endpoint, path, body, { tls, agent: false, timeoutMs: this.requestTimeoutMs })
+        return
+      } catch (error) {
+        // Unavailable (a learner, no leader, "unhealthy cluster") is this
+        // member's state, not a verdict on the request: try the next one.
+        if (error instanceof GatewayAnswer && error.grpcCode !== GRPC_UNAVAILABLE) {
+          throw new EtcdError('Refused', `${what}: etcd at ${endpoint} refused: ${error.message}`)
+        }
+        etcdAnswered ||= error instanceof GatewayAnswer
+        failures.push(`${endpoint}: ${describeError(error)}`)
+      }
+    }
+    if (etcdAnswered) throw new EtcdError('Refused', `${what}: etcd refused: ${failures.join('; ')}`)
+    const why = failures.length > 0 ? failures.join('; ') : 'no endpoints given'
+    throw new EtcdError('Unreachable', `${what}: no etcd endpoint answered: ${why}`)
+  }
+
+  // A read-only call on a kept connection, asked once more if the kept one
+  // turns out to be closed: the agent has dropped it by then and connects
+  // afresh (one endpoint never has more than one kept connection).
+  private async read (endpoint: string, path: string, tls: ClientTLS | undefined): Promise<unknown> {
+    const agent = endpoint.startsWith('https:') ? this.readAgents.https : this.readAgents.http
+    const options = { tls, agent, timeoutMs: this.requestTimeoutMs }
+    try {
+      return await postJSON(endpoint, path, {}, options)
+    } catch (error) {
+      if (!(error instanceof StaleConnection)) throw error
+      return await postJSON(endpoint, path, {}, options)
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// One JSON POST to an etcd member's gateway, with node:http/https so client
+// TLS works, bounded from connect to last byte.
+import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type RequestOptions } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { StaleConnection, gatewayAnswer } from './errors.js'
+import type { ClientTLS } from './types.js'
+
+export interface PostOptions {
+  tls: ClientTLS | undefined
+  // A keep-alive agent for reads; false: a fresh connection (writes).
+  agent: HttpAgent | false
+  timeoutMs: number
+}
+
+// POST a JSON body and parse the JSON answer. Rejects with GatewayAnswer
+// when etcd answered non-2xx, with StaleConnection when a kept connection
+// failed before any answer, with a plain Error when it did not answer.
+export function postJSON (endpoint: string, path: string, body: object, options: PostOptions): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let url: URL
+    try {
+      url = new URL(endpoint.replace(/\/+$/, '') + path)
+    } catch {
+      reject(new Error(`invalid endpoint URL ${JSON.stringify(endpoint)}`))
+      return
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined
+    if (send === undefined) {
+      reject(new Error(`unsupported endpoint scheme ${url.protocol} in ${endpoint}`))
+      return
+    }
+    const payload = JSON.stringify(body)
+    const { tls } = options
+    const requestOptions: RequestOptions & Partial<ClientTLS> = {
+      method: 'POST',
+      agent: options.agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      ...(tls && { ca: tls.ca, cert: tls.cert, key: tls.key }),
+    }
+
+    let failure: Error | undefined
+    let answer: IncomingMessage | undefined
+    const fail = (error: Error) => {
+      clearTimeout(timer)
+      const stale = failure === undefined && answer === undefined && req.reusedSocket
+      reject(failure ?? (stale ? new StaleConnection(error.message) : error))
+    }
+    const req = send(url, requestOptions, (res: IncomingMessage) => {
+      answer = res
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('error', fail)
+      res.on('end', () => {
+        clearTimeout(timer)
+        const text = Buffer.concat(chunks).toString('utf8')
+        const status = res.statusCode ?? 0
+        if (status < 200 || status >= 300) {
+          reject(gatewayAnswer(status, text))
+          return
+        }
+        try {
+          resolve(JSON.parse(text))
+        } catch {
+          reject(new Error(`answer to ${path} is not JSON: ${text.slice(0, 100)}`))
+        }
+      })
+    })
+    // A hard bound: the socket's own timeout only measures idleness.
+    const timer = setTimeout(() => {
+      failure = new Error(`no answer within ${options.timeoutMs} ms`)
+      req.destroy(failure)
+    }, options.timeoutMs)
+    req.on('error', fail)
+    // Covers a connection cut mid-answer. A complete answer may still be
+    // on its way to 'end'.
+    req.on('close', () => {
+      if (!answer?.complete) fail(new Error('connection closed before the answer was complete'))
+    })
+    req.end(payload)
+  })
+}
