@@ -26,20 +26,20 @@ declare module 'autocannon' {
   }
 
   export interface Result {
-    duration: number
-    errors: number
-    timeouts: number
-    non2xx: number
+    'duration': number
+    'errors': number
+    'timeouts': number
+    'non2xx': number
     '2xx': number
-    statusCodeStats: Record<string, { count: number }>
-    latency: Histogram
-    requests: Histogram
-    throughput: Histogram
+    'statusCodeStats': Record<string, { count: number }>
+    'latency': Histogram
+    'requests': Histogram
+    'throughput': Histogram
   }
 
   export interface Instance extends PromiseLike<Result> {
     stop(): void
   }
 
-  export default function autocannon(options: Options): Instance
+  export default function autocannon (options: Options): Instance
 }

@@ -4,5 +4,5 @@ import Fastify from 'fastify'
 import { serveForBenchmark } from './child.js'
 
 const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 })
-app.post('/sync', async request => request.body)
+app.post('/sync', request => request.body)
 await serveForBenchmark(app)

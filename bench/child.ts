@@ -18,7 +18,7 @@ export async function serveForBenchmark (app: FastifyInstance): Promise<void> {
       const { rss, heapUsed, external } = process.memoryUsage()
       send({ type: 'memory', rss, heapUsed, external })
     } else {
-      app.close().finally(() => process.exit(0))
+      void app.close().finally(() => process.exit(0))
     }
   })
   // The parent going away must not leave a server running.

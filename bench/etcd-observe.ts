@@ -82,7 +82,7 @@ export async function measureObserve (etcd: string, plans: Array<{ endpoints: nu
 
     const results: ObserveCost[] = []
     for (const plan of plans) {
-      const target = { endpoints: Array.from({ length: plan.endpoints }, (_, i) => endpoints[i % endpoints.length] as string) }
+      const target = { endpoints: Array.from({ length: plan.endpoints }, (_, i) => endpoints[i % endpoints.length]!) }
       for (let i = 0; i < 20; i++) await gateway.observe(target) // warm up
       const times: number[] = []
       const cpu = process.cpuUsage()
@@ -111,7 +111,7 @@ export async function measureObserve (etcd: string, plans: Array<{ endpoints: nu
     return { version: await etcdVersion(etcd), results }
   } finally {
     for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
-    await Promise.all(processes.map(p => p.exitCode === null ? new Promise(resolve => p.once('exit', resolve)) : undefined))
+    await Promise.all(processes.map(p => p.exitCode === null ? new Promise(resolve => p.once('exit', resolve)) : Promise.resolve()))
     rmSync(dir, { recursive: true, force: true })
   }
 }

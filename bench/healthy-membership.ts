@@ -27,14 +27,14 @@ export class HealthyMembership implements MembershipClient {
   // memo, so the figure is the hook's cost and not this fake's URL parsing.
   private readonly answers = new Map<string, Observation>()
 
-  async observe (target: EtcdTarget): Promise<Observation> {
+  observe (target: EtcdTarget): Promise<Observation> {
     const key = target.endpoints.join(' ')
     let answer = this.answers.get(key)
     if (answer === undefined) this.answers.set(key, answer = healthyObservation(target))
-    return answer
+    return Promise.resolve(answer)
   }
 
-  async execute (action: MembershipAction): Promise<void> {
-    throw new Error(`the benchmark's cluster is steady, yet the hook asked for ${action.kind} of ${action.pod}`)
+  execute (action: MembershipAction): Promise<void> {
+    return Promise.reject(new Error(`the benchmark's cluster is steady, yet the hook asked for ${action.kind} of ${action.pod}`))
   }
 }

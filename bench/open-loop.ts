@@ -42,8 +42,8 @@ async function run (ms: number, times: number[] | undefined): Promise<void> {
   const start = performance.now()
   let sent = 0
   let open = 0
-  let failure: unknown
-  let allAnswered: () => void = () => {}
+  let failure: Error | undefined
+  let allAnswered: () => void = () => undefined
   const answered = new Promise<void>(resolve => { allAnswered = resolve })
   while (performance.now() - start < ms) {
     // Everything due by now goes out. Then poll again after any I/O
@@ -52,7 +52,11 @@ async function run (ms: number, times: number[] | undefined): Promise<void> {
     for (; sent * interval <= performance.now() - start; sent++) {
       const due = start + sent * interval
       open++
-      post().then(() => { times?.push(performance.now() - due) }, error => { failure ??= error }).finally(() => {
+      post().then(() => {
+        times?.push(performance.now() - due)
+      }, (error: unknown) => {
+        failure ??= error instanceof Error ? error : new Error(String(error))
+      }).finally(() => {
         if (--open === 0 && performance.now() - start >= ms) allAnswered()
       })
     }

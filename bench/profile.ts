@@ -58,7 +58,10 @@ export function summariseProfile (path: string, top = 15): ProfileSummary {
     if (node === undefined) return
     total += ms
     const area = areaOf(node.callFrame)
-    if (area === 'idle') { idle += ms; return }
+    if (area === 'idle') {
+      idle += ms
+      return
+    }
     selfByArea.set(area, (selfByArea.get(area) ?? 0) + ms)
     selfByFn.set(nameOf(node.callFrame), (selfByFn.get(nameOf(node.callFrame)) ?? 0) + ms)
     // Inclusive: once per function on this sample's stack.

@@ -63,7 +63,12 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const cores = availableParallelism()
 const haveTaskset = (() => {
-  try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false }
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
 })()
 function pin (pid: number, core: number): boolean {
   if (!haveTaskset) return false
@@ -99,7 +104,10 @@ interface Server { name: string, child: ChildProcess, pid: number, port: number,
 const children: ChildProcess[] = []
 const cleanup = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') }
 process.on('exit', cleanup)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { cleanup(); process.exit(130) })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => {
+  cleanup()
+  process.exit(130)
+})
 
 async function startServer (name: string, script: string, extraArgs: string[] = []): Promise<Server> {
   const child = fork(new URL(script, import.meta.url).pathname, [], {
@@ -116,7 +124,7 @@ async function startServer (name: string, script: string, extraArgs: string[] = 
     child.on('message', (m: FromChild) => { if (m.type === 'listening') resolve(m.port) })
     child.once('exit', code => reject(new Error(`${name} exited with ${code} before listening:\n${output}`)))
   })
-  const pid = child.pid as number
+  const pid = child.pid!
   pin(pid, 0)
   return { name, child, pid, port, output: () => output }
 }
@@ -134,11 +142,13 @@ async function childMemory (server: Server): Promise<{ rss: number, heapUsed: nu
 }
 
 async function stopServer (server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return
+  // A function, not a narrowed field: the child exits while we wait.
+  const running = () => server.child.exitCode === null
+  if (!running()) return
   const exited = new Promise(resolve => server.child.once('exit', resolve))
   server.child.send({ type: 'exit' } satisfies ToChild)
   await Promise.race([exited, sleep(10_000)])
-  if (server.child.exitCode === null) server.child.kill('SIGKILL')
+  if (running()) server.child.kill('SIGKILL')
 }
 
 // ---- load ------------------------------------------------------------------
@@ -247,7 +257,7 @@ async function measurePair (hook: Server, baseline: Server, body: string): Promi
   return {
     hook: h,
     baseline: b,
-    ratio: median(hookRounds.map((r, i) => (r.requests / r.seconds) / ((baselineRounds[i] as Round).requests / (baselineRounds[i] as Round).seconds))),
+    ratio: median(hookRounds.map((r, i) => (r.requests / r.seconds) / ((baselineRounds[i]!).requests / (baselineRounds[i]!).seconds))),
     cpuRatio: b.cpuPerRequestMs / h.cpuPerRequestMs,
   }
 }
@@ -256,7 +266,7 @@ const sum = (values: number[]) => values.reduce((a, v) => a + v, 0)
 function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  return sorted.length % 2 === 1 ? sorted[mid]! : ((sorted[mid - 1]!) + (sorted[mid]!)) / 2
 }
 
 interface Latency { p50: number, p99: number, count: number, peakRssMB: number, loaderDelayP99?: number, loaderDelayMax?: number, ownP99Ms?: number }
@@ -375,7 +385,10 @@ function p99Bound (before: Map<number, number>, after: Map<number, number>): num
 // ---- the run ---------------------------------------------------------------
 
 const md: string[] = []
-const out = (line = '') => { md.push(line); process.stdout.write(`${line}\n`) }
+const out = (line = '') => {
+  md.push(line)
+  process.stdout.write(`${line}\n`)
+}
 const f1 = (n: number) => n.toFixed(1)
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US')
 
@@ -403,12 +416,12 @@ for (const [size, body] of bodies) {
 
 const rows: Array<{ size: number, bytes: number, hook: Measurement, baseline: Measurement, ratio: number, cpuRatio: number }> = []
 for (const size of sizes) {
-  const body = bodies.get(size) as string
+  const body = bodies.get(size)!
   log(`size ${size} (${f1(body.length / 1024)} KiB): ${rounds} rounds of ${roundSeconds} s each, hook and baseline in turn...`)
   rows.push({ size, bytes: body.length, ...await measurePair(hook, baseline, body) })
 }
-const largestBody = bodies.get(largest) as string
-const largestRow = rows.find(r => r.size === largest) as (typeof rows)[number]
+const largestBody = bodies.get(largest)!
+const largestRow = rows.find(r => r.size === largest)!
 const latencies: Array<{ concurrency: number, rate?: number, hook: Latency, baseline: Latency }> = []
 // Open-loop rates over all the connections: 100 req/s is about what the
 // clusters one replica serves send (2,000 × 0.05 syncs/s, see below); then a
@@ -443,7 +456,7 @@ for (const r of rows) {
   out(`| ${r.size} | ${f1(r.bytes / 1024)} KiB | ${f0(r.hook.reqPerSec)} | ${f0(r.baseline.reqPerSec)} | ${r.ratio.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.hook.cpuPerRequestMs.toFixed(3)} ms | ${r.hook.p50} ms | ${r.hook.p99} ms | ${r.baseline.p99} ms | ${f1(r.hook.peakRssMB)} MB | ${f1(r.baseline.peakRssMB)} MB |`)
 }
 out()
-out(`Rounds at size ${largest}, hook/baseline req/s: ${largestRow.hook.rounds.map((h, i) => (h.requests / h.seconds / ((largestRow.baseline.rounds[i] as Round).requests / (largestRow.baseline.rounds[i] as Round).seconds)).toFixed(2)).join(', ')}.`)
+out(`Rounds at size ${largest}, hook/baseline req/s: ${largestRow.hook.rounds.map((h, i) => (h.requests / h.seconds / ((largestRow.baseline.rounds[i]!).requests / (largestRow.baseline.rounds[i]!).seconds)).toFixed(2)).join(', ')}.`)
 out()
 out(`Latency at size ${largest}, timed per request to the microsecond: one connection and Metacontroller's own concurrency (it runs ${METACONTROLLER_WORKERS} syncs at a time by default), each sending its next request when answered, 4 s; then ${connections} connections sending ${openLoopRates.join(', ')} req/s in all, whether answered or not (100 req/s is about the syncs of the clusters one replica serves; the others a quarter and half of the hook's saturated throughput), each timed from when it was due, 6 s after a 2 s lead-in, sent by a process of its own (its heap stays small, so its collections do not stall the load; loader delay: how late its event loop ran, p99 / max, for hook and baseline). Hook p99 inside: the bucket of the hook's own \`etcd_operator_sync_duration_seconds\` histogram (from reading the request to the answer sent) under which 99% of those syncs finished: the hook's time without the wait before it reads a request. Fresh server processes for each row.`)
 out()

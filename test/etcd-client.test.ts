@@ -19,13 +19,13 @@ const NOT_INSTALLED = 'etcd not installed: apt-get install etcd-server etcd-clie
 
 type Reachable = Extract<Observation, { reachable: true }>
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 // Without our flags being shadowed by an ETCD_*/ETCDCTL_* of the caller's.
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD')))
 
 // Bound a wait: `probe` returns undefined to keep waiting, throws to stop.
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, lastSeen = () => ''): Promise<T> {
+async function waitFor<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>, lastSeen = () => ''): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe()
@@ -39,7 +39,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 // Listen on a port of the kernel's choosing; resolves to that port.
-function listenOnLoopback(server: TcpServer | HttpServer): Promise<number> {
+function listenOnLoopback (server: TcpServer | HttpServer): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
@@ -51,10 +51,10 @@ function listenOnLoopback(server: TcpServer | HttpServer): Promise<number> {
 }
 
 // Several at once, so the kernel cannot hand out the same port twice.
-async function freePorts(count: number): Promise<number[]> {
+async function freePorts (count: number): Promise<number[]> {
   const servers = Array.from({ length: count }, () => createTcpServer())
   const ports = await Promise.all(servers.map(listenOnLoopback))
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  await Promise.all(servers.map(server => new Promise(resolve => server.close(resolve))))
   return ports
 }
 
@@ -68,13 +68,13 @@ interface EtcdProcess {
   logTail: () => string
 }
 
-async function expectEtcdError(t: Test, promise: Promise<unknown>, code: EtcdErrorCode, message: RegExp): Promise<EtcdError> {
+async function expectEtcdError (t: Test, promise: Promise<unknown>, code: EtcdErrorCode, message: RegExp): Promise<EtcdError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   )
   if (!(error instanceof EtcdError)) {
-    t.fail(`expected an EtcdError ${code}, got ${error === undefined ? 'success' : String(error)}`)
+    t.fail(`expected an EtcdError ${code}, got ${error === undefined ? 'success' : error instanceof Error ? error.message : JSON.stringify(error)}`)
     throw new Error('no EtcdError')
   }
   t.equal(error.code, code, `code ${code}`)
@@ -92,16 +92,19 @@ if (etcdMissing && process.env.ETCD_OPERATOR_REQUIRE_ALL === '1') {
   await suite().catch((error: unknown) => t.threw(error))
 }
 
-async function suite(): Promise<void> {
+async function suite (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-client-test-'))
   const processes: EtcdProcess[] = []
   const hangingSockets = new Set<Socket>()
+  // Made further down; closed by the teardown registered here.
+  // eslint-disable-next-line prefer-const
   let hangServer: TcpServer | undefined
+  // eslint-disable-next-line prefer-const
   let fakeServer: HttpServer | undefined
 
   t.teardown(async () => {
     for (const p of processes) p.child.kill('SIGKILL')
-    await Promise.race([Promise.all(processes.map((p) => p.exited)), sleep(5000)])
+    await Promise.race([Promise.all(processes.map(p => p.exited)), sleep(5000)])
     for (const socket of hangingSockets) socket.destroy()
     hangServer?.close()
     fakeServer?.closeAllConnections()
@@ -119,7 +122,7 @@ async function suite(): Promise<void> {
   const closedURL = url(closedPort)
   const token = `etcd-client-test-${process.pid}-${Date.now()}`
 
-  function startEtcd(name: string, clientPort: number, peerPort: number, initialCluster: string, state: 'new' | 'existing'): EtcdProcess {
+  function startEtcd (name: string, clientPort: number, peerPort: number, initialCluster: string, state: 'new' | 'existing'): EtcdProcess {
     const clientURL = url(clientPort)
     const peerURL = url(peerPort)
     // prettier-ignore
@@ -137,13 +140,13 @@ async function suite(): Promise<void> {
     child.stdout?.on('data', keep)
     child.stderr?.on('data', keep)
     let gone = false
-    const exited = new Promise<void>((resolve) => {
+    const exited = new Promise<void>(resolve => {
       const done = () => {
         gone = true
         resolve()
       }
       child.once('close', done)
-      child.once('error', (error) => {
+      child.once('error', error => {
         keep(Buffer.from(`\nspawn failed: ${error.message}`))
         done()
       })
@@ -157,7 +160,7 @@ async function suite(): Promise<void> {
   const fast = new EtcdGateway({ requestTimeoutMs: 500 })
 
   // Poll observe until `done`; on timeout say what was last observed.
-  async function observeUntil(endpoints: string[], what: string, done: (o: Reachable) => boolean): Promise<Reachable> {
+  async function observeUntil (endpoints: string[], what: string, done: (o: Reachable) => boolean): Promise<Reachable> {
     let last: Observation | undefined
     return waitFor(
       what,
@@ -176,7 +179,7 @@ async function suite(): Promise<void> {
   }
   // Retry `action` while etcd refuses it with `notYet` (a state that passes);
   // any other error fails. Returns the last such refusal, if any.
-  async function executeOnceAccepted(action: MembershipAction, notYet: RegExp): Promise<string> {
+  async function executeOnceAccepted (action: MembershipAction, notYet: RegExp): Promise<string> {
     let refusal = ''
     await waitFor(
       `etcd to accept: ${action.kind} ${action.pod}`,
@@ -195,10 +198,10 @@ async function suite(): Promise<void> {
     )
     return refusal
   }
-  const memberOf = (o: Reachable, id: string): EtcdMember | undefined => o.members.find((m) => m.id === id)
+  const memberOf = (o: Reachable, id: string): EtcdMember | undefined => o.members.find(m => m.id === id)
 
   // A TCP server that accepts and never answers: the timeout case.
-  hangServer = createTcpServer((socket) => {
+  hangServer = createTcpServer(socket => {
     hangingSockets.add(socket)
     socket.on('close', () => hangingSockets.delete(socket))
   })
@@ -225,8 +228,8 @@ async function suite(): Promise<void> {
   const m0 = startEtcd('m0', client0, peer0, `m0=${url(peer0)}`, 'new')
   let m1: EtcdProcess | undefined
 
-  await t.test('observe a single-member cluster', async (t) => {
-    const seen = await observeUntil([m0.clientURL], 'm0 to elect itself', (o) => o.leaderId !== undefined)
+  await t.test('observe a single-member cluster', async t => {
+    const seen = await observeUntil([m0.clientURL], 'm0 to elect itself', o => o.leaderId !== undefined)
     t.match(seen.clusterId, /^[1-9][0-9]*$/, 'cluster ID is a decimal uint64')
     t.equal(seen.members.length, 1)
     const [member] = seen.members
@@ -235,13 +238,13 @@ async function suite(): Promise<void> {
     m0Id = member?.id ?? ''
   })
 
-  await t.test('IDs agree with etcdctl', async (t) => {
+  await t.test('IDs agree with etcdctl', async t => {
     const etcdctl = promisify(execFile)
     const args = ['--endpoints', m0.clientURL, '--command-timeout=5s', 'member', 'list', '-w']
     // JSON.parse would round the uint64s: read the digits with a regex.
     const { stdout: json } = await etcdctl(ETCDCTL, [...args, 'json'], { env: cleanEnv, timeout: 10_000 })
     t.equal(/"cluster_id":(\d+)/.exec(json)?.[1], clusterId, 'cluster ID')
-    t.same([...json.matchAll(/"ID":(\d+)/g)].map((m) => m[1]), [m0Id], 'member ID (decimal)')
+    t.same([...json.matchAll(/"ID":(\d+)/g)].map(m => m[1]), [m0Id], 'member ID (decimal)')
     const { stdout: simple } = await etcdctl(ETCDCTL, [...args, 'simple'], { env: cleanEnv, timeout: 10_000 })
     t.equal(simple.split(',')[0]?.trim(), memberIdHex(m0Id), 'member ID (hex)')
     t.equal(memberIdHex('9302546036378588274'), '8119485545105472', 'hex beyond 2^53')
@@ -250,10 +253,10 @@ async function suite(): Promise<void> {
 
   const addM1: MembershipAction = { kind: 'addLearner', pod: 'm1', peerURL: url(peer1), target: { endpoints: [m0.clientURL] } }
 
-  await t.test('addLearner: the new member is an unnamed learner', async (t) => {
+  await t.test('addLearner: the new member is an unnamed learner', async t => {
     await gateway.execute(addM1)
-    const seen = await observeUntil([m0.clientURL], 'the learner in the member list', (o) => o.members.length === 2)
-    const learner = seen.members.find((m) => m.id !== m0Id)
+    const seen = await observeUntil([m0.clientURL], 'the learner in the member list', o => o.members.length === 2)
+    const learner = seen.members.find(m => m.id !== m0Id)
     t.match(learner?.id, /^[1-9][0-9]*$/)
     t.same(learner, { id: learner?.id, name: '', peerURLs: [url(peer1)], clientURLs: [], isLearner: true })
     t.equal(seen.members[0], learner, 'sorted by name: the unnamed learner first')
@@ -262,9 +265,9 @@ async function suite(): Promise<void> {
     await expectEtcdError(t, gateway.execute(addM1), 'Refused', /^add learner http:\/\/127\.0\.0\.1:\d+ for pod m1: .*etcdserver: (Peer URLs already exists|member ID already exist)$/)
   })
 
-  await t.test('the learner starts and joins', async (t) => {
+  await t.test('the learner starts and joins', async t => {
     m1 = startEtcd('m1', client1, peer1, `m0=${url(peer0)},m1=${url(peer1)}`, 'existing')
-    const seen = await observeUntil([m0.clientURL], 'm1 to start', (o) => memberOf(o, m1Id)?.name === 'm1')
+    const seen = await observeUntil([m0.clientURL], 'm1 to start', o => memberOf(o, m1Id)?.name === 'm1')
     t.same(memberOf(seen, m1Id), { id: m1Id, name: 'm1', peerURLs: [url(peer1)], clientURLs: [url(client1)], isLearner: true })
     // A learner answers status but refuses member/list. (m0 may list m1's
     // name a moment before m1 serves clients.)
@@ -280,7 +283,7 @@ async function suite(): Promise<void> {
     // Why the client Services select voters only (VOTER_LABEL): a learner
     // calls itself healthy, so its pod turns Ready, yet refuses a client's
     // reads and writes.
-    const health = await fetch(`${m1.clientURL}/health`).then((r) => r.json())
+    const health = await fetch(`${m1.clientURL}/health`).then(r => r.json())
     t.same(health, { health: 'true' }, 'a learner answers /health as healthy')
     const put = await fetch(`${m1.clientURL}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: 'a2V5', value: 'dg==' }) })
     t.match(await put.text(), /rpc not supported for learner/, 'and refuses a write')
@@ -288,7 +291,7 @@ async function suite(): Promise<void> {
     t.match(await range.text(), /rpc not supported for learner/, 'and a read')
   })
 
-  await t.test('promote', async (t) => {
+  await t.test('promote', async t => {
     const promoteM0: MembershipAction = { kind: 'promote', pod: 'm0', memberId: m0Id, target: { endpoints: [m0.clientURL] } }
     await expectEtcdError(t, gateway.execute(promoteM0), 'Refused', /^promote member [0-9a-f]+ \(pod m0\): .*can only promote a learner member$/)
 
@@ -303,14 +306,14 @@ async function suite(): Promise<void> {
     const promoteM1: MembershipAction = { kind: 'promote', pod: 'm1', memberId: m1Id, target: { endpoints: [url(client1), m0.clientURL] } }
     const refusal = await executeOnceAccepted(promoteM1, /in sync with leader/)
     t.comment(refusal ? `refused at first: ${refusal}` : 'accepted at once')
-    const seen = await observeUntil([m0.clientURL], 'm1 to be a voter', (o) => memberOf(o, m1Id)?.isLearner === false)
-    t.same(seen.members.map((m) => [m.name, m.isLearner]), [['m0', false], ['m1', false]])
+    const seen = await observeUntil([m0.clientURL], 'm1 to be a voter', o => memberOf(o, m1Id)?.isLearner === false)
+    t.same(seen.members.map(m => [m.name, m.isLearner]), [['m0', false], ['m1', false]])
   })
 
-  await t.test('transferLeadership', async (t) => {
+  await t.test('transferLeadership', async t => {
     const endpoints = [m0.clientURL, url(client1)]
     await gateway.execute({ kind: 'transferLeadership', pod: 'm0', toPod: 'm1', toMemberId: m1Id, target: { endpoints: [m0.clientURL] } })
-    const seen = await observeUntil(endpoints, 'm1 to lead', (o) => o.leaderId === m1Id)
+    const seen = await observeUntil(endpoints, 'm1 to lead', o => o.leaderId === m1Id)
     t.equal(seen.leaderId, m1Id)
     t.match(await gateway.observe({ endpoints: [m0.clientURL] }), { reachable: true, leaderId: m1Id }, 'm0 knows m1 leads')
     // m0 no longer leads, so it cannot hand the leadership on.
@@ -322,23 +325,23 @@ async function suite(): Promise<void> {
     )
   })
 
-  await t.test('observe with a dead endpoint first', async (t) => {
+  await t.test('observe with a dead endpoint first', async t => {
     const seen = await gateway.observe({ endpoints: [closedURL, m0.clientURL] })
     t.match(seen, { reachable: true, clusterId, leaderId: m1Id })
-    t.same(seen.reachable && seen.members.map((m) => m.id), [m0Id, m1Id])
+    t.same(seen.reachable && seen.members.map(m => m.id), [m0Id, m1Id])
   })
 
-  await t.test('observe falls back, in time, when the best-ranked endpoint hangs', async (t) => {
+  await t.test('observe falls back, in time, when the best-ranked endpoint hangs', async t => {
     const started = Date.now()
     const seen = await fast.observe({ endpoints: [fakeURL, m0.clientURL] })
     const elapsed = Date.now() - started
     t.match(seen, { reachable: true, clusterId, leaderId: m1Id })
-    t.same(seen.reachable && seen.members.map((m) => m.name), ['m0', 'm1'])
+    t.same(seen.reachable && seen.members.map(m => m.name), ['m0', 'm1'])
     t.ok(fakeRequests.includes('/v3/cluster/member/list'), 'asked the hanging endpoint for the member list')
     t.ok(elapsed >= 450 && elapsed < 2 * 500 + 1000, `took ${elapsed} ms: waited out the hang, within 2 x timeout`)
   })
 
-  await t.test('observe with no live endpoint: reachable false, in time', async (t) => {
+  await t.test('observe with no live endpoint: reachable false, in time', async t => {
     let started = Date.now()
     const seen = await fast.observe({ endpoints: [closedURL, hangURL] })
     let elapsed = Date.now() - started
@@ -356,14 +359,14 @@ async function suite(): Promise<void> {
     t.match(await gateway.observe({ endpoints: ['not a url'] }), { reachable: false, error: /invalid endpoint URL/ })
   })
 
-  await t.test('execute: refusals are not retried elsewhere', async (t) => {
+  await t.test('execute: refusals are not retried elsewhere', async t => {
     fakeRequests.length = 0
     const ghost: MembershipAction = { kind: 'remove', pod: 'ghost', memberId: '123', target: { endpoints: [m0.clientURL, fakeURL] } }
     await expectEtcdError(t, gateway.execute(ghost), 'Refused', /^remove member 7b \(pod ghost\): etcd at http:\/\/127\.0\.0\.1:\d+ refused: etcdserver: member not found$/)
     t.same(fakeRequests, [], 'the second endpoint was not tried')
   })
 
-  await t.test('execute: unreachable', async (t) => {
+  await t.test('execute: unreachable', async t => {
     const started = Date.now()
     const error = await expectEtcdError(
       t,
@@ -377,7 +380,7 @@ async function suite(): Promise<void> {
     await expectEtcdError(t, gateway.execute({ kind: 'remove', pod: 'm9', memberId: '9', target: { endpoints: [] } }), 'Unreachable', /no endpoints given/)
   })
 
-  await t.test('reads keep their connection for the next read; writes and stale connections get fresh ones', async (t) => {
+  await t.test('reads keep their connection for the next read; writes and stale connections get fresh ones', async t => {
     const proxy = await countingProxy(Number(new URL(m0.clientURL).port))
     t.teardown(() => proxy.close())
     const kept = new EtcdGateway({ idleConnectionMs: 400 })
@@ -403,15 +406,15 @@ async function suite(): Promise<void> {
     t.pass('connections idle for idleConnectionMs are closed')
   })
 
-  await t.test('remove the leader', async (t) => {
+  await t.test('remove the leader', async t => {
     // A dead endpoint first: connection errors move on to the next. etcd
     // refuses to remove a voter until its peers have been connected for 5 s
     // (strict reconfig check), "unhealthy cluster", answered as Unavailable.
     const removeM1: MembershipAction = { kind: 'remove', pod: 'm1', memberId: m1Id, target: { endpoints: [closedURL, m0.clientURL] } }
     const refusal = await executeOnceAccepted(removeM1, /unhealthy cluster/)
     t.comment(refusal ? `refused at first: ${refusal}` : 'accepted at once')
-    const seen = await observeUntil([m0.clientURL], 'm0 alone to lead', (o) => o.leaderId === m0Id)
-    t.same(seen.members.map((m) => m.id), [m0Id])
+    const seen = await observeUntil([m0.clientURL], 'm0 alone to lead', o => o.leaderId === m0Id)
+    t.same(seen.members.map(m => m.id), [m0Id])
     // A removed member shuts itself down.
     const removed = m1
     await waitFor('the removed m1 to exit', 10_000, async () => (removed?.hasExited() ? true : undefined), () => removed?.logTail() ?? '')
@@ -423,23 +426,23 @@ async function suite(): Promise<void> {
 // accepts. resetKeptOnNextRequest(): each connection open now is reset
 // (RST, no answer) when its next request arrives, like a member that closed
 // a kept connection just as the client reused it.
-async function countingProxy(targetPort: number) {
+async function countingProxy (targetPort: number) {
   let accepted = 0
   let resets = 0
   const open = new Set<Socket>()
   const doomed = new WeakSet<Socket>()
-  const server = createTcpServer((client) => {
+  const server = createTcpServer(client => {
     accepted++
     open.add(client)
     const upstream = connect(targetPort, '127.0.0.1')
-    client.on('data', (chunk) => {
+    client.on('data', chunk => {
       if (doomed.has(client)) {
         resets++
         client.resetAndDestroy()
         upstream.destroy()
       } else upstream.write(chunk)
     })
-    upstream.on('data', (chunk) => client.write(chunk))
+    upstream.on('data', chunk => client.write(chunk))
     const end = () => {
       open.delete(client)
       client.destroy()

@@ -200,12 +200,17 @@ function buildWorld (w: WorldParams): { request: Json, observation: Observation,
 type Path = Array<string | number>
 
 function pathsOf (value: Json, at: Path = [], into: Path[] = []): Path[] {
-  if (Array.isArray(value)) value.forEach((v, i) => { into.push([...at, i]); pathsOf(v, [...at, i], into) })
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) { into.push([...at, k]); pathsOf(v, [...at, k], into) }
+  const entries: Array<[string | number, Json]> = Array.isArray(value)
+    ? value.map((v, i) => [i, v])
+    : value !== null && typeof value === 'object' ? Object.entries(value) : []
+  for (const [k, v] of entries) {
+    into.push([...at, k])
+    pathsOf(v, [...at, k], into)
+  }
   return into
 }
 
-function containerOf (root: Json, path: Path): { holder: Json[] | { [key: string]: Json }, key: string | number } | undefined {
+function containerOf (root: Json, path: Path): { holder: Json[] | Record<string, Json>, key: string | number } | undefined {
   let node: Json = root
   for (const step of path.slice(0, -1)) {
     if (node === null || typeof node !== 'object') return undefined
@@ -267,7 +272,10 @@ function mutate (request: Json, mutations: Mutation[]): { root: Json, applied: s
     applied.push(`${m.op} ${path.join('.')}${m.op === 'replace' ? ` = ${shown.length > 60 ? `${shown.slice(0, 60)}...` : shown}` : m.op === 'deep' ? ` (${m.depth} levels)` : ''}`)
     const { holder, key } = at
     const get = () => (Array.isArray(holder) ? holder[key as number] : holder[key as string]) as Json
-    const set = (v: Json) => { if (Array.isArray(holder)) holder[key as number] = v; else holder[key as string] = v }
+    const set = (v: Json) => {
+      if (Array.isArray(holder)) holder[key as number] = v
+      else holder[key as string] = v
+    }
     switch (m.op) {
       case 'delete':
         if (Array.isArray(holder)) holder.splice(key as number, 1)
@@ -305,7 +313,7 @@ t.test('structurally mutated realistic requests', async t => {
         if (body.length > BODY_LIMIT && status !== 413 && status !== 415) throw new Error(`a ${body.length}-byte body answered ${status}`)
         check(status, text, JSON.parse(body))
       } catch (error) {
-        throw new Error(`after [${applied.join('; ')}] (content-type ${String(contentType)}): ${(error as Error).message}`)
+        throw new Error(`after [${applied.join('; ')}] (content-type ${String(contentType)}): ${(error as Error).message}`, { cause: error })
       }
     },
   ), { numRuns: runs, seed })
@@ -346,7 +354,7 @@ t.test('garbage bytes, truncated and damaged JSON', async t => {
 })
 
 t.test('bodies over 4 MiB are refused with 413', async t => {
-  const valid = JSON.parse(JSON.stringify(syncRequest({ pods: [{ ordinal: 0 }] }))) as { [key: string]: Json }
+  const valid = JSON.parse(JSON.stringify(syncRequest({ pods: [{ ordinal: 0 }] }))) as Record<string, Json>
   const huge = (bytes: number) => JSON.stringify({ ...valid, related: { 'Secret.v1': { padding: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'padding' }, data: { x: 'A'.repeat(bytes) } } } } })
   for (const size of [BODY_LIMIT + 1, BODY_LIMIT + 4096, 16 * 1024 * 1024]) {
     const body = huge(size)

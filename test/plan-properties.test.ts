@@ -135,8 +135,8 @@ t.test('invariants hold in every generated world', async t => {
     }
 
     // Ready, and running the image its spec names.
-    const isHealthy = (p: PodFixture | undefined) => p !== undefined && p.state === 'ready' &&
-      (p.runningImage ?? p.image ?? world.specImage) === (p.image ?? world.specImage)
+    const isHealthy = (p: PodFixture | undefined) => p?.state === 'ready'
+      && (p.runningImage ?? p.image ?? world.specImage) === (p.image ?? world.specImage)
     const kept = podsIn(result.response)
     const keptIfFailed = podsIn(result.responseIfActionFails)
     const action = result.action

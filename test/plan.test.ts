@@ -2,7 +2,7 @@
 // names the rule that must win, and checks the children, status and
 // membership action that follow from it.
 import t, { type Test } from 'tap'
-import { plan, RESYNC_CONVERGING, RESYNC_STEADY, type Plan, type Rule } from '../hooks/cluster/plan.js'
+import { plan, RESYNC_CONVERGING, RESYNC_STEADY, type Plan, type StepName } from '../hooks/cluster/plan.js'
 import { withoutNulls } from '../hooks/kube/objects.js'
 import { resolveSpec } from '../hooks/cluster/observe/spec.js'
 import { NestingError } from '../hooks/api/validate.js'
@@ -23,7 +23,7 @@ interface Row {
   why: string
   request: RequestFixture
   observation: Observation
-  rule: Rule
+  rule: StepName
   check: (t: Test, p: Plan) => void
 }
 
@@ -450,7 +450,7 @@ t.test('withoutNulls copies only what holds a null', async t => {
 })
 
 t.test('the pod-policy fingerprint: what needs a new pod, and nothing else', async t => {
-  const hashOf = (pod: Record<string, unknown>, TLS?: Record<string, unknown>) => resolveSpec({ size: 3, pod, ...(TLS !== undefined ? { TLS } : {}) } as never).podPolicyHash
+  const hashOf = (pod: Record<string, unknown>, TLS?: Record<string, unknown>) => resolveSpec({ size: 3, pod, ...(TLS !== undefined ? { TLS } : {}) }).podPolicyHash
   const policy = { resources: { limits: { memory: '1Gi', cpu: '1' } }, nodeSelector: { disk: 'ssd' } }
   const first = hashOf(policy)
   t.match(first, /^[0-9a-f]{12}$/)

@@ -60,7 +60,7 @@ t.test('a TLS cluster: client certificates required, and the hook uses its own',
   // ... and writes with it: a learner added at size 4 (etcd refuses for
   // its first 5 s; call again like Metacontroller).
   let grow = await cluster.curlJSON('/sync', withSecret(4))
-  for (let tries = 0; /failed; retrying/.test(String((grow.body as SyncResponse).status.lastAction)) && tries < 20; tries++) {
+  for (let tries = 0; String((grow.body as SyncResponse).status.lastAction).includes('failed; retrying') && tries < 20; tries++) {
     await new Promise(resolve => setTimeout(resolve, 1000))
     grow = await cluster.curlJSON('/sync', withSecret(4))
   }

@@ -15,7 +15,7 @@ import {
 
 export const CRD_NAME = `etcdclusters.${API_GROUP}`
 
-export type JsonSchema = { [key: string]: unknown }
+export type JsonSchema = Record<string, unknown>
 
 // CEL rules the API server checks on create and update. Messages follow the
 // hook's own wording in hooks/api/validate.ts, which refuses the same things.
@@ -140,10 +140,10 @@ export function openAPIV3Schema (): JsonSchema {
   addRules(spec, ['TLS', 'static'], TLS_RULES)
   const status = toStructural(ClusterStatusSchema, 'status')
   return ordered({
-    type: 'object',
-    description: 'An etcd cluster run by the etcd-operator Metacontroller hook. Field names follow the CoreOS etcd-operator.',
-    required: ['spec'],
-    properties: {
+    'type': 'object',
+    'description': 'An etcd cluster run by the etcd-operator Metacontroller hook. Field names follow the CoreOS etcd-operator.',
+    'required': ['spec'],
+    'properties': {
       apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
       kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
       // The API server owns metadata's schema; rules below check the name.

@@ -6,7 +6,7 @@ import { Type, type ObjectOptions, type Static, type TSchema, type TUnsafe } fro
 // A Kubernetes object we pass through without looking inside (affinity,
 // resources, ...): validated by the API server's own schema, not ours.
 export const Opaque = (description: string) =>
-  Type.Object({}, { additionalProperties: true, description, 'x-kubernetes-preserve-unknown-fields': true })
+  Type.Object({}, { 'additionalProperties': true, description, 'x-kubernetes-preserve-unknown-fields': true })
 
 // A map with keys of any name. Type.Record writes patternProperties "^(.*)$",
 // which a validator tests against every key of every map in every request;

@@ -8,12 +8,12 @@ import type { Cluster } from './model.js'
 import { readCluster } from './observe/cluster.js'
 import { joinMembership } from './observe/membership.js'
 import { renderChildren } from './render/children.js'
-import { decide } from './rules/index.js'
-import { RESYNC_CONVERGING, type Situation, type Step, type StepName } from './rules/step.js'
+import { RULES, decide } from './rules/index.js'
+import { RESYNC_CONVERGING, type Rule, type Situation, type Step, type StepName } from './rules/step.js'
 import { buildStatus } from './status.js'
 
 export { RESYNC_CONVERGING, RESYNC_STEADY } from './rules/step.js'
-export type { StepName as Rule } from './rules/step.js'
+export type { StepName } from './rules/step.js'
 
 export interface Plan {
   // Which rule matched (for logs and tests).
@@ -26,18 +26,18 @@ export interface Plan {
   responseIfActionFails: SyncResponse
 }
 
-export function plan (request: SyncRequest, observation: Observation, now: Date): Plan {
-  return planCluster(readCluster(request), observation, now)
+export function plan (request: SyncRequest, observation: Observation, now: Date, rules: readonly Rule[] = RULES): Plan {
+  return planCluster(readCluster(request), observation, now, rules)
 }
 
 // The same, for a request already read (the shell reads it once to find
 // etcd's endpoints).
-export function planCluster (cluster: Cluster, observation: Observation, now: Date): Plan {
+export function planCluster (cluster: Cluster, observation: Observation, now: Date, rules: readonly Rule[] = RULES): Plan {
   const membership = observation.reachable
     ? joinMembership(cluster, observation.members, observation.clusterId, observation.leaderId, now)
     : undefined
   const situation: Situation = { cluster, observation, membership }
-  const step = decide(situation)
+  const step = decide(situation, rules)
   const response = respond(situation, step, now)
   return {
     rule: step.rule,

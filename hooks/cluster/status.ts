@@ -6,7 +6,7 @@ import type { Condition } from '../api/kube.js'
 import type { Observation } from '../etcd/types.js'
 import { compareVersions, versionOfImage } from '../etcd/versions.js'
 import { condition, withTransitionTime } from '../kube/conditions.js'
-import { CLIENT_PORT, type Cluster } from './model.js'
+import { CLIENT_PORT, type Cluster, type ObservedPod } from './model.js'
 import { clientScheme, clientServiceName, loadBalancerServiceName } from './names.js'
 import type { Membership } from './observe/membership.js'
 import type { Step } from './rules/step.js'
@@ -15,24 +15,73 @@ const RECOVERY_RULES = new Set<Step['rule']>([
   'removeDeadMember', 'removeStuckMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
 ])
 
-export function buildStatus (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, now: Date): ClusterStatus {
-  const { spec, previous } = cluster
-  const available = membership?.leader !== undefined
+// What the status is made of, read once from the model.
+interface Facts {
   // The pods that make up the cluster: members' pods once etcd answers.
+  memberPods: ObservedPod[]
+  upgrading: boolean
+  unready: string[]
+  dead: string[]
+  outdated: string[]
+  voters: number
+}
+
+function factsOf (cluster: Cluster, membership: Membership | undefined): Facts {
   const memberPods = membership === undefined
     ? cluster.pods
     : cluster.pods.filter(p => membership.slots.some(s => s.pod === p.name))
-  const versions = memberPods.map(p => versionOfImage(p.image)).filter(v => v !== '').sort(compareVersions)
-  const upgrading = memberPods.some(p => p.image !== spec.image)
-  const unready = memberPods.filter(p => !p.ready).map(p => p.name)
-  const dead = membership?.slots.filter(s => s.dead).map(s => s.pod) ?? []
-  const recovering = RECOVERY_RULES.has(step.rule) || dead.length > 0
-  const voters = membership?.voters.length ?? 0
-  const outdated = membership?.slots.filter(s => s.outdatedPolicy).map(s => s.pod) ?? []
-  const stamp = now.toISOString()
+  return {
+    memberPods,
+    upgrading: memberPods.some(p => p.image !== cluster.spec.image),
+    unready: memberPods.filter(p => !p.ready).map(p => p.name),
+    dead: membership?.slots.filter(s => s.dead).map(s => s.pod) ?? [],
+    outdated: membership?.slots.filter(s => s.outdatedPolicy).map(s => s.pod) ?? [],
+    voters: membership?.voters.length ?? 0,
+  }
+}
 
-  const conditions: Condition[] = [
-    condition('Available', available, availability(observation, membership, step)),
+export function buildStatus (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, now: Date): ClusterStatus {
+  const { spec, previous } = cluster
+  const facts = factsOf(cluster, membership)
+  const { memberPods, upgrading, unready, outdated } = facts
+  const available = membership?.leader !== undefined
+  const versions = memberPods.map(p => versionOfImage(p.image)).filter(v => v !== '').sort(compareVersions)
+  const stamp = now.toISOString()
+  const lbService = cluster.services.get(loadBalancerServiceName(cluster))
+  const status: ClusterStatus = {
+    phase: phase(cluster, available, step),
+    controlPaused: spec.paused,
+    conditions: conditions(cluster, observation, membership, step, facts).map(c => withTransitionTime(c, previous.conditions, stamp)),
+    size: membership === undefined ? memberPods.length : membership.slots.length + membership.foreign.length,
+    members: {
+      ready: memberPods.filter(p => p.ready).map(p => p.name),
+      unready,
+      // Members still made from an old spec.pod; they are being replaced.
+      outdated,
+    },
+    currentVersion: versions[0] ?? '',
+    targetVersion: upgrading ? spec.version : '',
+    serviceName: clientServiceName(cluster),
+    clientPort: CLIENT_PORT,
+    clientURL: `${clientScheme(cluster)}://${clientServiceName(cluster)}.${cluster.namespace}.svc${spec.pod.ClusterDomain ?? ''}:${CLIENT_PORT}`,
+    externalClientURLs: spec.loadBalancer.enabled && lbService !== undefined ? ingressURLs(lbService, clientScheme(cluster)) : [],
+    learners: membership?.learners.map(s => s.pod) ?? [],
+  }
+  if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
+  const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
+  if (clusterID !== undefined) status.clusterID = clusterID
+  if (membership?.leader !== undefined) status.leader = membership.leader.pod
+  const lastAction = step.lastAction ?? previous.lastAction
+  if (lastAction !== undefined) status.lastAction = lastAction
+  return status
+}
+
+function conditions (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, facts: Facts): Condition[] {
+  const { spec } = cluster
+  const { upgrading, unready, dead, outdated, voters } = facts
+  const recovering = RECOVERY_RULES.has(step.rule) || dead.length > 0
+  return [
+    condition('Available', membership?.leader !== undefined, availability(observation, membership, step)),
     condition('Scaling', membership !== undefined && (membership.voters.length !== spec.size || membership.learners.length > 0),
       membership === undefined
         ? { reason: 'Unknown', message: 'membership not observed' }
@@ -60,35 +109,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
           ? { reason: 'NoClientTLS', message: `${loadBalancerServiceName(cluster)} exposes etcd without client TLS: anyone who reaches it can read and write every key; set spec.TLS.static.member.serverSecret, and loadBalancer.sourceRanges` }
           : { reason: 'ClientTLS', message: 'clients need a certificate' })]
       : []),
-  ].map(c => withTransitionTime(c, previous.conditions, stamp))
-
-  const lbService = cluster.services.get(loadBalancerServiceName(cluster))
-  const status: ClusterStatus = {
-    phase: phase(cluster, available, step),
-    controlPaused: spec.paused,
-    conditions,
-    size: membership === undefined ? memberPods.length : membership.slots.length + membership.foreign.length,
-    members: {
-      ready: memberPods.filter(p => p.ready).map(p => p.name),
-      unready,
-      // Members still made from an old spec.pod; they are being replaced.
-      outdated,
-    },
-    currentVersion: versions[0] ?? '',
-    targetVersion: upgrading ? spec.version : '',
-    serviceName: clientServiceName(cluster),
-    clientPort: CLIENT_PORT,
-    clientURL: `${clientScheme(cluster)}://${clientServiceName(cluster)}.${cluster.namespace}.svc${spec.pod.ClusterDomain ?? ''}:${CLIENT_PORT}`,
-    externalClientURLs: spec.loadBalancer.enabled && lbService !== undefined ? ingressURLs(lbService, clientScheme(cluster)) : [],
-    learners: membership?.learners.map(s => s.pod) ?? [],
-  }
-  if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
-  const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
-  if (clusterID !== undefined) status.clusterID = clusterID
-  if (membership?.leader !== undefined) status.leader = membership.leader.pod
-  const lastAction = step.lastAction ?? previous.lastAction
-  if (lastAction !== undefined) status.lastAction = lastAction
-  return status
+  ]
 }
 
 function availability (observation: Observation, membership: Membership | undefined, step: Step): { reason: string, message: string } {

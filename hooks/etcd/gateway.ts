@@ -64,7 +64,7 @@ export class EtcdGateway implements MembershipClient {
     const best = ranked[0]
     if (best === undefined) {
       const firstError = statuses.find(s => !s.ok)
-      const why = firstError && !firstError.ok ? describeError(firstError.error) : 'no answer'
+      const why = firstError?.ok === false ? describeError(firstError.error) : 'no answer'
       return { reachable: false, error: `no etcd endpoint answered (tried ${endpoints.join(', ')}): ${why}` }
     }
 

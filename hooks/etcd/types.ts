@@ -16,13 +16,13 @@ export interface EtcdMember {
 
 export type Observation =
   | {
-      reachable: true
-      clusterId: string
-      // Undefined when the answering member knows of no leader (quorum lost).
-      leaderId: string | undefined
-      members: EtcdMember[]
-    }
-  | { reachable: false; error: string }
+    reachable: true
+    clusterId: string
+    // Undefined when the answering member knows of no leader (quorum lost).
+    leaderId: string | undefined
+    members: EtcdMember[]
+  }
+  | { reachable: false, error: string }
 
 // Client TLS for talking to members whose client URLs are https
 // (spec.TLS.static.operatorSecret), PEM text.
@@ -39,11 +39,11 @@ export interface EtcdTarget {
 }
 
 export type MembershipAction =
-  | { kind: 'addLearner'; pod: string; peerURL: string; target: EtcdTarget }
-  | { kind: 'promote'; pod: string; memberId: string; target: EtcdTarget }
-  | { kind: 'remove'; pod: string; memberId: string; target: EtcdTarget }
+  | { kind: 'addLearner', pod: string, peerURL: string, target: EtcdTarget }
+  | { kind: 'promote', pod: string, memberId: string, target: EtcdTarget }
+  | { kind: 'remove', pod: string, memberId: string, target: EtcdTarget }
   // Sent to the leader (target holds only its endpoint).
-  | { kind: 'transferLeadership'; pod: string; toPod: string; toMemberId: string; target: EtcdTarget }
+  | { kind: 'transferLeadership', pod: string, toPod: string, toMemberId: string, target: EtcdTarget }
 
 export interface MembershipClient {
   // Read-only: member list, cluster ID and leader. Never throws: an

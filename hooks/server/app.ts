@@ -60,7 +60,10 @@ export function buildApp (options: AppOptions): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
 
   let closing = false
-  app.addHook('onClose', async () => { closing = true })
+  app.addHook('onClose', (_instance, done) => {
+    closing = true
+    done()
+  })
 
   const credentials = options.credentials ?? {}
   // Every path needs credentials but the open ones, matched exactly: a
@@ -90,7 +93,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
     return reply.code(500).send({ error: 'Internal Server Error', message: 'the hook failed; see its log' })
   })
 
-  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/healthz', () => ({ ok: true }))
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
   app.get('/readyz', async (_request, reply) => closing
     ? reply.code(503).send({ ok: false })

@@ -14,6 +14,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 export function readConfig (env: Record<string, string | undefined>): Config {
   const problems: string[] = []
+  // An empty variable counts as unset (a chart value left blank).
+  const setting = (name: string): string | undefined => env[name] === '' ? undefined : env[name]
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name]
     if (raw === undefined || raw === '') return fallback
@@ -25,14 +27,14 @@ export function readConfig (env: Record<string, string | undefined>): Config {
   const etcdRequestTimeoutMs = integer('ETCD_REQUEST_TIMEOUT_MS', 1500, 100, 4000)
   const logLevel = env.LOG_LEVEL ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: want one of ${LOG_LEVELS.join(', ')}`)
-  const certFile = env.HOOK_TLS_CERT_FILE || undefined
-  const keyFile = env.HOOK_TLS_KEY_FILE || undefined
+  const certFile = setting('HOOK_TLS_CERT_FILE')
+  const keyFile = setting('HOOK_TLS_KEY_FILE')
   if ((certFile === undefined) !== (keyFile === undefined)) problems.push('HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE go together')
-  const clientCAFile = env.HOOK_TLS_CLIENT_CA_FILE || undefined
+  const clientCAFile = setting('HOOK_TLS_CLIENT_CA_FILE')
   if (clientCAFile !== undefined && certFile === undefined) problems.push('HOOK_TLS_CLIENT_CA_FILE needs HOOK_TLS_CERT_FILE and HOOK_TLS_KEY_FILE')
-  const basicAuthFile = env.HOOK_BASIC_AUTH_FILE || undefined
-  const usernameFile = env.HOOK_BASIC_AUTH_USERNAME_FILE || undefined
-  const passwordFile = env.HOOK_BASIC_AUTH_PASSWORD_FILE || undefined
+  const basicAuthFile = setting('HOOK_BASIC_AUTH_FILE')
+  const usernameFile = setting('HOOK_BASIC_AUTH_USERNAME_FILE')
+  const passwordFile = setting('HOOK_BASIC_AUTH_PASSWORD_FILE')
   if (usernameFile !== undefined && passwordFile === undefined) problems.push('HOOK_BASIC_AUTH_USERNAME_FILE needs HOOK_BASIC_AUTH_PASSWORD_FILE')
   if (passwordFile !== undefined && usernameFile === undefined) problems.push('HOOK_BASIC_AUTH_PASSWORD_FILE needs HOOK_BASIC_AUTH_USERNAME_FILE')
   if (basicAuthFile !== undefined && (usernameFile !== undefined || passwordFile !== undefined)) {
@@ -44,7 +46,7 @@ export function readConfig (env: Record<string, string | undefined>): Config {
     logLevel,
     etcdRequestTimeoutMs,
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, clientCAFile } : undefined,
-    bearerTokenFile: env.HOOK_BEARER_TOKEN_FILE || undefined,
+    bearerTokenFile: setting('HOOK_BEARER_TOKEN_FILE'),
     basicAuthFile,
     basicAuthFiles: usernameFile !== undefined && passwordFile !== undefined ? { usernameFile, passwordFile } : undefined,
   }

@@ -28,7 +28,7 @@ if (missing) {
     t.test('end-to-end scenarios', { skip: missing }, async () => {})
   }
 } else {
-  const world = await World.start({ hook: true, log: (s) => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
+  const world = await World.start({ hook: true, log: s => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
   const suiteStart = world.startedAt
   t.teardown(async () => {
     await world.destroy()
@@ -44,7 +44,7 @@ if (missing) {
   // the cluster gets spec.TLS.static (see World.staticTLS).
   const scenario = (name: string, title: string, body: (t: Test, c: Cluster) => Promise<void>, spec: Record<string, unknown> = {}, opts: { tls?: boolean } = {}) => {
     if (only.length && !only.includes(name)) return
-    t.test(title, async (t) => {
+    t.test(title, async t => {
       const crashesBefore = world.hook!.crashes
       const tls = opts.tls ? await world.staticTLS(name) : undefined
       const c = await world.createCluster(name, { size: 3, version: VERSION, ...spec, ...(tls ? { TLS: tls.spec } : {}) }, { tls })
@@ -65,9 +65,9 @@ if (missing) {
     convergence.push([what, s])
     t.comment(`convergence ${what}: ${s} s`)
   }
-  const memberIds = async (c: Cluster) => new Map(((await c.members())?.members ?? []).map((m) => [m.name, m.id]))
-  const syncsSince = (c: Cluster, ms: number): SyncRecord[] => c.mc.records.filter((r) => r.atMs >= ms)
-  const podDeletesSince = (c: Cluster, ms: number) => syncsSince(c, ms).flatMap((r) => r.deletes).filter((d) => d.startsWith('Pod.v1/')).map((d) => d.slice('Pod.v1/'.length))
+  const memberIds = async (c: Cluster) => new Map(((await c.members())?.members ?? []).map(m => [m.name, m.id]))
+  const syncsSince = (c: Cluster, ms: number): SyncRecord[] => c.mc.records.filter(r => r.atMs >= ms)
+  const podDeletesSince = (c: Cluster, ms: number) => syncsSince(c, ms).flatMap(r => r.deletes).filter(d => d.startsWith('Pod.v1/')).map(d => d.slice('Pod.v1/'.length))
   // A value from every member's own store (serializable reads), retried
   // briefly: a member may apply the last entries a moment later.
   const expectEverywhere = async (t: Test, c: Cluster, key: string, value: string) => {
@@ -87,11 +87,11 @@ if (missing) {
     for (const [pod, kvs] of await waitFor(
       async () => {
         const all = await c.readEveryMember(prefix)
-        return [...all.values()].every((kv) => writer.acked.every((k) => kv.has(k))) ? all : undefined
+        return [...all.values()].every(kv => writer.acked.every(k => kv.has(k))) ? all : undefined
       },
       { timeoutMs: 15_000, what: 'every acknowledged write on every member', describe: () => c.describe() },
     ).catch(async () => c.readEveryMember(prefix))) {
-      const lost = writer.acked.filter((k) => !kvs.has(k))
+      const lost = writer.acked.filter(k => !kvs.has(k))
       t.same(lost, [], `${pod} has all ${writer.acked.length} acknowledged writes`)
     }
   }
@@ -99,12 +99,12 @@ if (missing) {
   scenario('create', '1. create size 3', async (t, c) => {
     const start = Date.now()
     converged(t, 'create-3', await c.waitSteady({ timeoutMs: 90_000, sinceMs: start }))
-    const pods = c.livePods().map((p) => p.metadata.name)
+    const pods = c.livePods().map(p => p.metadata.name)
     t.equal(pods.length, 3, `three member pods: ${pods.join(', ')}`)
     const list = await world.etcdctlOk(['member', 'list'], { endpoints: 'http://create-client:2379' })
     const rows = list.trim().split('\n')
     t.equal(rows.length, 3, 'etcdctl member list shows three members')
-    t.ok(rows.every((r) => /, started, /.test(r) && /, false$/.test(r.trim())), 'all started, none a learner')
+    t.ok(rows.every(r => r.includes(', started, ') && r.trim().endsWith(', false')), 'all started, none a learner')
     t.equal((await world.etcdctlOk(['put', 'foo', 'bar'], { endpoints: 'http://create-client:2379' })).trim(), 'OK', 'etcdctl put foo bar through the client Service name')
     await expectEverywhere(t, c, 'foo', 'bar')
 
@@ -133,11 +133,11 @@ if (missing) {
     const writer = c.writer('w/').start()
     await sleep(1000)
     try {
-      const up = c.updateSpec((s) => (s.size = 5))
+      const up = c.updateSpec(s => (s.size = 5))
       converged(t, 'scale-3-to-5', await c.waitSteady({ timeoutMs: 120_000, sinceMs: up }))
       t.same(podDeletesSince(c, up), [], 'scaling up deleted no pod')
       const before = await memberIds(c)
-      const down = c.updateSpec((s) => (s.size = 3))
+      const down = c.updateSpec(s => (s.size = 3))
       converged(t, 'scale-5-to-3', await c.waitSteady({ timeoutMs: 120_000, sinceMs: down }))
       const deleted = podDeletesSince(c, down)
       // Highest ordinals go; the members that stay are the same members.
@@ -151,14 +151,14 @@ if (missing) {
       await monitor.stop()
       await members.stop()
     }
-    t.ok(members.timeline.some((e) => e.learners.length > 0), 'learners were seen while scaling up')
+    t.ok(members.timeline.some(e => e.learners.length > 0), 'learners were seen while scaling up')
     t.equal(members.learnerRoutes, 0, `no learner's pod behind the client Service (seen: ${[...members.learnersRouted].join(', ') || 'none'})`)
     t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''})`)
     await expectAcked(t, c, writer, 'w/')
     const ml = await c.members()
-    t.same(ml?.members.map((m) => m.name).sort(), c.livePods().map((p) => p.metadata.name).sort(), 'member list matches the pods')
+    t.same(ml?.members.map(m => m.name).sort(), c.livePods().map(p => p.metadata.name).sort(), 'member list matches the pods')
     t.ok(monitor.maxGapMs <= 5000, `never without a leader for long (longest gap ${(monitor.maxGapMs / 1000).toFixed(1)} s)`)
-    t.comment(`leaders seen: ${monitor.timeline.map((e) => e.leader ?? '(none)').join(' -> ')}; longest write gap ${(writer.maxAckGapMs / 1000).toFixed(1)} s`)
+    t.comment(`leaders seen: ${monitor.timeline.map(e => e.leader ?? '(none)').join(' -> ')}; longest write gap ${(writer.maxAckGapMs / 1000).toFixed(1)} s`)
   })
 
   scenario('failover', '3. failover: a failed pod and a deleted pod are replaced', async (t, c) => {
@@ -175,7 +175,7 @@ if (missing) {
     const ids1 = await memberIds(c)
     t.notOk(c.pod(victim), `failed pod ${victim} was deleted`)
     t.notOk([...ids1.values()].includes(ids0.get(victim)!), `the failed member ${victim} left etcd`)
-    t.equal([...ids1.values()].filter((id) => ![...ids0.values()].includes(id)).length, 1, `one new member (${[...ids1.keys()].join(', ')})`)
+    t.equal([...ids1.values()].filter(id => ![...ids0.values()].includes(id)).length, 1, `one new member (${[...ids1.keys()].join(', ')})`)
 
     // b) the leader's pod deleted (kubectl delete pod).
     const leader = (await c.leader()) ?? c.livePods()[0]!.metadata.name
@@ -184,7 +184,7 @@ if (missing) {
     converged(t, 'replace-deleted-pod', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tDel }))
     const ids2 = await memberIds(c)
     t.notOk([...ids2.values()].includes(ids1.get(leader)!), `the deleted pod's member (${leader}) left etcd`)
-    t.equal([...ids2.values()].filter((id) => ![...ids1.values()].includes(id)).length, 1, `one new member (${[...ids2.keys()].join(', ')})`)
+    t.equal([...ids2.values()].filter(id => ![...ids1.values()].includes(id)).length, 1, `one new member (${[...ids2.keys()].join(', ')})`)
 
     const got = await world.etcdctlOk(['get', 'f/', '--prefix', '--keys-only'], { endpoints: 'http://failover-client:2379' })
     t.equal(got.trim().split('\n').filter(Boolean).length, 20, 'all 20 keys through the client Service')
@@ -196,7 +196,7 @@ if (missing) {
     await c.waitSteady({ timeoutMs: 90_000 })
     await world.etcdctlOk(['put', 'q', 'before'], { endpoints: 'http://quorum-client:2379' })
     const ids = await memberIds(c)
-    const pods = c.livePods().map((p) => p.metadata.name)
+    const pods = c.livePods().map(p => p.metadata.name)
     const down = pods.slice(1)
     const survivor = pods[0]!
     const restartsBefore = c.pod(survivor)?.status?.containerStatuses?.[0]?.restartCount
@@ -213,8 +213,8 @@ if (missing) {
     await c.mc.nextSync()
     const during = syncsSince(c, tDown)
     t.ok(during.length >= 2, `the hook was asked ${during.length} times meanwhile`)
-    t.same(during.flatMap((r) => [...r.deletes, ...r.creates]), [], 'the hook deleted and created nothing while quorum was lost')
-    t.same(c.pods().map((p) => p.metadata.name), pods, 'every pod is still there')
+    t.same(during.flatMap(r => [...r.deletes, ...r.creates]), [], 'the hook deleted and created nothing while quorum was lost')
+    t.same(c.pods().map(p => p.metadata.name), pods, 'every pod is still there')
     // Liveness must not need quorum, or losing it restarts every member.
     t.equal(c.pod(survivor)?.status?.containerStatuses?.[0]?.restartCount, restartsBefore, `the surviving member ${survivor} was not restarted by its liveness probe`)
 
@@ -222,7 +222,7 @@ if (missing) {
     for (const p of down) await world.kubelet.nodeUp(p)
     converged(t, 'quorum-restored', await c.waitSteady({ timeoutMs: 90_000, sinceMs: tUp }))
     t.same(await memberIds(c), ids, 'the same members as before')
-    t.same(syncsSince(c, tDown).flatMap((r) => r.deletes), [], 'nothing was ever deleted')
+    t.same(syncsSince(c, tDown).flatMap(r => r.deletes), [], 'nothing was ever deleted')
     await expectEverywhere(t, c, 'q', 'before')
   })
 
@@ -235,15 +235,15 @@ if (missing) {
       const monitor = c.leaderMonitor(200)
       const leaderBefore = await waitFor(() => c.leader(), { timeoutMs: 10_000, what: 'a leader' })
       await sleep(500)
-      const tUp = c.updateSpec((s) => (s.version = VERSION))
+      const tUp = c.updateSpec(s => (s.version = VERSION))
       try {
         converged(t, 'upgrade-3', await c.waitSteady({ timeoutMs: 150_000, sinceMs: tUp }))
       } finally {
         await monitor.stop()
       }
-      const changes = world.kubelet.imageChanges.filter((ch) => ch.atMs >= tUp && ch.pod.startsWith('upgrade-'))
-      t.same(changes.map((ch) => ch.to), [IMAGE(VERSION), IMAGE(VERSION), IMAGE(VERSION)], 'three image changes to the new version')
-      t.same(new Set(changes.map((ch) => ch.pod)).size, 3, `each member once: ${changes.map((ch) => ch.pod).join(' -> ')}`)
+      const changes = world.kubelet.imageChanges.filter(ch => ch.atMs >= tUp && ch.pod.startsWith('upgrade-'))
+      t.same(changes.map(ch => ch.to), [IMAGE(VERSION), IMAGE(VERSION), IMAGE(VERSION)], 'three image changes to the new version')
+      t.same(new Set(changes.map(ch => ch.pod)).size, 3, `each member once: ${changes.map(ch => ch.pod).join(' -> ')}`)
       t.same(podDeletesSince(c, tUp), [], 'no pod deleted: images change in place')
       t.equal(changes[changes.length - 1]?.pod, leaderBefore, `the leader (${leaderBefore}) went last`)
       changes.forEach((ch, i) => {
@@ -265,19 +265,19 @@ if (missing) {
 
   scenario('pause', '6. paused: a size change waits; unpaused it proceeds', async (t, c) => {
     await c.waitSteady({ timeoutMs: 90_000 })
-    c.updateSpec((s) => (s.paused = true))
+    c.updateSpec(s => (s.paused = true))
     await c.waitFor(() => c.status.controlPaused === true && c.status.observedGeneration === c.parent.metadata.generation, { timeoutMs: 10_000, what: 'status.controlPaused' })
-    const tP = c.updateSpec((s) => (s.size = 5))
+    const tP = c.updateSpec(s => (s.size = 5))
     await sleep(4000)
     await c.mc.nextSync()
     await c.mc.nextSync()
     const during = syncsSince(c, tP)
-    t.same(during.flatMap((r) => [...r.creates, ...r.deletes, ...r.updates]), [], `no child changed in ${during.length} syncs while paused`)
+    t.same(during.flatMap(r => [...r.creates, ...r.deletes, ...r.updates]), [], `no child changed in ${during.length} syncs while paused`)
     t.equal(c.livePods().length, 3, 'still three pods')
     t.equal((await c.members())?.members.length, 3, 'still three members')
     t.equal(c.status.controlPaused, true, 'status.controlPaused')
     t.equal(c.status.observedGeneration, c.parent.metadata.generation, 'the size change was observed')
-    const tU = c.updateSpec((s) => (s.paused = false))
+    const tU = c.updateSpec(s => (s.paused = false))
     converged(t, 'unpause-scale-3-to-5', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tU }))
     t.equal(c.status.controlPaused, false, 'controlPaused false again')
   })
@@ -297,7 +297,7 @@ if (missing) {
       const got = await world.etcdctlOk(['get', 'foo', '--print-value-only'], { endpoints: url, from: 'external' })
       t.equal(got.trim(), 'bar', 'etcdctl get foo through the external address, from outside the cluster')
 
-      const tOff = c.updateSpec((s) => (s.loadBalancer = { enabled: false }))
+      const tOff = c.updateSpec(s => (s.loadBalancer = { enabled: false }))
       await c.waitFor(() => !c.service('lb-client-lb') && (c.status.externalClientURLs ?? []).length === 0 && c.status.observedGeneration === c.parent.metadata.generation, {
         timeoutMs: 20_000,
         what: 'the LoadBalancer Service and the external URL to go',
@@ -314,7 +314,7 @@ if (missing) {
   scenario('hookkill', '8. the hook dies between a membership step and the pod\'s creation', async (t, c) => {
     await c.waitSteady({ timeoutMs: 90_000 })
     await world.etcdctlOk(['put', 'h', 'kept'], { endpoints: 'http://hookkill-client:2379' })
-    let dropped: { pod: string; memberAdded: boolean } | undefined
+    let dropped: { pod: string, memberAdded: boolean } | undefined
     let restarted: Promise<void> | undefined
     c.mc.intercept = async (request, response) => {
       if (dropped) return 'apply'
@@ -327,23 +327,23 @@ if (missing) {
       // it died before the answer left, and drop the answer.
       await world.hook!.kill('SIGKILL')
       const ml = await c.members()
-      const memberAdded = !!ml?.members.some((m) => m.name === '' && m.peerURLs.some((u) => u.includes(`//${joining.metadata.name}.`)))
+      const memberAdded = !!ml?.members.some(m => m.name === '' && m.peerURLs.some(u => u.includes(`//${joining.metadata.name}.`)))
       dropped = { pod: joining.metadata.name, memberAdded }
       world.log(`test: killed the hook and dropped its answer creating ${joining.metadata.name} (member added: ${memberAdded})`)
       restarted = sleep(1500).then(() => world.hook!.start())
       return 'drop'
     }
-    const tS = c.updateSpec((s) => (s.size = 4))
+    const tS = c.updateSpec(s => (s.size = 4))
     await c.waitFor(() => dropped !== undefined, { timeoutMs: 60_000, what: 'a response creating a joining member pod' })
     await restarted
     converged(t, 'scale-3-to-4-hook-killed', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tS }))
     c.mc.intercept = undefined
     t.ok(dropped?.memberAdded, `the member for ${dropped?.pod} had been added to etcd when the hook died`)
-    const errors = syncsSince(c, tS).filter((r) => r.error)
-    t.ok(errors.length >= 1, `Metacontroller saw the hook down (${errors.length} failed syncs: ${errors.map((r) => r.error?.slice(0, 60)).join(' | ')})`)
+    const errors = syncsSince(c, tS).filter(r => r.error)
+    t.ok(errors.length >= 1, `Metacontroller saw the hook down (${errors.length} failed syncs: ${errors.map(r => r.error?.slice(0, 60)).join(' | ')})`)
     t.ok(c.pod(dropped?.pod ?? ''), `the added member's pod ${dropped?.pod} exists after all`)
     const ml = await c.members()
-    t.notOk(ml?.members.some((m) => m.name === ''), 'no member left unstarted')
+    t.notOk(ml?.members.some(m => m.name === ''), 'no member left unstarted')
     t.equal(ml?.members.length, 4, 'four members')
     await expectEverywhere(t, c, 'h', 'kept')
     t.comment(`syncs after the kill: ${syncsSince(c, tS).slice(0, 12).map(formatRecord).join('\n  ')}`)
@@ -354,7 +354,7 @@ if (missing) {
     '9. members on PersistentVolumeClaims: a deleted pod comes back as the same member',
     async (t, c) => {
       converged(t, 'create-3-persistent', await c.waitSteady({ timeoutMs: 90_000 }))
-      const claims = () => c.children(PVC).filter((o) => !o.metadata.deletionTimestamp).map((o) => o.metadata.name).sort()
+      const claims = () => c.children(PVC).filter(o => !o.metadata.deletionTimestamp).map(o => o.metadata.name).sort()
       t.same(claims(), ['etcd-data-persistent-0', 'etcd-data-persistent-1', 'etcd-data-persistent-2'], 'one claim per member')
       await world.etcdctlOk(['put', 'p', 'kept'], { endpoints: 'http://persistent-client:2379' })
       const ids = await memberIds(c)
@@ -386,7 +386,7 @@ if (missing) {
       t.notMatch(anon.stdout, /yes/, 'and reads nothing')
       const plain = await world.etcdctl(['get', 'secure', '--print-value-only'], { endpoints: 'http://tls-client:2379' })
       t.not(plain.code, 0, 'plain http is refused')
-      const list = JSON.parse(await world.etcdctlOk([...c.etcdctlTLS(), 'member', 'list', '-w', 'json'], { endpoints: ep })) as { members?: Array<{ name?: string; peerURLs?: string[]; clientURLs?: string[] }> }
+      const list = JSON.parse(await world.etcdctlOk([...c.etcdctlTLS(), 'member', 'list', '-w', 'json'], { endpoints: ep })) as { members?: Array<{ name?: string, peerURLs?: string[], clientURLs?: string[] }> }
       const members = list.members ?? []
       t.equal(members.length, 3, 'three members')
       for (const m of members) {
@@ -397,16 +397,16 @@ if (missing) {
 
       // Scaling needs membership calls to the https members: the hook uses
       // the operator certificate Metacontroller sent in `related`.
-      const up = c.updateSpec((s) => (s.size = 4))
+      const up = c.updateSpec(s => (s.size = 4))
       converged(t, 'tls-scale-3-to-4', await c.waitSteady({ timeoutMs: 120_000, sinceMs: up }))
-      const actions = syncsSince(c, up).map((r) => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
+      const actions = syncsSince(c, up).map(r => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
       t.ok(actions.includes('added member tls-3 as a learner'), `lastAction said the learner was added (${actions.join(' | ')})`)
       t.ok(actions.includes('promoted learner tls-3'), 'lastAction said it was promoted')
       t.equal(c.status.lastAction, 'promoted learner tls-3', 'status.lastAction at the end')
       t.same(podDeletesSince(c, up), [], 'scaling up deleted no pod')
       const ml = await c.members()
-      t.same(ml?.members.map((m) => m.name).sort(), ['tls-0', 'tls-1', 'tls-2', 'tls-3'], 'four members')
-      t.ok(ml?.members.every((m) => m.peerURLs.every((u) => u.startsWith('https://'))), 'all peer URLs https')
+      t.same(ml?.members.map(m => m.name).sort(), ['tls-0', 'tls-1', 'tls-2', 'tls-3'], 'four members')
+      t.ok(ml?.members.every(m => m.peerURLs.every(u => u.startsWith('https://'))), 'all peer URLs https')
       await expectEverywhere(t, c, 'secure', 'yes')
       // These members refuse plain http: the status must say https.
       t.equal(c.status.clientURL, 'https://tls-client.default.svc:2379', 'status.clientURL is https')
@@ -420,35 +420,38 @@ if (missing) {
     '11. members on PersistentVolumeClaims: every pod deleted at once, the cluster comes back with its data',
     async (t, c) => {
       await c.waitSteady({ timeoutMs: 90_000 })
-      const claims = () => c.children(PVC).filter((o) => !o.metadata.deletionTimestamp).map((o) => o.metadata.name).sort()
+      const claims = () => c.children(PVC).filter(o => !o.metadata.deletionTimestamp).map(o => o.metadata.name).sort()
       const claimsBefore = claims()
       t.same(claimsBefore, ['etcd-data-restart-all-0', 'etcd-data-restart-all-1', 'etcd-data-restart-all-2'], 'one claim per member')
       for (let i = 0; i < 30; i++) await world.etcdctlOk(['put', `r/${String(i).padStart(2, '0')}`, `v${i}`], { endpoints: 'http://restart-all-client:2379' })
       const ids = await memberIds(c)
       const clusterID = c.status.clusterID
-      const before = new Map(c.livePods().map((p) => [p.metadata.name, p.metadata.uid]))
-      const claimUids = new Map(c.children(PVC).map((o) => [o.metadata.name, o.metadata.uid]))
+      const before = new Map(c.livePods().map(p => [p.metadata.name, p.metadata.uid]))
+      const claimUids = new Map(c.children(PVC).map(o => [o.metadata.name, o.metadata.uid]))
 
       // A whole-cluster restart: every member pod deleted in one go.
       const tDel = Date.now()
       for (const name of before.keys()) world.store.delete(POD, name)
-      await c.waitFor(() => [...before].every(([name, uid]) => { const p = c.pod(name); return p && p.metadata.uid !== uid && !p.metadata.deletionTimestamp && podReady(p) }), {
+      await c.waitFor(() => [...before].every(([name, uid]) => {
+        const p = c.pod(name)
+        return p && p.metadata.uid !== uid && !p.metadata.deletionTimestamp && podReady(p)
+      }), {
         timeoutMs: 90_000,
         what: 'a new, Ready pod for every member',
       })
       converged(t, 'restart-all-3', await c.waitSteady({ timeoutMs: 90_000, sinceMs: tDel }))
 
       const syncs = syncsSince(c, tDel)
-      const actions = syncs.map((r) => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
+      const actions = syncs.map(r => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
       t.comment(`what the hook did: ${actions.join(' | ')}`)
-      const created = syncs.flatMap((r) => r.creates).filter((x) => x.startsWith('Pod.v1/')).map((x) => x.slice('Pod.v1/'.length))
+      const created = syncs.flatMap(r => r.creates).filter(x => x.startsWith('Pod.v1/')).map(x => x.slice('Pod.v1/'.length))
       t.same([...new Set(created)].sort(), [...before.keys()].sort(), `each member's pod created again under its own name (created: ${created.join(', ')})`)
-      t.same(c.livePods().map((p) => p.metadata.name).sort(), [...before.keys()].sort(), 'no new ordinal')
+      t.same(c.livePods().map(p => p.metadata.name).sort(), [...before.keys()].sort(), 'no new ordinal')
       t.same(await memberIds(c), ids, 'the same member IDs')
       t.equal(c.status.clusterID, clusterID, 'the same cluster ID')
       t.same(claims(), claimsBefore, 'the same claims')
-      t.same(new Map(c.children(PVC).map((o) => [o.metadata.name, o.metadata.uid])), claimUids, 'the same claim objects (none deleted and re-made)')
-      t.same(syncs.flatMap((r) => r.deletes).filter((d) => d.startsWith('PersistentVolumeClaim.v1/')), [], 'no claim was ever deleted')
+      t.same(new Map(c.children(PVC).map(o => [o.metadata.name, o.metadata.uid])), claimUids, 'the same claim objects (none deleted and re-made)')
+      t.same(syncs.flatMap(r => r.deletes).filter(d => d.startsWith('PersistentVolumeClaim.v1/')), [], 'no claim was ever deleted')
       const got = await world.etcdctlOk(['get', 'r/', '--prefix', '--keys-only'], { endpoints: 'http://restart-all-client:2379' })
       t.equal(got.trim().split('\n').filter(Boolean).length, 30, 'all 30 keys through the client Service')
       for (const [pod, kv] of await c.readEveryMember('r/')) t.equal(kv.size, 30, `all 30 keys on ${pod}`)
@@ -460,15 +463,14 @@ if (missing) {
   scenario('policy', '12. a pod policy change rolls out by replacement, one member at a time, under writes', async (t, c) => {
     await c.waitSteady({ timeoutMs: 90_000 })
     const POLICY = 'etcd.database.coreos.com/pod-policy'
-    const original = new Map(c.livePods().map((p) => [p.metadata.name, p.metadata.annotations?.[POLICY]]))
+    const original = new Map(c.livePods().map(p => [p.metadata.name, p.metadata.annotations?.[POLICY]]))
     const oldPolicy = [...original.values()][0]
-    t.ok(oldPolicy && [...original.values()].every((v) => v === oldPolicy), `every pod carries the policy annotation (${oldPolicy})`)
+    t.ok(oldPolicy && [...original.values()].every(v => v === oldPolicy), `every pod carries the policy annotation (${oldPolicy})`)
     const monitor = c.membershipMonitor()
     const writer = c.writer('pw/').start()
     await sleep(1000)
-    let tP = 0
+    const tP = c.updateSpec(s => (s.pod = { ...(s.pod ?? {}), etcdEnv: [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }] }))
     try {
-      tP = c.updateSpec((s) => (s.pod = { ...(s.pod ?? {}), etcdEnv: [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }] }))
       const outdated = await c.waitFor(() => c.status.observedGeneration === c.parent.metadata.generation && (c.status.members?.outdated as string[] | undefined), { timeoutMs: 10_000, what: 'status.members.outdated after the change' })
       t.same([...outdated].sort(), [...original.keys()].sort(), `status.members.outdated lists every old member at first (${outdated.join(', ')})`)
       converged(t, 'policy-rollout-3', await c.waitSteady({ timeoutMs: 240_000, sinceMs: tP }))
@@ -478,38 +480,38 @@ if (missing) {
     }
     t.comment(`membership over time:\n${monitor.describe(tP)}`)
     const syncs = syncsSince(c, tP)
-    const actions = syncs.map((r) => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
+    const actions = syncs.map(r => r.status?.lastAction as string | undefined).filter((a, i, all) => a && a !== all[i - 1])
     t.comment(`what the hook did: ${actions.join(' | ')}`)
 
     const pods = c.livePods()
     t.equal(pods.length, 3, 'three pods')
-    t.same(pods.filter((p) => original.has(p.metadata.name)).map((p) => p.metadata.name), [], 'no pod of the old policy is left')
+    t.same(pods.filter(p => original.has(p.metadata.name)).map(p => p.metadata.name), [], 'no pod of the old policy is left')
     const newPolicy = pods[0]?.metadata.annotations?.[POLICY]
     t.not(newPolicy, oldPolicy, `the policy annotation changed (${oldPolicy} -> ${newPolicy})`)
     for (const p of pods) {
-      const env = (p.spec?.containers?.[0]?.env ?? []) as Array<{ name: string; value?: string }>
-      t.same(env.filter((e) => e.name === 'ETCD_SNAPSHOT_COUNT'), [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }], `${p.metadata.name}'s etcd container has the new env`)
+      const env = (p.spec?.containers?.[0]?.env ?? []) as Array<{ name: string, value?: string }>
+      t.same(env.filter(e => e.name === 'ETCD_SNAPSHOT_COUNT'), [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }], `${p.metadata.name}'s etcd container has the new env`)
       t.equal(p.metadata.annotations?.[POLICY], newPolicy, `${p.metadata.name} carries the new policy annotation`)
       t.match(c.podLog(p.metadata.name, 100000), /snapshot count = 5000/, `${p.metadata.name}'s etcd runs with snapshot count 5000`)
     }
     t.same(c.status.members?.outdated ?? [], [], 'status.members.outdated drained to empty')
-    const outdatedSeen = syncs.filter((r) => r.status).map((r) => ((r.status.members?.outdated ?? []) as string[]).length)
+    const outdatedSeen = syncs.filter(r => r.status).map(r => ((r.status.members?.outdated ?? []) as string[]).length)
     t.ok(outdatedSeen.every((n, i) => i === 0 || n <= outdatedSeen[i - 1]!), `status.members.outdated only shrank (${[...new Set(outdatedSeen)].join(' -> ')})`)
 
     // One new member added, then one old removed, three times.
-    const created = syncs.flatMap((r) => r.creates).filter((x) => x.startsWith('Pod.v1/'))
-    const deleted = syncs.flatMap((r) => r.deletes).filter((x) => x.startsWith('Pod.v1/'))
+    const created = syncs.flatMap(r => r.creates).filter(x => x.startsWith('Pod.v1/'))
+    const deleted = syncs.flatMap(r => r.deletes).filter(x => x.startsWith('Pod.v1/'))
     t.equal(created.length, 3, `three pods created (${created.join(', ')})`)
-    t.same(deleted.map((x) => x.slice('Pod.v1/'.length)).sort(), [...original.keys()].sort(), `the three old pods deleted (${deleted.join(', ')})`)
+    t.same(deleted.map(x => x.slice('Pod.v1/'.length)).sort(), [...original.keys()].sort(), `the three old pods deleted (${deleted.join(', ')})`)
     t.ok(monitor.polls >= 20, `the member list was watched throughout (${monitor.polls} polls)`)
     t.ok(monitor.minVoters >= 3, `never fewer than 3 voters (fewest: ${monitor.minVoters})`)
     t.ok(monitor.maxMembers <= 4, `never more than 4 members (most: ${monitor.maxMembers})`)
-    const podUpdates = syncs.flatMap((r) => r.updates).filter((u) => u.startsWith('Pod.v1/') && /\bspec\b/.test(u))
+    const podUpdates = syncs.flatMap(r => r.updates).filter(u => u.startsWith('Pod.v1/') && /\bspec\b/.test(u))
     t.same(podUpdates, [], 'no live pod was re-rendered (no pod spec update)')
 
     t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''}; longest gap ${(writer.maxAckGapMs / 1000).toFixed(1)} s)`)
     await expectAcked(t, c, writer, 'pw/')
     const ml = await c.members()
-    t.same(ml?.members.map((m) => m.name).sort(), pods.map((p) => p.metadata.name).sort(), 'member list matches the pods')
+    t.same(ml?.members.map(m => m.name).sort(), pods.map(p => p.metadata.name).sort(), 'member list matches the pods')
   })
 }

@@ -26,13 +26,13 @@ if (missing) {
     t.test('harness self-test', { skip: missing }, async () => {})
   }
 } else {
-  t.test('harness self-test', async (t) => {
+  t.test('harness self-test', async t => {
     const started = Date.now()
-    const world = await World.start({ hook: false, log: (s) => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
+    const world = await World.start({ hook: false, log: s => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
     t.teardown(() => world.destroy())
     const store = world.store
     const pod = (name: string) => store.get(POD, name)
-    const allReady = (names: string[]) => names.every((n) => {
+    const allReady = (names: string[]) => names.every(n => {
       const p = pod(n)
       return p && podReady(p)
     })
@@ -79,7 +79,7 @@ if (missing) {
     t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only', '--consistency=s'], { endpoints: 'http://hw-1.hw.default.svc:2379' })).trim(), 'bar', 'restarted member kept its data')
 
     // Image update: container restarts with the new image and its data.
-    const p2 = structuredClone(pod('hw-2')!) as Obj
+    const p2 = structuredClone<Obj>(pod('hw-2')!)
     p2.spec.containers[0].image = 'quay.io/coreos/etcd:v3.4.24'
     store.update(p2)
     await waitFor(() => pod('hw-2')?.status.containerStatuses?.[0]?.image === 'quay.io/coreos/etcd:v3.4.24' && allReady(['hw-2']), { timeoutMs: 30_000, what: 'hw-2 to run the new image' })
@@ -87,7 +87,7 @@ if (missing) {
     t.equal((await world.etcdctlOk(['get', 'foo', '--print-value-only', '--consistency=s'], { endpoints: 'http://hw-2.hw.default.svc:2379' })).trim(), 'bar', 'data kept across the image change')
 
     // Any other pod spec change is refused, like the API server does.
-    const bad = structuredClone(pod('hw-0')!) as Obj
+    const bad = structuredClone<Obj>(pod('hw-0')!)
     bad.spec.containers[0].args.push('--debug')
     t.throws(() => store.update(bad), { code: 422 }, 'pod spec change other than the image is refused')
 
@@ -109,7 +109,7 @@ if (missing) {
     sp.spec.containers[0].volumeMounts.push({ name: 'certs', mountPath: '/etc/certs', readOnly: true })
     sp.spec.volumes.push({ name: 'certs', secret: { secretName: 'hw-certs' } })
     store.create(sp)
-    await new Promise((r) => setTimeout(r, 1000))
+    await new Promise(r => setTimeout(r, 1000))
     t.match(pod('hw-secret')!.status, { phase: 'Pending', conditions: [{ type: 'Initialized' }, { type: 'Ready', status: 'False' }] }, 'Pending while its Secret is missing')
     t.notOk(pod('hw-secret')!.status.podIP, 'no sandbox yet')
     store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hw-certs' }, stringData: { 'a.txt': 'hello' }, data: { 'b.bin': Buffer.from([0, 1, 2]).toString('base64') } })
@@ -125,7 +125,7 @@ if (missing) {
     t.notOk(fs.existsSync(path.join(podDir, 'b.bin')), 'a removed key goes')
 
     await world.destroy()
-    const leftovers = [...runSyncQuiet('ip', ['netns', 'list']).split('\n'), ...runSyncQuiet('ip', ['-o', 'link', 'show']).split('\n')].filter((l) => l.includes(`eoe2e-${runId}`) || l.includes(`eoe2e${runId}`))
+    const leftovers = [...runSyncQuiet('ip', ['netns', 'list']).split('\n'), ...runSyncQuiet('ip', ['-o', 'link', 'show']).split('\n')].filter(l => l.includes(`eoe2e-${runId}`) || l.includes(`eoe2e${runId}`))
     t.same(leftovers, [], 'no namespace or link left after teardown')
     t.notOk(fs.existsSync(world.dir), 'temp dir removed')
     t.comment(`harness self-test took ${((Date.now() - started) / 1000).toFixed(1)} s`)

@@ -7,8 +7,8 @@ import AjvModule from 'ajv'
 import { parse } from 'yaml'
 import { celRule } from './cel.js'
 
-export type Schema = { [key: string]: unknown }
-type Json = { [key: string]: unknown }
+export type Schema = Record<string, unknown>
+type Json = Record<string, unknown>
 
 export const CRD_FILE = new URL('../../manifests/crd.yaml', import.meta.url)
 

@@ -9,7 +9,7 @@ import { observeTarget } from '../../hooks/cluster/targets.js'
 import { planCluster } from '../../hooks/cluster/plan.js'
 
 // V8's own check, only callable with --allow-natives-syntax.
-// eslint-disable-next-line no-new-func, @typescript-eslint/no-implied-eval
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean
 
 const text = JSON.stringify(steadyRequest(9))

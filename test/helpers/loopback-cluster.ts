@@ -38,7 +38,7 @@ export async function waitFor (what: string, timeoutMs: number, probe: () => Pro
       await probe()
       return
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${String(error)}`)
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${String(error)}`, { cause: error })
     }
     await sleep(250)
   }

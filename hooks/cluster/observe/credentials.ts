@@ -28,7 +28,7 @@ export function operatorCredentials (request: SyncRequest): OperatorCredentials 
   if (missing.length > 0) {
     return { kind: 'problem', message: `operator secret ${namespace}/${name} lacks ${missing.join(', ')}` }
   }
-  const decode = (file: string) => Buffer.from(data[file] as string, 'base64').toString('utf8')
+  const decode = (file: string) => Buffer.from(data[file] ?? '', 'base64').toString('utf8')
   const tls = { cert: decode(CERT), key: decode(KEY), ca: decode(CA) }
   const notPEM = ([['etcd-client.crt', tls.cert], ['etcd-client.key', tls.key], ['etcd-client-ca.crt', tls.ca]] as const)
     .filter(([, pem]) => !pem.includes('-----BEGIN ')).map(([file]) => file)

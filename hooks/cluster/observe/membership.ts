@@ -47,8 +47,8 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
       continue
     }
     const observed = podsByName.get(pod)
-    const dead = observed === undefined || observed.terminating ||
-      observed.phase === 'Failed' || observed.phase === 'Succeeded'
+    const dead = observed === undefined || observed.terminating
+      || observed.phase === 'Failed' || observed.phase === 'Succeeded'
     slots.push({
       pod,
       ordinal: ordinalOf(cluster, pod) ?? 0,
@@ -59,8 +59,8 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
       dead,
       // A pod without the annotation predates it: nothing says it is outdated.
       outdatedPolicy: observed?.podPolicyHash !== undefined && observed.podPolicyHash !== cluster.spec.podPolicyHash,
-      stuck: !dead && observed.crashLooping && observed.unreadySince !== undefined &&
-        now.getTime() - Date.parse(observed.unreadySince) > STUCK_AFTER_MS,
+      stuck: !dead && observed.crashLooping && observed.unreadySince !== undefined
+        && now.getTime() - Date.parse(observed.unreadySince) > STUCK_AFTER_MS,
     })
   }
   slots.sort((a, b) => a.ordinal - b.ordinal)

@@ -51,8 +51,8 @@ function claims (cluster: Cluster, membership: Membership | undefined, step: Ste
   for (const [name, claim] of cluster.claims) {
     const ordinal = claimOrdinal(cluster, name)
     // Without the member list nothing says whose data a claim holds: keep all.
-    const keep = membership === undefined ||
-      (ordinal !== undefined && (podOrdinals.has(ordinal) || memberOrdinals.has(ordinal)))
+    const keep = membership === undefined
+      || (ordinal !== undefined && (podOrdinals.has(ordinal) || memberOrdinals.has(ordinal)))
     if (keep) kept.push(keepObserved(claim))
   }
   if (cluster.spec.pod.persistentVolumeClaimSpec !== undefined) {
@@ -68,9 +68,9 @@ function claims (cluster: Cluster, membership: Membership | undefined, step: Ste
 // (after a hook upgrade the labels land one sync before the selector, so
 // the Services never select nothing); from then on, always.
 function clientsReachVotersOnly (cluster: Cluster, membership: Membership | undefined): boolean {
-  return selectsVoters(cluster.services.get(clientServiceName(cluster))) ||
-    (membership !== undefined && membership.voters.length > 0 &&
-      membership.voters.every(s => s.observed?.object.metadata.labels?.[VOTER_LABEL] === 'true'))
+  return selectsVoters(cluster.services.get(clientServiceName(cluster)))
+    || (membership !== undefined && membership.voters.length > 0
+      && membership.voters.every(s => s.observed?.object.metadata.labels?.[VOTER_LABEL] === 'true'))
 }
 
 function selectsVoters (service: KubeObject | undefined): boolean {

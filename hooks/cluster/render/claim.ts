@@ -12,4 +12,3 @@ export function templateClaim (cluster: Cluster, pod: string): KubeObject {
     spec: cluster.spec.pod.persistentVolumeClaimSpec ?? {},
   }
 }
-

@@ -15,4 +15,3 @@ export function templateDisruptionBudget (cluster: Cluster): KubeObject {
     },
   }
 }
-

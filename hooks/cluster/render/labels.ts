@@ -8,8 +8,8 @@ export const VOTER_LABEL = 'etcd_voter'
 
 export function clusterLabels (cluster: Cluster): Record<string, string> {
   return {
-    app: 'etcd',
-    etcd_cluster: cluster.name,
+    'app': 'etcd',
+    'etcd_cluster': cluster.name,
     'app.kubernetes.io/name': 'etcd',
     'app.kubernetes.io/instance': cluster.name,
     'app.kubernetes.io/managed-by': 'etcd-operator',
@@ -29,4 +29,3 @@ export function metadata (cluster: Cluster, name: string, component: string, ext
     ...(extra.annotations !== undefined && Object.keys(extra.annotations).length > 0 ? { annotations: { ...extra.annotations } } : {}),
   }
 }
-

@@ -186,9 +186,8 @@ export function keepPod (cluster: Cluster, pod: ObservedPod, image: string = pod
   const podLabels: Record<string, string> = Object.assign({}, observedLabels, labels, clusterLabels(cluster))
   podLabels.etcd_node = pod.name
   if (votes) podLabels[VOTER_LABEL] = 'true'
-  else if (VOTER_LABEL in podLabels) delete podLabels[VOTER_LABEL]
+  else if (VOTER_LABEL in podLabels) Reflect.deleteProperty(podLabels, VOTER_LABEL)
   kept.metadata.labels = podLabels
   if (annotations !== undefined) kept.metadata.annotations = Object.assign({}, kept.metadata.annotations, annotations)
   return kept
 }
-

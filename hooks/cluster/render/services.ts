@@ -59,4 +59,3 @@ export function templateLoadBalancerService (cluster: Cluster, votersOnly: boole
     },
   }
 }
-

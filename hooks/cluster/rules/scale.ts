@@ -1,5 +1,4 @@
 // Growing and shrinking to spec.size, one member per sync.
-import type { MemberSlot } from '../observe/membership.js'
 import { addLearner, removal, transferLeadership } from './steps.js'
 import { RESYNC_CONVERGING, type ObservedSituation, type Step } from './step.js'
 
@@ -16,7 +15,8 @@ export function removeMember ({ cluster, membership }: ObservedSituation): Step 
   const { size } = cluster.spec
   if (membership.voters.length <= size) return undefined
   const outdated = membership.voters.filter(s => s.outdatedPolicy)
-  const victim = (outdated.find(s => s !== membership.leader) ?? outdated[0] ?? membership.voters[membership.voters.length - 1]) as MemberSlot
+  const victim = outdated.find(s => s !== membership.leader) ?? outdated[0] ?? membership.voters.at(-1)
+  if (victim === undefined) return undefined
   if (victim === membership.leader) return transferLeadership(cluster, membership, victim, 'transferLeadershipBeforeRemoval')
   return {
     rule: 'removeMember',

@@ -21,7 +21,9 @@ export function addLearner (cluster: Cluster, membership: Membership, rule: Step
 export function transferLeadership (cluster: Cluster, membership: Membership, from: MemberSlot, rule: StepName): Step {
   // The lowest-ordinal healthy voter on the wanted image takes over.
   const candidates = membership.voters.filter(s => s !== from && s.healthy)
-  const to = candidates.find(s => s.observed?.image === cluster.spec.image) ?? candidates[0] as MemberSlot
+  const to = candidates.find(s => s.observed?.image === cluster.spec.image) ?? candidates[0]
+  // (The rules call this with every voter healthy and at least two.)
+  if (to === undefined) return { rule, waitingFor: 'a healthy member to take over leadership', resyncAfterSeconds: RESYNC_CONVERGING }
   return {
     rule,
     action: {

@@ -12,7 +12,8 @@ export function upgradeMember ({ cluster, membership }: ObservedSituation): Step
   const blocked = upgradeBlocked(outdated, cluster.spec.version)
   if (blocked !== undefined) return { rule: 'upgradeBlocked', waitingFor: blocked, resyncAfterSeconds: RESYNC_STEADY }
   const follower = outdated.find(s => s !== membership.leader)
-  const next = follower ?? outdated[0] as MemberSlot
+  const next = follower ?? outdated[0]
+  if (next === undefined) return undefined
   if (follower === undefined && membership.voters.length > 1) {
     return transferLeadership(cluster, membership, next, 'transferLeadershipBeforeUpgrade')
   }

@@ -24,7 +24,7 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
       metrics.syncDuration.observe({ outcome }, reply.elapsedTime / 1000)
       next()
     },
-    schema: { body: SyncRequestSchema, response: { 200: SyncResponseSchema, '4xx': ErrorSchema } },
+    schema: { body: SyncRequestSchema, response: { '200': SyncResponseSchema, '4xx': ErrorSchema } },
     // The answer is typed by the schemas above; JSON.stringify writes it
     // faster than a compiled serializer, as children are free-form objects.
     serializerCompiler: () => data => JSON.stringify(data),
@@ -63,7 +63,7 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
   // Metacontroller's customize hook: ask for the operator Secret, so that
   // it arrives with every sync in `related` and the hook never needs to read
   // the Kubernetes API itself.
-  app.post('/customize', { schema: { body: CustomizeRequestSchema } }, async request => {
+  app.post('/customize', { schema: { body: CustomizeRequestSchema } }, request => {
     const { parent } = request.body
     const secret = parent.spec.TLS?.static?.operatorSecret
     return {

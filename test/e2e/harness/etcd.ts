@@ -26,7 +26,7 @@ export interface Via {
 export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64')
 export const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8')
 
-export async function etcdPost(network: Network, ip: string, path: string, body: unknown, timeoutMs = 3000, via: Via = {}): Promise<any> {
+export async function etcdPost (network: Network, ip: string, path: string, body: unknown, timeoutMs = 3000, via: Via = {}): Promise<any> {
   await network.assertRoute(ip)
   const data = JSON.stringify(body)
   const port = 2379
@@ -35,7 +35,7 @@ export async function etcdPost(network: Network, ip: string, path: string, body:
   return new Promise((resolve, reject) => {
     const req = send(
       { host: ip, port, path, method: 'POST', agent: false, timeout: timeoutMs, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }, ...tlsOptions },
-      (res) => {
+      res => {
         let text = ''
         res.setEncoding('utf8')
         res.on('data', (d: string) => (text += d))
@@ -44,9 +44,13 @@ export async function etcdPost(network: Network, ip: string, path: string, body:
           try {
             parsed = JSON.parse(text)
           } catch {
-            return reject(new Error(`etcd ${ip}${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`))
+            reject(new Error(`etcd ${ip}${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`))
+            return
           }
-          if (res.statusCode !== 200 || parsed.error || parsed.code) return reject(new Error(`etcd ${ip}${path}: HTTP ${res.statusCode}: ${parsed.error ?? parsed.message ?? text.slice(0, 200)}`))
+          if (res.statusCode !== 200 || parsed.error || parsed.code) {
+            reject(new Error(`etcd ${ip}${path}: HTTP ${res.statusCode}: ${parsed.error ?? parsed.message ?? text.slice(0, 200)}`))
+            return
+          }
           resolve(parsed)
         })
         res.on('error', reject)
@@ -66,7 +70,7 @@ export interface Member {
   isLearner: boolean
 }
 
-export async function memberList(network: Network, ip: string, timeoutMs = 3000, via: Via = {}): Promise<{ clusterId: string; memberId: string; members: Member[] }> {
+export async function memberList (network: Network, ip: string, timeoutMs = 3000, via: Via = {}): Promise<{ clusterId: string, memberId: string, members: Member[] }> {
   const r = await etcdPost(network, ip, '/v3/cluster/member/list', {}, timeoutMs, via)
   return {
     clusterId: String(r.header?.cluster_id ?? ''),
@@ -81,18 +85,18 @@ export async function memberList(network: Network, ip: string, timeoutMs = 3000,
   }
 }
 
-export async function memberStatus(network: Network, ip: string, timeoutMs = 1000, via: Via = {}): Promise<{ memberId: string; leader: string; isLearner: boolean; raftIndex: string; version: string }> {
+export async function memberStatus (network: Network, ip: string, timeoutMs = 1000, via: Via = {}): Promise<{ memberId: string, leader: string, isLearner: boolean, raftIndex: string, version: string }> {
   const r = await etcdPost(network, ip, '/v3/maintenance/status', {}, timeoutMs, via)
   return { memberId: String(r.header?.member_id ?? ''), leader: String(r.leader ?? '0'), isLearner: !!r.isLearner, raftIndex: String(r.raftIndex ?? ''), version: r.version ?? '' }
 }
 
-export async function put(network: Network, ip: string, key: string, value: string, timeoutMs = 3000, via: Via = {}): Promise<string> {
+export async function put (network: Network, ip: string, key: string, value: string, timeoutMs = 3000, via: Via = {}): Promise<string> {
   const r = await etcdPost(network, ip, '/v3/kv/put', { key: b64(key), value: b64(value) }, timeoutMs, via)
   if (!r.header?.revision) throw new Error(`put ${key}: no revision in ${JSON.stringify(r)}`)
   return String(r.header.revision)
 }
 
-function prefixEnd(prefix: string): string {
+function prefixEnd (prefix: string): string {
   const buf = Buffer.from(prefix, 'utf8')
   for (let i = buf.length - 1; i >= 0; i--) {
     if (buf[i]! < 0xff) {
@@ -105,7 +109,7 @@ function prefixEnd(prefix: string): string {
 
 // Keys (and values) under a prefix, from this member's own store when
 // serializable (proves the data reached that member).
-export async function rangePrefix(network: Network, ip: string, prefix: string, opts: { serializable?: boolean; timeoutMs?: number; via?: Via } = {}): Promise<Map<string, string>> {
+export async function rangePrefix (network: Network, ip: string, prefix: string, opts: { serializable?: boolean, timeoutMs?: number, via?: Via } = {}): Promise<Map<string, string>> {
   const r = await etcdPost(network, ip, '/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix), serializable: opts.serializable ?? true }, opts.timeoutMs ?? 5000, opts.via)
   const out = new Map<string, string>()
   for (const kv of r.kvs ?? []) out.set(unb64(kv.key), kv.value ? unb64(kv.value) : '')

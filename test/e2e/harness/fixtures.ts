@@ -4,7 +4,7 @@ import type { Obj } from './store.js'
 
 export const labels = (cluster: string, extra: Record<string, string> = {}) => ({ app: 'etcd', etcd_cluster: cluster, ...extra })
 
-export function memberPod(cluster: string, ordinal: number, initialCluster: number[], state: 'new' | 'existing', image = 'quay.io/coreos/etcd:v3.4.23'): Obj {
+export function memberPod (cluster: string, ordinal: number, initialCluster: number[], state: 'new' | 'existing', image = 'quay.io/coreos/etcd:v3.4.23'): Obj {
   const name = `${cluster}-${ordinal}`
   const host = (n: number) => `${cluster}-${n}.${cluster}.default.svc`
   return {
@@ -27,7 +27,7 @@ export function memberPod(cluster: string, ordinal: number, initialCluster: numb
             '--listen-client-urls=http://0.0.0.0:2379',
             `--advertise-client-urls=http://${host(ordinal)}:2379`,
             `--initial-advertise-peer-urls=http://${host(ordinal)}:2380`,
-            `--initial-cluster=${initialCluster.map((n) => `${cluster}-${n}=http://${host(n)}:2380`).join(',')}`,
+            `--initial-cluster=${initialCluster.map(n => `${cluster}-${n}=http://${host(n)}:2380`).join(',')}`,
             `--initial-cluster-state=${state}`,
             `--initial-cluster-token=${cluster}-token`,
             '--listen-metrics-urls=http://0.0.0.0:2381',
@@ -48,7 +48,7 @@ export function memberPod(cluster: string, ordinal: number, initialCluster: numb
   }
 }
 
-export function services(cluster: string, lb: boolean): Obj[] {
+export function services (cluster: string, lb: boolean): Obj[] {
   const out: Obj[] = [
     {
       apiVersion: 'v1',

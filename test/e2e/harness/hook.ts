@@ -11,15 +11,15 @@ import type { Network, Netns } from './network.js'
 import { cleanEnv, run, sleep, tail } from './util.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
-export const SERVER_SOURCE = path.join(ROOT, 'hooks', 'server.ts')
-export const SERVER_JS = path.join(ROOT, 'dist', 'server.js')
+export const SERVER_SOURCE = path.join(ROOT, 'hooks', 'server', 'main.ts')
+export const SERVER_JS = path.join(ROOT, 'dist', 'server', 'main.js')
 export const HOOK_PORT = 8080
 // A different build of the hook to run instead of dist/server/main.js (for
 // checking that a deliberately broken hook fails the scenarios); no build.
 const OVERRIDE = process.env.ETCD_OPERATOR_E2E_HOOK
 export const hookEntry = () => OVERRIDE ?? SERVER_JS
 
-function newestMtime(dir: string): number {
+function newestMtime (dir: string): number {
   let newest = 0
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
@@ -30,7 +30,7 @@ function newestMtime(dir: string): number {
 
 // Builds dist/ (tsc -p tsconfig.build.json) when it is missing or older
 // than hooks/.
-export async function ensureHookBuilt(log: (s: string) => void): Promise<void> {
+export async function ensureHookBuilt (log: (s: string) => void): Promise<void> {
   if (OVERRIDE) {
     log(`running the hook from ${OVERRIDE} (ETCD_OPERATOR_E2E_HOOK)`)
     return
@@ -56,7 +56,7 @@ export class HookServer {
   private stopped = false
   private readonly logPath: string
 
-  constructor(
+  constructor (
     private readonly network: Network,
     dir: string,
     private readonly env: Record<string, string> = {},
@@ -64,15 +64,15 @@ export class HookServer {
     this.logPath = path.join(dir, 'logs', 'hook.log')
   }
 
-  get url(): string {
+  get url (): string {
     return `http://${this.ip}:${HOOK_PORT}/sync`
   }
 
-  get running(): boolean {
+  get running (): boolean {
     return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null
   }
 
-  async start(): Promise<void> {
+  async start (): Promise<void> {
     if (!this.ns) {
       this.ip = this.network.allocIp('infra')
       this.ns = await this.network.addNamespace('hook', [this.ip], { clusterDns: true })
@@ -106,8 +106,8 @@ export class HookServer {
     throw new Error(`the hook server did not listen on ${this.ip}:${HOOK_PORT} within 20 s:\n${this.logTail(30)}`)
   }
 
-  private listening(): Promise<boolean> {
-    return new Promise((resolve) => {
+  private listening (): Promise<boolean> {
+    return new Promise(resolve => {
       const s = net.connect({ host: this.ip!, port: HOOK_PORT, timeout: 1000 })
       s.on('connect', () => {
         s.destroy()
@@ -122,18 +122,18 @@ export class HookServer {
   }
 
   // Kills the server (SIGKILL by default: no graceful shutdown).
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const proc = this.proc
     if (!proc || !this.running) return
     this.expectExit = true
-    await new Promise<void>((resolve) => {
+    await new Promise<void>(resolve => {
       proc.once('exit', () => resolve())
       proc.kill(signal)
       setTimeout(() => proc.kill('SIGKILL'), 5000).unref()
     })
   }
 
-  logTail(lines = 40): string {
+  logTail (lines = 40): string {
     try {
       return tail(fs.readFileSync(this.logPath, 'utf8'), lines)
     } catch {
@@ -141,14 +141,14 @@ export class HookServer {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop (): Promise<void> {
     this.stopped = true
     await this.kill('SIGTERM')
     if (this.ns) await this.network.removeNamespace(this.ns)
     this.ns = undefined
   }
 
-  killSync(): void {
+  killSync (): void {
     this.stopped = true
     try {
       this.proc?.kill('SIGKILL')

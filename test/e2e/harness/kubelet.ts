@@ -85,7 +85,7 @@ interface PodRt {
   ip?: string
   dir: string
   volumes: Map<string, string>
-  secretVolumes: Map<string, { secretName: string; items?: Array<{ key: string; path: string; mode?: number }>; defaultMode?: number; dir: string }>
+  secretVolumes: Map<string, { secretName: string, items?: Array<{ key: string, path: string, mode?: number }>, defaultMode?: number, dir: string }>
   // Why the volumes cannot be set up yet (a missing Secret).
   mountError?: string
   containers: ContainerRt[]
@@ -120,7 +120,7 @@ export class Kubelet {
   private stopped = false
   private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
 
-  constructor(
+  constructor (
     private readonly store: Store,
     private readonly network: Network,
     private readonly dir: string,
@@ -133,7 +133,7 @@ export class Kubelet {
     store.on('event', this.onEvent)
   }
 
-  private handle(ev: WatchEvent): void {
+  private handle (ev: WatchEvent): void {
     if (this.stopped) return
     if (ev.key === PVC) {
       this.pvcEvent(ev)
@@ -148,7 +148,7 @@ export class Kubelet {
     if (ev.type === 'added') {
       const rt = this.newRuntime(ev.obj)
       this.pods.set(name, rt)
-      rt.starting = this.startPod(rt).catch((e) => this.log(`kubelet: pod ${name}: ${String(e)}`))
+      rt.starting = this.startPod(rt).catch(e => this.log(`kubelet: pod ${name}: ${String(e)}`))
       return
     }
     const rt = this.pods.get(name)
@@ -165,7 +165,7 @@ export class Kubelet {
     if (ev.old && !deepEqual(ev.old.spec, ev.obj.spec)) this.specChanged(rt, ev.obj)
   }
 
-  private newRuntime(pod: Obj): PodRt {
+  private newRuntime (pod: Obj): PodRt {
     const uid = pod.metadata.uid ?? ''
     const rt: PodRt = {
       name: pod.metadata.name,
@@ -200,13 +200,13 @@ export class Kubelet {
     return rt
   }
 
-  private current(rt: PodRt): Obj | undefined {
+  private current (rt: PodRt): Obj | undefined {
     const o = this.store.get(POD, rt.name)
-    return o && o.metadata.uid === rt.uid ? o : undefined
+    return o?.metadata.uid === rt.uid ? o : undefined
   }
 
   // Volumes, then the sandbox (namespace + address), then the containers.
-  private async startPod(rt: PodRt): Promise<void> {
+  private async startPod (rt: PodRt): Promise<void> {
     const pod = this.current(rt)
     if (!pod) return
     for (const v of pod.spec?.volumes ?? []) {
@@ -275,11 +275,11 @@ export class Kubelet {
   // Writes a Secret's decoded data into a volume directory (replacing what
   // was there), files mode defaultMode (0644 by default), as the kubelet's
   // atomic writer leaves them.
-  private projectSecret(dir: string, secret: Obj | undefined, items: Array<{ key: string; path: string; mode?: number }> | undefined, defaultMode: number | undefined): void {
+  private projectSecret (dir: string, secret: Obj | undefined, items: Array<{ key: string, path: string, mode?: number }> | undefined, defaultMode: number | undefined): void {
     fs.rmSync(dir, { recursive: true, force: true })
     fs.mkdirSync(dir, { recursive: true })
     const data = (secret?.data as Record<string, string> | undefined) ?? {}
-    const files: Array<{ key: string; path: string; mode?: number }> = items ?? Object.keys(data).map((key) => ({ key, path: key }))
+    const files: Array<{ key: string, path: string, mode?: number }> = items ?? Object.keys(data).map(key => ({ key, path: key }))
     for (const item of files) {
       const value = data[item.key]
       if (value === undefined) continue
@@ -290,12 +290,12 @@ export class Kubelet {
     }
   }
 
-  private secretEvent(ev: WatchEvent): void {
+  private secretEvent (ev: WatchEvent): void {
     const name = ev.obj.metadata.name
     for (const rt of this.pods.values()) {
       if (rt.gone || rt.deleting) continue
       if (ev.type === 'added' && rt.mountError) {
-        rt.starting = this.startPod(rt).catch((e) => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
+        rt.starting = this.startPod(rt).catch(e => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
         continue
       }
       // A running pod's secret volumes follow the Secret (the kubelet syncs
@@ -305,13 +305,13 @@ export class Kubelet {
     }
   }
 
-  pvcDir(pvc: Obj): string {
+  pvcDir (pvc: Obj): string {
     const d = path.join(this.dir, 'pvcs', `${pvc.metadata.name}-${(pvc.metadata.uid ?? '').slice(0, 8)}`)
     fs.mkdirSync(d, { recursive: true })
     return d
   }
 
-  private pvcEvent(ev: WatchEvent): void {
+  private pvcEvent (ev: WatchEvent): void {
     if (ev.type === 'deleted') {
       fs.rmSync(path.join(this.dir, 'pvcs', `${ev.obj.metadata.name}-${(ev.obj.metadata.uid ?? '').slice(0, 8)}`), { recursive: true, force: true })
       return
@@ -319,16 +319,16 @@ export class Kubelet {
     if (ev.type === 'added') {
       this.pvcDir(ev.obj)
       for (const rt of this.pods.values()) {
-        if (!rt.scheduled && !rt.deleting) rt.starting = this.startPod(rt).catch((e) => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
+        if (!rt.scheduled && !rt.deleting) rt.starting = this.startPod(rt).catch(e => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
       }
     }
   }
 
-  private logFile(rt: PodRt): string {
+  private logFile (rt: PodRt): string {
     return path.join(this.dir, 'logs', `${rt.name}-${rt.uid.slice(0, 8)}.log`)
   }
 
-  private rewrite(value: string, mounts: Array<[string, string]>): string {
+  private rewrite (value: string, mounts: Array<[string, string]>): string {
     let v = value
     for (const [mountPath, dir] of mounts) {
       const esc = mountPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -337,7 +337,7 @@ export class Kubelet {
     return v
   }
 
-  private mounts(rt: PodRt, c: ContainerRt): Array<[string, string]> {
+  private mounts (rt: PodRt, c: ContainerRt): Array<[string, string]> {
     const out: Array<[string, string]> = []
     for (const m of c.spec.volumeMounts ?? []) {
       const d = rt.volumes.get(m.name)
@@ -349,7 +349,7 @@ export class Kubelet {
     return out.sort((a, b) => b[0].length - a[0].length)
   }
 
-  private startContainer(rt: PodRt, c: ContainerRt): void {
+  private startContainer (rt: PodRt, c: ContainerRt): void {
     const pod = this.current(rt)
     if (!pod || rt.deleting || rt.failed || rt.nodeDown || !rt.ns || rt.gone) return
     const setWaiting = (reason: string, message: string) => {
@@ -376,12 +376,17 @@ export class Kubelet {
       else if (e.valueFrom?.fieldRef) {
         const f = e.valueFrom.fieldRef.fieldPath
         const v = ({ 'metadata.name': rt.name, 'metadata.namespace': this.store.namespace, 'metadata.uid': rt.uid, 'status.podIP': rt.ip, 'status.hostIP': this.network.gateway, 'spec.nodeName': 'e2e-node' } as Record<string, string | undefined>)[f]
-        if (v === undefined) return setWaiting('CreateContainerConfigError', `unsupported fieldRef ${f}`)
+        if (v === undefined) {
+          setWaiting('CreateContainerConfigError', `unsupported fieldRef ${f}`)
+          return
+        }
         env[e.name] = v
-      } else if (e.valueFrom) return setWaiting('CreateContainerConfigError', `unsupported env source for ${e.name}`)
-      else env[e.name] = ''
+      } else if (e.valueFrom) {
+        setWaiting('CreateContainerConfigError', `unsupported env source for ${e.name}`)
+        return
+      } else env[e.name] = ''
     }
-    const finalArgs = argv.map((a) => this.rewrite(String(a), mounts))
+    const finalArgs = argv.map(a => this.rewrite(a, mounts))
     const logPath = this.logFile(rt)
     c.run++
     const runNo = c.run
@@ -397,7 +402,7 @@ export class Kubelet {
     c.readiness = { successes: 0, failures: 0 }
     c.liveness = { successes: 0, failures: 0 }
     rt.phase = 'Running'
-    proc.on('error', (e) => {
+    proc.on('error', e => {
       this.log(`kubelet: ${rt.name}/${c.name}: spawn: ${String(e)}`)
       // Never started: handled like a container that exited at once.
       if (proc.pid === undefined) this.exited(rt, c, runNo, 128, null)
@@ -407,7 +412,7 @@ export class Kubelet {
     this.startProbes(rt, c, runNo)
   }
 
-  private exited(rt: PodRt, c: ContainerRt, runNo: number, code: number | null, signal: NodeJS.Signals | null): void {
+  private exited (rt: PodRt, c: ContainerRt, runNo: number, code: number | null, signal: NodeJS.Signals | null): void {
     if (c.run !== runNo) return
     this.stopProbes(c)
     c.proc = undefined
@@ -444,13 +449,13 @@ export class Kubelet {
   }
 
   // Stops a container: SIGTERM, SIGKILL after the grace period.
-  private stopContainer(rt: PodRt, c: ContainerRt, graceS: number): Promise<void> {
+  private stopContainer (rt: PodRt, c: ContainerRt, graceS: number): Promise<void> {
     if (c.restartTimer) clearTimeout(c.restartTimer)
     c.restartTimer = undefined
     this.stopProbes(c)
     const proc = c.proc
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
-    return new Promise<void>((resolve) => {
+    if (proc?.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+    return new Promise<void>(resolve => {
       const timer = setTimeout(() => proc.kill('SIGKILL'), Math.min(graceS, GRACE_CAP_S) * 1000)
       proc.once('exit', () => {
         clearTimeout(timer)
@@ -462,9 +467,9 @@ export class Kubelet {
 
   // An image change restarts the container with its volumes kept; anything
   // else in the spec cannot change (the store refuses such updates).
-  private specChanged(rt: PodRt, pod: Obj): void {
+  private specChanged (rt: PodRt, pod: Obj): void {
     for (const spec of pod.spec?.containers ?? []) {
-      const c = rt.containers.find((x) => x.name === spec.name)
+      const c = rt.containers.find(x => x.name === spec.name)
       if (!c || c.image === spec.image) continue
       this.imageChanges.push({ pod: rt.name, from: c.image, to: spec.image, atMs: Date.now() })
       this.log(`kubelet: ${rt.name}/${c.name}: image ${c.image} -> ${spec.image}: restarting container`)
@@ -483,14 +488,14 @@ export class Kubelet {
     }
   }
 
-  private async terminate(rt: PodRt, pod: Obj): Promise<void> {
+  private async terminate (rt: PodRt, pod: Obj): Promise<void> {
     await rt.starting
     const grace = pod.spec?.terminationGracePeriodSeconds ?? 30
-    await Promise.all(rt.containers.map((c) => this.stopContainer(rt, c, rt.nodeDown ? 0 : grace)))
+    await Promise.all(rt.containers.map(c => this.stopContainer(rt, c, rt.nodeDown ? 0 : grace)))
     this.store.remove(POD, rt.name)
   }
 
-  private async teardown(rt: PodRt): Promise<void> {
+  private async teardown (rt: PodRt): Promise<void> {
     if (rt.gone) return
     rt.gone = true
     if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
@@ -507,7 +512,7 @@ export class Kubelet {
 
   // ---- probes ----
 
-  private startProbes(rt: PodRt, c: ContainerRt, runNo: number): void {
+  private startProbes (rt: PodRt, c: ContainerRt, runNo: number): void {
     const schedule = (kind: 'readiness' | 'liveness') => {
       const probe = kind === 'readiness' ? c.spec.readinessProbe : c.spec.livenessProbe
       const st = c[kind]
@@ -557,21 +562,21 @@ export class Kubelet {
     schedule('liveness')
   }
 
-  private stopProbes(c: ContainerRt): void {
+  private stopProbes (c: ContainerRt): void {
     if (c.readiness.timer) clearTimeout(c.readiness.timer)
     if (c.liveness.timer) clearTimeout(c.liveness.timer)
     c.readiness.timer = undefined
     c.liveness.timer = undefined
   }
 
-  private resolvePort(c: ContainerRt, port: unknown): number | undefined {
+  private resolvePort (c: ContainerRt, port: unknown): number | undefined {
     if (typeof port === 'number') return port
     if (typeof port === 'string' && /^\d+$/.test(port)) return Number(port)
     const p = (c.spec.ports ?? []).find((x: any) => x.name === port)
     return p?.containerPort
   }
 
-  private async probe(rt: PodRt, c: ContainerRt, probe: any, timeoutMs: number): Promise<boolean> {
+  private async probe (rt: PodRt, c: ContainerRt, probe: any, timeoutMs: number): Promise<boolean> {
     const ip = rt.ip
     if (!ip || !rt.ns) return false
     try {
@@ -580,8 +585,8 @@ export class Kubelet {
         if (!port) return false
         const host = probe.httpGet.host ?? ip
         await this.network.assertRoute(host)
-        return await new Promise<boolean>((resolve) => {
-          const req = http.get({ host, port, path: probe.httpGet.path ?? '/', timeout: timeoutMs, agent: false, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
+        return await new Promise<boolean>(resolve => {
+          const req = http.get({ host, port, path: probe.httpGet.path ?? '/', timeout: timeoutMs, agent: false, headers: { 'User-Agent': 'kube-probe/1.30' } }, res => {
             res.resume()
             resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400)
           })
@@ -594,7 +599,7 @@ export class Kubelet {
         if (!port) return false
         const host = probe.tcpSocket.host ?? ip
         await this.network.assertRoute(host)
-        return await new Promise<boolean>((resolve) => {
+        return await new Promise<boolean>(resolve => {
           const s = net.connect({ host, port, timeout: timeoutMs })
           s.on('connect', () => {
             s.destroy()
@@ -622,11 +627,11 @@ export class Kubelet {
 
   // ---- status ----
 
-  private writeStatus(rt: PodRt): void {
+  private writeStatus (rt: PodRt): void {
     if (rt.gone) return
     const pod = this.current(rt)
     if (!pod) return
-    const allReady = rt.containers.length > 0 && rt.containers.every((c) => c.ready) && !rt.failed
+    const allReady = rt.containers.length > 0 && rt.containers.every(c => c.ready) && !rt.failed
     const ready = allReady && !rt.nodeNotReady
     const cond = (type: string, status: boolean, reason?: string, message?: string) => {
       const s = status ? 'True' : 'False'
@@ -638,7 +643,7 @@ export class Kubelet {
       return { type, status: s, lastProbeTime: undefined, lastTransitionTime: rt.transitions[key], ...(reason ? { reason } : {}), ...(message ? { message } : {}) }
     }
     const notReadyMsg = (kind: string) => {
-      const names = rt.containers.filter((c) => !c.ready).map((c) => c.name)
+      const names = rt.containers.filter(c => !c.ready).map(c => c.name)
       return names.length ? `containers with ${kind} status: [${names.join(' ')}]` : undefined
     }
     const conditions = rt.scheduled
@@ -651,7 +656,7 @@ export class Kubelet {
       : [cond('PodScheduled', false, 'Unschedulable', rt.scheduleMessage)]
     const status: any = {
       phase: rt.phase,
-      conditions: conditions.map((c) => JSON.parse(JSON.stringify(c))),
+      conditions: conditions.map(c => JSON.parse(JSON.stringify(c))),
       qosClass: 'BestEffort',
     }
     if (rt.reason) status.reason = rt.reason
@@ -664,7 +669,7 @@ export class Kubelet {
     }
     if (rt.startTime) status.startTime = rt.startTime
     if (rt.scheduled && rt.ns) {
-      status.containerStatuses = rt.containers.map((c) => ({
+      status.containerStatuses = rt.containers.map(c => ({
         name: c.name,
         ready: c.ready && !rt.failed,
         started: c.started,
@@ -677,42 +682,42 @@ export class Kubelet {
       }))
     }
     const prev = rt.readyLog[rt.readyLog.length - 1]
-    if (!prev || prev[1] !== ready) rt.readyLog.push([Date.now(), ready])
+    if (prev?.[1] !== ready) rt.readyLog.push([Date.now(), ready])
     this.store.updateStatus(POD, rt.name, status)
   }
 
   // ---- test controls ----
 
-  private rt(name: string): PodRt {
+  private rt (name: string): PodRt {
     const rt = this.pods.get(name)
     if (!rt) throw new Error(`no running pod ${name}`)
     return rt
   }
 
   // The container's process id (for kill -9 from a test).
-  pid(name: string, container?: string): number | undefined {
+  pid (name: string, container?: string): number | undefined {
     const rt = this.pods.get(name)
-    const c = container ? rt?.containers.find((x) => x.name === container) : rt?.containers[0]
+    const c = container ? rt?.containers.find(x => x.name === container) : rt?.containers[0]
     return c?.proc?.pid
   }
 
-  namespaceOf(name: string): Netns | undefined {
+  namespaceOf (name: string): Netns | undefined {
     return this.pods.get(name)?.ns
   }
 
-  readyLog(name: string): Array<[number, boolean]> {
+  readyLog (name: string): Array<[number, boolean]> {
     return this.pods.get(name)?.readyLog ?? []
   }
 
   // Kill the container's process (it restarts per restartPolicy).
-  killContainer(name: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+  killContainer (name: string, signal: NodeJS.Signals = 'SIGKILL'): void {
     const rt = this.rt(name)
     for (const c of rt.containers) c.proc?.kill(signal)
   }
 
   // The process dies hard and the pod is Failed (as after an eviction); it
   // is not restarted and stays until deleted.
-  failPod(name: string, reason = 'Evicted', message = 'The node was low on resource: memory.'): void {
+  failPod (name: string, reason = 'Evicted', message = 'The node was low on resource: memory.'): void {
     const rt = this.rt(name)
     rt.failed = true
     rt.phase = 'Failed'
@@ -730,7 +735,7 @@ export class Kubelet {
   // The pod's node goes away: its processes die, its link goes down, nothing
   // is restarted or reported; after the node grace period the pod is marked
   // not ready (by the node lifecycle controller), nothing else changes.
-  async nodeDown(name: string): Promise<void> {
+  async nodeDown (name: string): Promise<void> {
     const rt = this.rt(name)
     rt.nodeDown = true
     for (const c of rt.containers) {
@@ -746,7 +751,7 @@ export class Kubelet {
   }
 
   // The node is back: the kubelet finds the containers dead and restarts them.
-  async nodeUp(name: string): Promise<void> {
+  async nodeUp (name: string): Promise<void> {
     const rt = this.rt(name)
     if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
     if (rt.ns) await this.network.setLink(rt.ns, true)
@@ -766,13 +771,13 @@ export class Kubelet {
   }
 
   // Stops everything at once (end of a run).
-  async stopAll(): Promise<void> {
+  async stopAll (): Promise<void> {
     this.stopped = true
     this.store.off('event', this.onEvent)
-    await Promise.all([...this.pods.values()].map((rt) => this.teardown(rt)))
+    await Promise.all([...this.pods.values()].map(rt => this.teardown(rt)))
   }
 
-  killAllSync(): void {
+  killAllSync (): void {
     this.stopped = true
     for (const rt of this.pods.values()) {
       for (const c of rt.containers) {

@@ -107,14 +107,14 @@ export class Metacontroller {
   private loopDone?: Promise<void>
   private consecutiveErrors = 0
   private syncing = false
-  private waiters: Array<{ after: number; resolve: (r: SyncRecord) => void }> = []
+  private waiters: Array<{ after: number, resolve: (r: SyncRecord) => void }> = []
   // The customize hook's last answer for this parent, by uid and generation
   // (Metacontroller caches it the same way): which objects are related.
-  private customized?: { uid: string; generation: number; rules: RelatedRule[] }
+  private customized?: { uid: string, generation: number, rules: RelatedRule[] }
   customizeCalls = 0
   private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
 
-  constructor(
+  constructor (
     private readonly store: Store,
     readonly parentName: string,
     private readonly network: Network,
@@ -124,15 +124,15 @@ export class Metacontroller {
     store.on('event', this.onEvent)
   }
 
-  private parent(): Obj | undefined {
+  private parent (): Obj | undefined {
     return this.store.get(PARENT, this.parentName)
   }
 
-  private owned(o: Obj, uid = this.parent()?.metadata.uid): boolean {
-    return !!uid && (o.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === uid)
+  private owned (o: Obj, uid = this.parent()?.metadata.uid): boolean {
+    return !!uid && (o.metadata.ownerReferences ?? []).some(r => r.controller && r.uid === uid)
   }
 
-  private handle(ev: WatchEvent): void {
+  private handle (ev: WatchEvent): void {
     if (this.stopped) return
     if (ev.key === PARENT) {
       if (ev.obj.metadata.name !== this.parentName) return
@@ -145,15 +145,15 @@ export class Metacontroller {
     if (Object.values(RELATED_TYPES).includes(ev.key) && this.isRelated(ev.key, ev.obj)) this.requestSync(EVENT_DELAY_MS)
   }
 
-  private isRelated(key: string, o: Obj): boolean {
+  private isRelated (key: string, o: Obj): boolean {
     const parent = this.parent()
     if (!parent || !this.customized) return false
-    return this.customized.rules.some((r) => ruleMatches(r, key, o, parent.metadata.namespace ?? this.store.namespace))
+    return this.customized.rules.some(r => ruleMatches(r, key, o, parent.metadata.namespace ?? this.store.namespace))
   }
 
   // `related` for a sync request: every object the customize rules select,
   // keyed `<Kind>.<apiVersion>` then by name (v1 hooks).
-  private related(parent: Obj, rules: RelatedRule[]): Record<string, Record<string, Obj>> {
+  private related (parent: Obj, rules: RelatedRule[]): Record<string, Record<string, Obj>> {
     const out: Record<string, Record<string, Obj>> = {}
     const namespace = parent.metadata.namespace ?? this.store.namespace
     for (const rule of rules) {
@@ -165,7 +165,7 @@ export class Metacontroller {
     return out
   }
 
-  requestSync(delayMs: number): void {
+  requestSync (delayMs: number): void {
     const at = Date.now() + delayMs
     if (at < this.nextAt) {
       this.nextAt = at
@@ -173,18 +173,18 @@ export class Metacontroller {
     }
   }
 
-  start(): void {
+  start (): void {
     this.requestSync(0)
     this.loopDone = this.loop()
   }
 
-  private async loop(): Promise<void> {
+  private async loop (): Promise<void> {
     while (!this.stopped) {
       const delay = this.nextAt - Date.now()
       if (delay > 0) {
-        await new Promise<void>((resolve) => {
+        await new Promise<void>(resolve => {
           const timer = setTimeout(done, Math.min(delay, 1000))
-          function done() {
+          function done () {
             clearTimeout(timer)
             resolve()
           }
@@ -203,7 +203,7 @@ export class Metacontroller {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop (): Promise<void> {
     this.stopped = true
     this.store.off('event', this.onEvent)
     this.wake?.()
@@ -212,14 +212,14 @@ export class Metacontroller {
 
   // Resolves with the first sync that starts after this call (rejects if
   // none finishes within the bound).
-  nextSync(timeoutMs = 30_000): Promise<SyncRecord> {
+  nextSync (timeoutMs = 30_000): Promise<SyncRecord> {
     const after = Date.now()
     this.requestSync(0)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no sync of ${this.parentName} finished within ${timeoutMs} ms`)), timeoutMs)
       this.waiters.push({
         after,
-        resolve: (r) => {
+        resolve: r => {
           clearTimeout(timer)
           resolve(r)
         },
@@ -227,19 +227,19 @@ export class Metacontroller {
     })
   }
 
-  get lastRecord(): SyncRecord | undefined {
+  get lastRecord (): SyncRecord | undefined {
     return this.records[this.records.length - 1]
   }
 
-  get busy(): boolean {
+  get busy (): boolean {
     return this.syncing
   }
 
-  private buildRequest(parent: Obj, rules: RelatedRule[]): any {
+  private buildRequest (parent: Obj, rules: RelatedRule[]): any {
     const children: Record<string, Record<string, Obj>> = {}
     for (const type of CHILD_TYPES) {
       children[type] = {}
-      for (const o of this.store.list(type)) if (this.owned(o, parent.metadata.uid)) children[type]![o.metadata.name] = clone(o)
+      for (const o of this.store.list(type)) if (this.owned(o, parent.metadata.uid)) children[type][o.metadata.name] = clone(o)
     }
     return { controller: clone(CONTROLLER), parent: clone(parent), children, related: this.related(parent, rules), finalizing: false }
   }
@@ -247,7 +247,7 @@ export class Metacontroller {
   // The customize hook's rules for this parent: asked once per parent
   // generation (Metacontroller caches the answer likewise). Throws what
   // makes the sync fail: no answer, a non-200, or an unusable body.
-  private async relatedRules(parent: Obj, rec: SyncRecord): Promise<RelatedRule[]> {
+  private async relatedRules (parent: Obj, rec: SyncRecord): Promise<RelatedRule[]> {
     const uid = parent.metadata.uid ?? ''
     const generation = parent.metadata.generation ?? 0
     if (this.customized?.uid === uid && this.customized.generation === generation) return this.customized.rules
@@ -264,7 +264,7 @@ export class Metacontroller {
       throw new Error(`customize hook answered 200 with a body that is not JSON: ${result.text.slice(0, 200)}`)
     }
     const rules = isObject(parsed) ? parsed.relatedResources : undefined
-    if (!Array.isArray(rules) || !rules.every((r) => isObject(r) && typeof r.apiVersion === 'string' && typeof r.resource === 'string')) {
+    if (!Array.isArray(rules) || !rules.every(r => isObject(r) && typeof r.apiVersion === 'string' && typeof r.resource === 'string')) {
       throw new Error(`customize hook answered 200 without a usable relatedResources list: ${result.text.slice(0, 200)}`)
     }
     for (const r of rules as RelatedRule[]) {
@@ -278,7 +278,7 @@ export class Metacontroller {
     return this.customized.rules
   }
 
-  private async syncOnce(): Promise<void> {
+  private async syncOnce (): Promise<void> {
     const parent = this.parent()
     if (!parent) return
     this.syncing = true
@@ -322,35 +322,35 @@ export class Metacontroller {
       } else {
         this.consecutiveErrors = 0
       }
-      const ready = this.waiters.filter((w) => w.after <= rec.atMs)
-      this.waiters = this.waiters.filter((w) => w.after > rec.atMs)
+      const ready = this.waiters.filter(w => w.after <= rec.atMs)
+      this.waiters = this.waiters.filter(w => w.after > rec.atMs)
       for (const w of ready) w.resolve(rec)
     }
   }
 
-  private async post(url: URL, payload: unknown): Promise<{ status: number; text: string } | { error: string }> {
+  private async post (url: URL, payload: unknown): Promise<{ status: number, text: string } | { error: string }> {
     await this.network.assertRoute(url.hostname)
     const body = JSON.stringify(payload)
-    return new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
+    return new Promise<{ status: number, text: string } | { error: string }>(resolve => {
       const req = http.request(
         { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false, timeout: HOOK_TIMEOUT_MS, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
-        (res) => {
+        res => {
           let text = ''
           res.setEncoding('utf8')
           res.on('data', (d: string) => (text += d))
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-          res.on('error', (e) => resolve({ error: errorText(e) }))
+          res.on('error', e => resolve({ error: errorText(e) }))
         },
       )
       req.on('timeout', () => req.destroy(new Error(`timeout after ${HOOK_TIMEOUT_MS} ms`)))
-      req.on('error', (e) => resolve({ error: errorText(e) }))
+      req.on('error', e => resolve({ error: errorText(e) }))
       req.end(body)
     })
   }
 
-  private async call(request: any, rec: SyncRecord): Promise<SyncResponse | undefined> {
+  private async call (request: any, rec: SyncRecord): Promise<SyncResponse | undefined> {
     const url = new URL(this.hookUrl())
-    let result: { status: number; text: string } | { error: string }
+    let result: { status: number, text: string } | { error: string }
     try {
       result = await this.post(url, request)
     } catch (e) {
@@ -377,15 +377,15 @@ export class Metacontroller {
       rec.error = `sync hook answered 200 with an unusable body: ${result.text.slice(0, 200)}`
       return undefined
     }
-    return parsed as SyncResponse
+    return parsed
   }
 
-  private violation(rec: SyncRecord, what: string): void {
+  private violation (rec: SyncRecord, what: string): void {
     this.violations.push(`sync #${rec.n}: ${what}`)
     this.log(`metacontroller: VIOLATION sync #${rec.n}: ${what}`)
   }
 
-  private apply(parent: Obj, request: any, response: SyncResponse, rec: SyncRecord): void {
+  private apply (parent: Obj, request: any, response: SyncResponse, rec: SyncRecord): void {
     const uid = parent.metadata.uid ?? ''
     if (typeof response.resyncAfterSeconds === 'number') rec.resyncAfterSeconds = response.resyncAfterSeconds
     for (const k of Object.keys(response)) {
@@ -484,7 +484,7 @@ export class Metacontroller {
           if (deepEqual(merged, base)) continue
           if (cur.metadata.deletionTimestamp) continue
           if (UPDATE_STRATEGY[type] !== 'InPlace') continue
-          const changed = diffPaths(base, merged).filter((p) => !p.includes(LAST_APPLIED))
+          const changed = diffPaths(base, merged).filter(p => !p.includes(LAST_APPLIED))
           merged.status = curStatus
           try {
             this.store.update(merged)
@@ -505,7 +505,7 @@ export class Metacontroller {
     const status = { ...(isObject(response.status) ? clone(response.status) : {}), observedGeneration: parent.metadata.generation }
     rec.status = status
     const before = this.parent()
-    if (before && before.metadata.uid === uid) {
+    if (before?.metadata.uid === uid) {
       rec.statusChanged = !deepEqual(before.status, status)
       this.store.updateStatus(PARENT, this.parentName, status)
     }
@@ -515,7 +515,7 @@ export class Metacontroller {
 
 // Whether a customize rule selects this object (type, namespace, names,
 // matchLabels).
-function ruleMatches(rule: RelatedRule, key: string, o: Obj, parentNamespace: string): boolean {
+function ruleMatches (rule: RelatedRule, key: string, o: Obj, parentNamespace: string): boolean {
   if (RELATED_TYPES[`${rule.apiVersion}/${rule.resource}`] !== key) return false
   if ((o.metadata.namespace ?? parentNamespace) !== (rule.namespace ?? parentNamespace)) return false
   if (rule.names !== undefined && !rule.names.includes(o.metadata.name)) return false
@@ -524,7 +524,7 @@ function ruleMatches(rule: RelatedRule, key: string, o: Obj, parentNamespace: st
 }
 
 // One line per sync, for logs and failure reports.
-export function formatSync(r: SyncRecord): string {
+export function formatSync (r: SyncRecord): string {
   const parts = [`#${r.n} +${r.ms}ms gen=${r.generation}`]
   if (r.httpStatus) parts.push(`http=${r.httpStatus}`)
   if (r.error) parts.push(`ERROR ${r.error.slice(0, 300)}`)

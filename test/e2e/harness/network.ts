@@ -37,7 +37,7 @@ export interface Netns {
   lastHosts?: string
 }
 
-function pidAlive(pid: number): boolean {
+function pidAlive (pid: number): boolean {
   if (!Number.isFinite(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
@@ -52,18 +52,18 @@ function pidAlive(pid: number): boolean {
 }
 
 // The run a harness name belongs to, or undefined for names not ours.
-function ownerPid(name: string): number | undefined {
+function ownerPid (name: string): number | undefined {
   const m = /^eoe2e-?([0-9a-z]{5})/.exec(name)
   if (!m?.[1]) return undefined
   return parseInt(m[1], 36)
 }
 
-function ipToInt(ip: string): number {
+function ipToInt (ip: string): number {
   const p = ip.split('.').map(Number)
   return (((p[0] ?? 0) << 24) | ((p[1] ?? 0) << 16) | ((p[2] ?? 0) << 8) | (p[3] ?? 0)) >>> 0
 }
 
-function cidrOverlaps(a: string, b: string): boolean {
+function cidrOverlaps (a: string, b: string): boolean {
   const [aip = '', alen = '32'] = a.split('/')
   const [bip = '', blen = '32'] = b.split('/')
   const len = Math.min(Number(alen), Number(blen))
@@ -74,15 +74,15 @@ function cidrOverlaps(a: string, b: string): boolean {
 // Removes everything an earlier, no longer running harness left behind:
 // processes in its namespaces, the namespaces, links, /etc/netns dirs,
 // temp dirs and a stale lock.
-export function removeLeftovers(log: (s: string) => void = () => {}): void {
+export function removeLeftovers (log: (s: string) => void = () => {}): void {
   const dead = (name: string) => {
     const pid = ownerPid(name)
     return pid !== undefined && pid !== process.pid && !pidAlive(pid)
   }
   const namespaces = runSyncQuiet('ip', ['netns', 'list'])
     .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(`${PREFIX}-`))
+    .map(l => l.split(' ')[0] ?? '')
+    .filter(n => n.startsWith(`${PREFIX}-`))
   for (const ns of namespaces.filter(dead)) {
     log(`removing leftover namespace ${ns}`)
     killNamespacePidsSync(ns)
@@ -90,23 +90,23 @@ export function removeLeftovers(log: (s: string) => void = () => {}): void {
   }
   const links = runSyncQuiet('ip', ['-o', 'link', 'show'])
     .split('\n')
-    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? '')
-    .filter((n) => n.startsWith(PREFIX))
+    .map(l => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? '')
+    .filter(n => n.startsWith(PREFIX))
   for (const link of links.filter(dead)) {
     log(`removing leftover link ${link}`)
     runSyncQuiet('ip', ['link', 'del', link])
   }
   if (fs.existsSync(NETNS_DIR)) {
-    for (const d of fs.readdirSync(NETNS_DIR).filter((n) => n.startsWith(`${PREFIX}-`)).filter(dead)) {
+    for (const d of fs.readdirSync(NETNS_DIR).filter(n => n.startsWith(`${PREFIX}-`)).filter(dead)) {
       fs.rmSync(path.join(NETNS_DIR, d), { recursive: true, force: true })
     }
   }
-  for (const d of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`${PREFIX}-`)).filter(dead)) {
+  for (const d of fs.readdirSync(os.tmpdir()).filter(n => n.startsWith(`${PREFIX}-`)).filter(dead)) {
     fs.rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true })
   }
 }
 
-function killNamespacePidsSync(ns: string): void {
+function killNamespacePidsSync (ns: string): void {
   for (const p of runSyncQuiet('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
     try {
       process.kill(Number(p), 'SIGKILL')
@@ -118,7 +118,7 @@ function killNamespacePidsSync(ns: string): void {
 
 // One end-to-end run at a time on this machine (tap runs test files in
 // parallel; two runs would share CPU and trip over each other's timing).
-export async function acquireMachineLock(timeoutMs: number, log: (s: string) => void): Promise<() => void> {
+export async function acquireMachineLock (timeoutMs: number, log: (s: string) => void): Promise<() => void> {
   const deadline = Date.now() + timeoutMs
   let said = false
   for (;;) {
@@ -135,7 +135,7 @@ export async function acquireMachineLock(timeoutMs: number, log: (s: string) => 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
     }
-    let holder = NaN
+    let holder: number
     try {
       holder = Number(fs.readFileSync(LOCK_FILE, 'utf8'))
     } catch {
@@ -154,7 +154,7 @@ export async function acquireMachineLock(timeoutMs: number, log: (s: string) => 
   }
 }
 
-function pickSubnet(): string {
+function pickSubnet (): string {
   const used: string[] = []
   for (const l of runSyncQuiet('ip', ['-o', '-4', 'route', 'show', 'table', 'all']).split('\n')) {
     const dst = l.split(' ')[0] ?? ''
@@ -166,7 +166,7 @@ function pickSubnet(): string {
   }
   used.push('10.255.0.0/16')
   for (const c of CANDIDATE_SUBNETS) {
-    if (!used.some((u) => cidrOverlaps(u, `${c}.0/24`))) return c
+    if (!used.some(u => cidrOverlaps(u, `${c}.0/24`))) return c
   }
   throw new Error(`no free private /24 among ${CANDIDATE_SUBNETS.join(', ')}`)
 }
@@ -186,12 +186,12 @@ export class Network {
   private clusterHosts = ''
   private destroyed = false
 
-  private constructor(subnet: string) {
+  private constructor (subnet: string) {
     this.subnet = subnet
     this.gateway = `${subnet}.1`
   }
 
-  static async create(): Promise<Network> {
+  static async create (): Promise<Network> {
     const net = new Network(pickSubnet())
     // A fixed MAC address: a bridge otherwise takes the lowest of its ports'
     // and changes it as veths come and go, leaving every namespace with a
@@ -205,7 +205,7 @@ export class Network {
 
   // Address plan of the /24: .1 bridge, .2-.9 infrastructure, .10-.199
   // pods, .200-.229 service cluster IPs, .230-.249 load balancers.
-  allocIp(kind: 'infra' | 'pod' | 'service' | 'lb'): string {
+  allocIp (kind: 'infra' | 'pod' | 'service' | 'lb'): string {
     const ranges = { infra: [2, 9], pod: [10, 199], service: [200, 229], lb: [230, 249] } as const
     const [lo, hi] = ranges[kind]
     const size = hi - lo + 1
@@ -224,13 +224,13 @@ export class Network {
 
   // Frees an address and forgets its neighbour (ARP) entries everywhere, so
   // whoever gets it next is found at its own MAC address.
-  releaseIp(ip: string): void {
+  releaseIp (ip: string): void {
     if (!this.usedIps.delete(ip)) return
     runSyncQuiet('ip', ['neigh', 'flush', 'to', ip])
     for (const ns of this.namespaces.values()) runSyncQuiet('ip', ['-n', ns.name, 'neigh', 'flush', 'to', ip])
   }
 
-  inSubnet(ip: string): boolean {
+  inSubnet (ip: string): boolean {
     return ip.startsWith(`${this.subnet}.`) && ip !== this.gateway
   }
 
@@ -238,7 +238,7 @@ export class Network {
   // /etc/netns files exist before anything runs in it: resolv.conf points at
   // the namespace's own loopback (nothing listens there: names not in the
   // hosts file fail at once and no query leaves the machine).
-  async addNamespace(role: string, ips: string[], opts: { clusterDns: boolean; ownHosts?: string }): Promise<Netns> {
+  async addNamespace (role: string, ips: string[], opts: { clusterDns: boolean, ownHosts?: string }): Promise<Netns> {
     const id = (this.seq++).toString(36)
     const ns: Netns = {
       name: `${PREFIX}-${runId}-${role}-${id}`,
@@ -263,11 +263,11 @@ export class Network {
   }
 
   // Detaches (down) or re-attaches (up) a namespace's link to the bridge.
-  async setLink(ns: Netns, up: boolean): Promise<void> {
+  async setLink (ns: Netns, up: boolean): Promise<void> {
     await runOk('ip', ['link', 'set', ns.veth, up ? 'up' : 'down'])
   }
 
-  async removeNamespace(ns: Netns): Promise<void> {
+  async removeNamespace (ns: Netns): Promise<void> {
     if (!this.namespaces.has(ns.name)) return
     this.namespaces.delete(ns.name)
     for (const ip of ns.ips) {
@@ -290,13 +290,13 @@ export class Network {
   // The cluster DNS table (hosts-file lines), written into every namespace
   // that has cluster DNS. Written in place (same inode): `ip netns exec`
   // bind-mounts the file, so a rename would go unseen by running processes.
-  setClusterHosts(table: string): void {
+  setClusterHosts (table: string): void {
     if (table === this.clusterHosts) return
     this.clusterHosts = table
     for (const ns of this.namespaces.values()) this.writeHosts(ns)
   }
 
-  private writeHosts(ns: Netns): void {
+  private writeHosts (ns: Netns): void {
     const content = [
       '# written by the etcd-operator end-to-end harness',
       '127.0.0.1\tlocalhost',
@@ -320,14 +320,14 @@ export class Network {
   // Throws unless `ip` is one of the harness's addresses and the route to it
   // goes through the harness's own device: the bridge from the host, the
   // namespace's own veth (eth0) from inside a namespace.
-  async assertRoute(ip: string, fromNs?: Netns): Promise<void> {
+  async assertRoute (ip: string, fromNs?: Netns): Promise<void> {
     const key = `${fromNs?.name ?? ''}|${ip}`
     if (this.routeOk.has(key)) return
     if (!this.inSubnet(ip)) throw new Error(`refusing to send to ${ip}: not in the harness subnet ${this.subnet}.0/24`)
     const args = fromNs ? ['-n', fromNs.name, 'route', 'get', ip] : ['route', 'get', ip]
     const out = await runOk('ip', args)
     const dev = fromNs ? 'eth0' : this.bridge
-    if (!new RegExp(`\\bdev ${dev}\\b`).test(out) || / via /.test(out)) {
+    if (!new RegExp(`\\bdev ${dev}\\b`).test(out) || out.includes(' via ')) {
       throw new Error(`refusing to send to ${ip}: route is "${out.trim()}", not via ${dev}`)
     }
     this.routeOk.add(key)
@@ -335,7 +335,7 @@ export class Network {
 
   // Runs a command inside a namespace (the child's pid is the command's own:
   // `ip netns exec` execs it).
-  spawnIn(ns: Netns, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; cwd?: string } = {}): ChildProcess {
+  spawnIn (ns: Netns, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv, stdio?: StdioOptions, cwd?: string } = {}): ChildProcess {
     return spawn('ip', ['netns', 'exec', ns.name, cmd, ...args], {
       env: opts.env ?? cleanEnv(),
       stdio: opts.stdio ?? 'ignore',
@@ -343,17 +343,17 @@ export class Network {
     })
   }
 
-  async runIn(ns: Netns, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
+  async runIn (ns: Netns, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}) {
     return run('ip', ['netns', 'exec', ns.name, cmd, ...args], { env: opts.env ?? cleanEnv(), timeoutMs: opts.timeoutMs ?? 20_000 })
   }
 
-  get allNamespaces(): Netns[] {
+  get allNamespaces (): Netns[] {
     return [...this.namespaces.values()]
   }
 
   // Synchronous, idempotent teardown of everything this network made; safe
   // in a process 'exit' handler.
-  destroySync(): void {
+  destroySync (): void {
     if (this.destroyed) return
     this.destroyed = true
     for (const ns of this.namespaces.values()) killNamespacePidsSync(ns.name)

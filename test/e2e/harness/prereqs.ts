@@ -6,7 +6,7 @@ import { SERVER_SOURCE } from './hook.js'
 
 export const REQUIRE_ALL = process.env.ETCD_OPERATOR_REQUIRE_ALL === '1'
 
-function executable(p: string): boolean {
+function executable (p: string): boolean {
   try {
     fs.accessSync(p, fs.constants.X_OK)
     return true
@@ -16,7 +16,7 @@ function executable(p: string): boolean {
 }
 
 // Undefined when everything is there; otherwise why not.
-export function missingPrereq(opts: { hook: boolean }): string | undefined {
+export function missingPrereq (opts: { hook: boolean }): string | undefined {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`
   if (process.getuid?.() !== 0) return 'not running as root (network namespaces need it)'
   try {
@@ -29,7 +29,7 @@ export function missingPrereq(opts: { hook: boolean }): string | undefined {
   return undefined
 }
 
-export function skipBanner(file: string, reason: string): string {
+export function skipBanner (file: string, reason: string): string {
   const line = '!'.repeat(78)
   return `${line}\n!! END-TO-END TESTS SKIPPED (${file}): ${reason}\n!! Set ETCD_OPERATOR_REQUIRE_ALL=1 to make this a failure.\n${line}`
 }

@@ -15,7 +15,7 @@ const servers = new Map() // port -> net.Server
 let routes = {} // port -> ["ip:port"]
 const next = new Map() // port -> round-robin counter
 
-function forward(port, client) {
+function forward (port, client) {
   const eps = routes[port] ?? []
   if (eps.length === 0) {
     client.destroy()
@@ -40,9 +40,9 @@ function forward(port, client) {
   upstream.on('close', close)
 }
 
-async function listen(port) {
+async function listen (port) {
   if (servers.has(port)) return
-  const server = net.createServer((c) => forward(port, c))
+  const server = net.createServer(c => forward(port, c))
   servers.set(port, server)
   await new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -51,7 +51,7 @@ async function listen(port) {
 }
 
 const rl = readline.createInterface({ input: process.stdin })
-rl.on('line', async (line) => {
+rl.on('line', async line => {
   let msg
   try {
     msg = JSON.parse(line)

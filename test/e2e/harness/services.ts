@@ -38,7 +38,7 @@ interface Proxy {
 export const selects = (selector: Record<string, string> | undefined, pod: Obj) =>
   !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => pod.metadata.labels?.[k] === v)
 
-export const podReady = (p: Obj) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
+export const podReady = (p: Obj): boolean => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
 
 const terminal = (p: Obj) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded'
 
@@ -53,14 +53,14 @@ export class Services {
     if (ev.key === POD || ev.key === SERVICE) this.kick()
   }
 
-  constructor(
+  constructor (
     private readonly store: Store,
     private readonly network: Network,
     private readonly dir: string,
     private readonly clusterDomain: string,
     private readonly log: (s: string) => void,
   ) {
-    store.admitters.push((o) => {
+    store.admitters.push(o => {
       if (o.kind !== 'Service') return
       o.spec ??= {}
       o.spec.type ??= 'ClusterIP'
@@ -78,7 +78,7 @@ export class Services {
   // Coalesces changes: one reconcile runs at a time, another follows if
   // anything changed meanwhile. The DNS table is rewritten synchronously,
   // so a pod's names exist before its containers start.
-  kick(): void {
+  kick (): void {
     if (this.stopped) return
     this.network.setClusterHosts(this.dnsTable())
     this.dirty = true
@@ -97,11 +97,11 @@ export class Services {
     })()
   }
 
-  async settled(): Promise<void> {
+  async settled (): Promise<void> {
     while (this.running) await this.idle
   }
 
-  private names(name: string): string {
+  private names (name: string): string {
     const ns = this.store.namespace
     return [`${name}.${ns}.svc.${this.clusterDomain}`, `${name}.${ns}.svc`, `${name}.${ns}`, name].join(' ')
   }
@@ -111,14 +111,14 @@ export class Services {
   // then answers the pod's name, as CoreDNS's PTR record for an endpoint
   // with a hostname does. etcd relies on that to match a peer's wildcard
   // certificate to the address it connects from.
-  dnsTable(): string {
+  dnsTable (): string {
     const lines: string[] = []
     const services = this.store.list(SERVICE)
-    const pods = this.store.list(POD).filter((p) => p.status?.podIP && !terminal(p))
+    const pods = this.store.list(POD).filter(p => p.status?.podIP && !terminal(p))
     for (const p of pods) {
       const sub = p.spec?.subdomain
       if (!sub) continue
-      const svc = services.find((s) => s.metadata.name === sub && s.spec?.clusterIP === 'None')
+      const svc = services.find(s => s.metadata.name === sub && s.spec?.clusterIP === 'None')
       if (!svc || !selects(svc.spec.selector, p) || !(podReady(p) || svc.spec.publishNotReadyAddresses)) continue
       const host = p.spec.hostname ?? p.metadata.name
       lines.push(`${p.status.podIP}\t${this.names(`${host}.${sub}`)}`)
@@ -139,15 +139,15 @@ export class Services {
 
   // Ready, running, not terminating pods the Service selects, per service
   // port: "ip:targetPort".
-  routes(svc: Obj): Record<string, string[]> {
+  routes (svc: Obj): Record<string, string[]> {
     const out: Record<string, string[]> = {}
     const pods = this.store
       .list(POD)
-      .filter((p) => p.status?.podIP && p.status.phase === 'Running' && !p.metadata.deletionTimestamp && selects(svc.spec?.selector, p))
-      .filter((p) => podReady(p) || svc.spec?.publishNotReadyAddresses)
+      .filter(p => p.status?.podIP !== undefined && p.status.podIP !== '' && p.status.phase === 'Running' && !p.metadata.deletionTimestamp && selects(svc.spec?.selector, p))
+      .filter(p => podReady(p) || svc.spec?.publishNotReadyAddresses === true)
     for (const port of svc.spec?.ports ?? []) {
       const target = port.targetPort ?? port.port
-      out[String(port.port)] = pods.flatMap((p) => {
+      out[String(port.port)] = pods.flatMap(p => {
         let n: number | undefined = typeof target === 'number' ? target : /^\d+$/.test(String(target)) ? Number(target) : undefined
         if (n === undefined) {
           for (const c of p.spec?.containers ?? []) {
@@ -161,23 +161,23 @@ export class Services {
     return out
   }
 
-  private async reconcile(): Promise<void> {
+  private async reconcile (): Promise<void> {
     const services = this.store.list(SERVICE)
     // Gone, or changed so its addresses differ: remove the proxy.
     for (const [name, px] of [...this.proxies]) {
-      const svc = services.find((s) => s.metadata.name === name)
+      const svc = services.find(s => s.metadata.name === name)
       const wantLB = svc?.spec?.type === 'LoadBalancer'
-      if (!svc || svc.metadata.uid !== px.uid || wantLB !== !!px.externalIP) {
+      if (svc?.metadata.uid !== px.uid || wantLB !== !!px.externalIP) {
         this.proxies.delete(name)
         px.proc.stdin?.end()
         px.proc.kill('SIGKILL')
         await this.network.removeNamespace(px.ns)
-        if (!svc || svc.metadata.uid !== px.uid) this.allocated.delete(px.uid)
+        if (svc?.metadata.uid !== px.uid) this.allocated.delete(px.uid)
       }
     }
     // Cluster IPs of deleted Services that never got a proxy.
     for (const [uid, ip] of [...this.allocated]) {
-      if (!services.some((s) => s.metadata.uid === uid) && ![...this.proxies.values()].some((p) => p.uid === uid)) {
+      if (!services.some(s => s.metadata.uid === uid) && ![...this.proxies.values()].some(p => p.uid === uid)) {
         this.allocated.delete(uid)
         this.network.releaseIp(ip)
       }
@@ -199,14 +199,14 @@ export class Services {
       }
       if (px.externalIP) {
         const cur = this.store.get(SERVICE, svc.metadata.name)
-        if (cur && cur.metadata.uid === px.uid) {
+        if (cur?.metadata.uid === px.uid) {
           this.store.updateStatus(SERVICE, svc.metadata.name, { ...(cur.status ?? {}), loadBalancer: { ingress: [{ ip: px.externalIP, ipMode: 'VIP' }] } })
         }
       }
     }
   }
 
-  private async startProxy(svc: Obj, clusterIP: string): Promise<Proxy | undefined> {
+  private async startProxy (svc: Obj, clusterIP: string): Promise<Proxy | undefined> {
     const ips = [clusterIP]
     let externalIP: string | undefined
     if (svc.spec?.type === 'LoadBalancer') {
@@ -218,9 +218,9 @@ export class Services {
     const proc = this.network.spawnIn(ns, process.execPath, [PROXY_SCRIPT], { env: cleanEnv(), stdio: ['pipe', 'pipe', logFd] })
     fs.closeSync(logFd)
     const px: Proxy = { service: svc.metadata.name, uid: svc.metadata.uid ?? '', ns, proc, seq: 0, acks: new Map(), ...(externalIP ? { externalIP } : {}) }
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout! }).on('line', line => {
       try {
-        const m = JSON.parse(line) as { seq: number; error?: string }
+        const m = JSON.parse(line) as { seq: number, error?: string }
         if (m.error) this.log(`proxy ${px.service}: ${m.error}`)
         px.acks.get(m.seq)?.()
         px.acks.delete(m.seq)
@@ -236,7 +236,7 @@ export class Services {
     return px
   }
 
-  private configure(px: Proxy, routes: Record<string, string[]>): Promise<void> {
+  private configure (px: Proxy, routes: Record<string, string[]>): Promise<void> {
     const seq = ++px.seq
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -251,15 +251,15 @@ export class Services {
     })
   }
 
-  externalIP(service: string): string | undefined {
+  externalIP (service: string): string | undefined {
     return this.proxies.get(service)?.externalIP
   }
 
-  proxyNamespace(service: string): Netns | undefined {
+  proxyNamespace (service: string): Netns | undefined {
     return this.proxies.get(service)?.ns
   }
 
-  async stopAll(): Promise<void> {
+  async stopAll (): Promise<void> {
     this.stopped = true
     this.store.off('event', this.onEvent)
     for (const px of this.proxies.values()) {
@@ -270,7 +270,7 @@ export class Services {
     this.proxies.clear()
   }
 
-  killAllSync(): void {
+  killAllSync (): void {
     this.stopped = true
     for (const px of this.proxies.values()) {
       try {

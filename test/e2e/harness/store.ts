@@ -21,7 +21,7 @@ export interface Obj {
     deletionTimestamp?: string
     labels?: Record<string, string>
     annotations?: Record<string, string>
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>
+    ownerReferences?: Array<{ apiVersion: string, kind: string, name: string, uid: string, controller?: boolean, blockOwnerDeletion?: boolean }>
     finalizers?: string[]
     [k: string]: unknown
   }
@@ -30,7 +30,7 @@ export interface Obj {
   [k: string]: unknown
 }
 
-export const typeKey = (o: { kind: string; apiVersion: string }) => `${o.kind}.${o.apiVersion}`
+export const typeKey = (o: { kind: string, apiVersion: string }) => `${o.kind}.${o.apiVersion}`
 export const POD = 'Pod.v1'
 export const SERVICE = 'Service.v1'
 export const PVC = 'PersistentVolumeClaim.v1'
@@ -46,7 +46,7 @@ export interface WatchEvent {
 
 // What the API server answers to an invalid request (HTTP 422).
 export class ApiError extends Error {
-  constructor(
+  constructor (
     readonly code: number,
     message: string,
   ) {
@@ -62,26 +62,26 @@ export class Store extends EventEmitter {
   // Admission: called on create to default/allocate fields (e.g. clusterIP).
   readonly admitters: Array<(o: Obj) => void> = []
 
-  private bucket(key: string): Map<string, Obj> {
+  private bucket (key: string): Map<string, Obj> {
     let b = this.objects.get(key)
     if (!b) this.objects.set(key, (b = new Map()))
     return b
   }
 
-  get(key: string, name: string): Obj | undefined {
+  get (key: string, name: string): Obj | undefined {
     return this.objects.get(key)?.get(name)
   }
 
-  list(key: string): Obj[] {
+  list (key: string): Obj[] {
     return [...(this.objects.get(key)?.values() ?? [])].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name, 'en', { numeric: true }))
   }
 
-  private emitEvent(ev: WatchEvent): void {
+  private emitEvent (ev: WatchEvent): void {
     // Watchers get their own copies: nobody mutates the stored object.
     this.emit('event', ev)
   }
 
-  create(input: Obj): Obj {
+  create (input: Obj): Obj {
     const key = typeKey(input)
     const b = this.bucket(key)
     if (b.has(input.metadata.name)) throw new ApiError(409, `${key} "${input.metadata.name}" already exists`)
@@ -104,7 +104,7 @@ export class Store extends EventEmitter {
   }
 
   // Update of metadata/spec (not status), with the API server's validation.
-  update(input: Obj): Obj {
+  update (input: Obj): Obj {
     const key = typeKey(input)
     const old = this.get(key, input.metadata.name)
     if (!old) throw new ApiError(404, `${key} "${input.metadata.name}" not found`)
@@ -125,7 +125,7 @@ export class Store extends EventEmitter {
   }
 
   // The status subresource: replaces status; no event when nothing changed.
-  updateStatus(key: string, name: string, status: unknown): Obj | undefined {
+  updateStatus (key: string, name: string, status: unknown): Obj | undefined {
     const old = this.get(key, name)
     if (!old) return undefined
     if (deepEqual(old.status, status)) return old
@@ -138,7 +138,7 @@ export class Store extends EventEmitter {
   // DELETE: pods are deleted gracefully (deletionTimestamp set; the kubelet
   // removes them once their containers stopped); PVCs still used by a pod
   // wait for it (kubernetes.io/pvc-protection); the rest go at once.
-  delete(key: string, name: string): void {
+  delete (key: string, name: string): void {
     const old = this.get(key, name)
     if (!old) throw new ApiError(404, `${key} "${name}" not found`)
     if (old.metadata.deletionTimestamp) return
@@ -153,7 +153,7 @@ export class Store extends EventEmitter {
   }
 
   // Final removal (after graceful deletion finished).
-  remove(key: string, name: string): void {
+  remove (key: string, name: string): void {
     const old = this.get(key, name)
     if (!old) return
     this.bucket(key).delete(name)
@@ -166,16 +166,16 @@ export class Store extends EventEmitter {
     }
   }
 
-  pvcInUse(claim: string): boolean {
-    return this.list(POD).some((p) => (p.spec?.volumes ?? []).some((v: any) => v?.persistentVolumeClaim?.claimName === claim))
+  pvcInUse (claim: string): boolean {
+    return this.list(POD).some(p => (p.spec?.volumes ?? []).some((v: any) => v?.persistentVolumeClaim?.claimName === claim))
   }
 }
 
 // A Secret as the API server stores it: `stringData` folded into base64
 // `data`, type Opaque by default; `data` values must be base64.
-function admitSecret(o: Obj): void {
+function admitSecret (o: Obj): void {
   const data: Record<string, string> = { ...((o.data as Record<string, string> | undefined) ?? {}) }
-  for (const [k, v] of Object.entries((o.stringData as Record<string, string> | undefined) ?? {})) data[k] = Buffer.from(String(v), 'utf8').toString('base64')
+  for (const [k, v] of Object.entries((o.stringData as Record<string, string> | undefined) ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64')
   for (const [k, v] of Object.entries(data)) {
     if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new ApiError(422, `Secret "${o.metadata.name}" is invalid: data[${k}]: Invalid value: illegal base64 data`)
   }
@@ -185,11 +185,11 @@ function admitSecret(o: Obj): void {
 }
 
 // Paths where two JSON values differ (for error messages).
-export function diffPaths(a: unknown, b: unknown, path = ''): string[] {
+export function diffPaths (a: unknown, b: unknown, path = ''): string[] {
   if (deepEqual(a, b)) return []
   if (isObject(a) && isObject(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)])
-    return [...keys].flatMap((k) => diffPaths(a[k], b[k], path ? `${path}.${k}` : k))
+    return [...keys].flatMap(k => diffPaths(a[k], b[k], path ? `${path}.${k}` : k))
   }
   if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
     return a.flatMap((x, i) => diffPaths(x, b[i], `${path}[${i}]`))
@@ -197,7 +197,7 @@ export function diffPaths(a: unknown, b: unknown, path = ''): string[] {
   return [path || '.']
 }
 
-function validateUpdate(old: Obj, o: Obj): void {
+function validateUpdate (old: Obj, o: Obj): void {
   const name = `${old.kind} "${old.metadata.name}"`
   if (old.kind === 'Pod') {
     // What the API server lets a pod update change: container images,
@@ -216,7 +216,7 @@ function validateUpdate(old: Obj, o: Obj): void {
     if (diff.length) {
       throw new ApiError(
         422,
-        `${name} is invalid: spec: Forbidden: pod updates may not change fields other than \`spec.containers[*].image\`, \`spec.initContainers[*].image\`, \`spec.activeDeadlineSeconds\`, \`spec.tolerations\` (only additions to existing tolerations), \`spec.terminationGracePeriodSeconds\` (changed: ${diff.map((p) => `spec.${p}`).join(', ')})`,
+        `${name} is invalid: spec: Forbidden: pod updates may not change fields other than \`spec.containers[*].image\`, \`spec.initContainers[*].image\`, \`spec.activeDeadlineSeconds\`, \`spec.tolerations\` (only additions to existing tolerations), \`spec.terminationGracePeriodSeconds\` (changed: ${diff.map(p => `spec.${p}`).join(', ')})`,
       )
     }
   }
@@ -244,7 +244,7 @@ function validateUpdate(old: Obj, o: Obj): void {
 // are kept; lists of objects merge by their key field.
 const MERGE_KEYS = ['name', 'containerPort', 'port', 'mountPath']
 
-export function threeWayMerge(observed: unknown, lastApplied: unknown, desired: unknown): unknown {
+export function threeWayMerge (observed: unknown, lastApplied: unknown, desired: unknown): unknown {
   if (isObject(desired) && isObject(observed)) {
     const out: Record<string, unknown> = { ...observed }
     if (isObject(lastApplied)) for (const k of Object.keys(lastApplied)) if (!(k in desired)) delete out[k]
@@ -254,11 +254,11 @@ export function threeWayMerge(observed: unknown, lastApplied: unknown, desired: 
     return out
   }
   if (Array.isArray(desired) && Array.isArray(observed)) {
-    const mk = MERGE_KEYS.find((k) => desired.length > 0 && desired.every((d) => isObject(d) && d[k] !== undefined))
-    if (mk && observed.every((d) => isObject(d) && d[mk] !== undefined)) {
+    const mk = MERGE_KEYS.find(k => desired.length > 0 && desired.every(d => isObject(d) && d[k] !== undefined))
+    if (mk && observed.every(d => isObject(d) && d[mk] !== undefined)) {
       const last = Array.isArray(lastApplied) ? lastApplied : []
-      const find = (arr: unknown[], v: unknown) => arr.find((x) => isObject(x) && x[mk] === v)
-      const out = desired.map((d) => {
+      const find = (arr: unknown[], v: unknown) => arr.find(x => isObject(x) && x[mk] === v)
+      const out = desired.map(d => {
         const key = (d as Record<string, unknown>)[mk]
         const obs = find(observed, key)
         return obs === undefined ? clone(d) : threeWayMerge(obs, find(last, key), d)

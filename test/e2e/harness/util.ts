@@ -2,7 +2,7 @@
 // with a bound, and comparing JSON values.
 import { spawn, execFileSync } from 'node:child_process'
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 export class TimeoutError extends Error {}
 
@@ -17,7 +17,7 @@ export interface WaitOptions {
 // Polls `predicate` until it returns a truthy value (returned) or the bound
 // passes (throws, saying what was awaited). A predicate that throws counts as
 // "not yet".
-export async function waitFor<T>(
+export async function waitFor<T> (
   predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   opts: WaitOptions,
 ): Promise<T> {
@@ -31,14 +31,14 @@ export async function waitFor<T>(
       let timer: NodeJS.Timeout | undefined
       const v = await Promise.race([
         Promise.resolve(predicate()),
-        new Promise<typeof pending>((resolve) => (timer = setTimeout(() => resolve(pending), Math.max(0, deadline - Date.now()) + 50))),
+        new Promise<typeof pending>(resolve => (timer = setTimeout(() => resolve(pending), Math.max(0, deadline - Date.now()) + 50))),
       ]).finally(() => clearTimeout(timer))
-      if (v && v !== pending) return v as T
+      if (v && v !== pending) return v
     } catch (e) {
       lastError = e
     }
     if (Date.now() >= deadline) {
-      let detail = ''
+      let detail: string
       try {
         detail = opts.describe ? '\n' + (await opts.describe()) : ''
       } catch (e) {
@@ -51,7 +51,7 @@ export async function waitFor<T>(
   }
 }
 
-export function errorText(e: unknown): string {
+export function errorText (e: unknown): string {
   if (e instanceof Error) return e.message
   return String(e)
 }
@@ -65,12 +65,12 @@ export interface RunResult {
 }
 
 // Runs a command with a hard time bound (SIGKILL when it passes).
-export function run(
+export function run (
   cmd: string,
   args: string[],
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
+  opts: { timeoutMs?: number, env?: NodeJS.ProcessEnv, input?: string } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve) => {
+  return new Promise(resolve => {
     const child = spawn(cmd, args, { env: opts.env ?? cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -81,7 +81,7 @@ export function run(
       timedOut = true
       child.kill('SIGKILL')
     }, opts.timeoutMs ?? 20_000)
-    child.on('error', (e) => {
+    child.on('error', e => {
       stderr += String(e)
     })
     child.on('close', (code, signal) => {
@@ -94,7 +94,7 @@ export function run(
 }
 
 // Like run() but throws unless the command exits 0.
-export async function runOk(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+export async function runOk (cmd: string, args: string[], opts: { timeoutMs?: number, input?: string } = {}): Promise<string> {
   const r = await run(cmd, args, opts)
   if (r.code !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`}): ${r.stderr.trim() || r.stdout.trim()}`)
@@ -103,7 +103,7 @@ export async function runOk(cmd: string, args: string[], opts: { timeoutMs?: num
 }
 
 // Synchronous variant for cleanup paths (process 'exit' handlers cannot wait).
-export function runSyncQuiet(cmd: string, args: string[]): string {
+export function runSyncQuiet (cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, encoding: 'utf8' })
   } catch {
@@ -113,19 +113,19 @@ export function runSyncQuiet(cmd: string, args: string[]): string {
 
 // The environment for processes the harness starts: nothing of the test
 // runner's (tap sets NODE_OPTIONS and coverage variables; etcd reads ETCD_*).
-export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function cleanEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', ...extra }
 }
 
 // JSON with sorted keys, for comparing objects regardless of key order.
-export function stableStringify(v: unknown): string {
+export function stableStringify (v: unknown): string {
   return JSON.stringify(sortKeys(v))
 }
-function sortKeys(v: unknown): unknown {
+function sortKeys (v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys)
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {}
-    for (const k of Object.keys(v as object).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k])
+    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k])
     return out
   }
   return v
@@ -135,13 +135,13 @@ export const deepEqual = (a: unknown, b: unknown) => stableStringify(a) === stab
 
 export const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T))
 
-export function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 // Paths (a.b[2].c) of every null inside a value: Metacontroller children
 // must never carry nulls (they make its 3-way merge loop forever).
-export function nullPaths(v: unknown, path = ''): string[] {
+export function nullPaths (v: unknown, path = ''): string[] {
   if (v === null) return [path || '.']
   if (Array.isArray(v)) return v.flatMap((x, i) => nullPaths(x, `${path}[${i}]`))
   if (isObject(v)) return Object.entries(v).flatMap(([k, x]) => nullPaths(x, path ? `${path}.${k}` : k))
@@ -150,7 +150,7 @@ export function nullPaths(v: unknown, path = ''): string[] {
 
 export const seconds = (ms: number) => Math.round(ms / 100) / 10
 
-export function tail(text: string, lines: number): string {
+export function tail (text: string, lines: number): string {
   const all = text.split('\n')
   return all.slice(Math.max(0, all.length - lines)).join('\n')
 }

@@ -33,12 +33,12 @@ let handlersInstalled: World | undefined
 // and a client certificate (the operator's) to reach the members with.
 export interface StaticTLS {
   // spec.TLS
-  spec: { static: { member: { peerSecret: string; serverSecret: string }; operatorSecret: string } }
+  spec: { static: { member: { peerSecret: string, serverSecret: string }, operatorSecret: string } }
   secrets: string[]
   // PEM text, for the harness's own https calls.
   client: EtcdTLS
   // Files, for etcdctl --cacert/--cert/--key.
-  files: { cacert: string; cert: string; key: string }
+  files: { cacert: string, cert: string, key: string }
   dir: string
 }
 
@@ -58,7 +58,7 @@ export class World {
   private readonly logLines: string[] = []
   readonly startedAt = Date.now()
 
-  private constructor(
+  private constructor (
     readonly opts: WorldOptions,
     dir: string,
   ) {
@@ -74,11 +74,11 @@ export class World {
     this.opts.log?.(line)
   }
 
-  static async start(opts: WorldOptions = {}): Promise<World> {
-    const releaseLock = await acquireMachineLock(opts.lockTimeoutMs ?? 14 * 60_000, (s) => opts.log?.(s))
+  static async start (opts: WorldOptions = {}): Promise<World> {
+    const releaseLock = await acquireMachineLock(opts.lockTimeoutMs ?? 14 * 60_000, s => opts.log?.(s))
     let w: World | undefined
     try {
-      removeLeftovers((s) => opts.log?.(s))
+      removeLeftovers(s => opts.log?.(s))
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-${runId}-`))
       fs.mkdirSync(path.join(dir, 'logs'), { recursive: true })
       w = new World(opts, dir)
@@ -110,8 +110,10 @@ export class World {
     process.exit(sig === 'SIGINT' ? 130 : 143)
   }
 
-  private installHandlers(): void {
+  private installHandlers (): void {
     if (handlersInstalled) throw new Error('one World at a time')
+    // The one World whose exit and signal handlers are installed.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     handlersInstalled = this
     process.on('exit', this.onExit)
     process.on('SIGINT', this.onSignal)
@@ -119,7 +121,7 @@ export class World {
     process.on('SIGHUP', this.onSignal)
   }
 
-  private removeHandlers(): void {
+  private removeHandlers (): void {
     if (handlersInstalled !== this) return
     handlersInstalled = undefined
     process.off('exit', this.onExit)
@@ -129,7 +131,7 @@ export class World {
   }
 
   // Orderly teardown: loops, pods, proxies, hook, network, files, lock.
-  async destroy(): Promise<void> {
+  async destroy (): Promise<void> {
     if (this.destroyed) return
     try {
       for (const c of this.clusters.values()) await c.mc.stop()
@@ -143,7 +145,7 @@ export class World {
   }
 
   // Synchronous teardown for exit/signal handlers (idempotent).
-  destroySync(): void {
+  destroySync (): void {
     if (this.destroyed) return
     this.destroyed = true
     this.kubelet?.killAllSync()
@@ -167,7 +169,7 @@ export class World {
   // ---- clients ----
 
   // The address a name has in the cluster DNS table.
-  resolve(name: string): string | undefined {
+  resolve (name: string): string | undefined {
     for (const line of this.services.dnsTable().split('\n')) {
       const [ip, ...names] = line.split(/\s+/)
       if (ip && names.includes(name)) return ip
@@ -178,7 +180,7 @@ export class World {
   // etcdctl (v3) run in the in-cluster client namespace (or the external
   // one), after checking that every endpoint's address is the harness's
   // and routed through that namespace's own veth.
-  async etcdctl(args: string[], opts: { endpoints: string | string[]; from?: 'client' | 'external'; timeoutMs?: number }): Promise<RunResult> {
+  async etcdctl (args: string[], opts: { endpoints: string | string[], from?: 'client' | 'external', timeoutMs?: number }): Promise<RunResult> {
     const ns = opts.from === 'external' ? this.externalNs : this.clientNs
     const endpoints = Array.isArray(opts.endpoints) ? opts.endpoints : [opts.endpoints]
     for (const ep of endpoints) {
@@ -194,7 +196,7 @@ export class World {
   }
 
   // etcdctl, retried until it exits 0 (bounded).
-  async etcdctlOk(args: string[], opts: { endpoints: string | string[]; from?: 'client' | 'external'; timeoutMs?: number; what?: string }): Promise<string> {
+  async etcdctlOk (args: string[], opts: { endpoints: string | string[], from?: 'client' | 'external', timeoutMs?: number, what?: string }): Promise<string> {
     let last: RunResult | undefined
     const r = await waitFor(
       async () => {
@@ -209,7 +211,7 @@ export class World {
 
   // `kubectl create secret generic NAME --from-file=DIR`: one key per
   // regular file in DIR, base64 in `data`.
-  createSecretFromDir(name: string, dir: string): Obj {
+  createSecretFromDir (name: string, dir: string): Obj {
     const data: Record<string, string> = {}
     for (const f of fs.readdirSync(dir).sort()) {
       const p = path.join(dir, f)
@@ -221,7 +223,7 @@ export class World {
   // Certificates for cluster `name` from the repository's own
   // scripts/make-tls-certs.sh, and the three Secrets its output is meant for
   // (`<name>-peer-tls`, `<name>-server-tls`, `<name>-operator-tls`).
-  async staticTLS(name: string): Promise<StaticTLS> {
+  async staticTLS (name: string): Promise<StaticTLS> {
     const dir = path.join(this.dir, 'certs', name)
     const script = path.join(ROOT, 'scripts', 'make-tls-certs.sh')
     const r = await run('bash', [script, name, this.store.namespace, dir, `.${this.clusterDomain}`], { timeoutMs: 60_000 })
@@ -239,7 +241,7 @@ export class World {
     }
   }
 
-  async createCluster(name: string, spec: Record<string, unknown>, opts: { tls?: StaticTLS } = {}): Promise<Cluster> {
+  async createCluster (name: string, spec: Record<string, unknown>, opts: { tls?: StaticTLS } = {}): Promise<Cluster> {
     const c = new Cluster(this, name)
     c.tls = opts.tls
     this.store.create({
@@ -253,7 +255,7 @@ export class World {
     return c
   }
 
-  harnessLog(lines = 60): string {
+  harnessLog (lines = 60): string {
     return this.logLines.slice(-lines).join('\n')
   }
 }
@@ -270,7 +272,7 @@ export class Cluster {
   // Client TLS material when the cluster's members serve https.
   tls?: StaticTLS
 
-  constructor(
+  constructor (
     readonly world: World,
     readonly name: string,
   ) {
@@ -280,27 +282,27 @@ export class Cluster {
     }, world.log)
   }
 
-  get parent(): Obj {
+  get parent (): Obj {
     const p = this.world.store.get(PARENT, this.name)
     if (!p) throw new Error(`no EtcdCluster ${this.name}`)
     return p
   }
 
-  get status(): any {
+  get status (): any {
     return this.parent.status ?? {}
   }
 
-  get spec(): any {
+  get spec (): any {
     return this.parent.spec
   }
 
-  condition(type: string): any {
+  condition (type: string): any {
     return (this.status.conditions ?? []).find((c: any) => c.type === type)
   }
 
   // Changes the spec like `kubectl edit` (the generation moves on). Returns
   // the time of the change.
-  updateSpec(mutate: (spec: any) => void): number {
+  updateSpec (mutate: (spec: any) => void): number {
     const p = structuredClone(this.parent)
     mutate(p.spec)
     this.world.store.update(p)
@@ -308,64 +310,64 @@ export class Cluster {
     return Date.now()
   }
 
-  private ownedBy(o: Obj): boolean {
+  private ownedBy (o: Obj): boolean {
     const uid = this.parent.metadata.uid
-    return (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid)
+    return (o.metadata.ownerReferences ?? []).some(r => r.uid === uid)
   }
 
-  children(key: string): Obj[] {
-    return this.world.store.list(key).filter((o) => this.ownedBy(o))
+  children (key: string): Obj[] {
+    return this.world.store.list(key).filter(o => this.ownedBy(o))
   }
 
-  pods(): Obj[] {
+  pods (): Obj[] {
     return this.children(POD)
   }
 
-  livePods(): Obj[] {
-    return this.pods().filter((p) => !p.metadata.deletionTimestamp)
+  livePods (): Obj[] {
+    return this.pods().filter(p => !p.metadata.deletionTimestamp)
   }
 
-  pod(name: string): Obj | undefined {
-    return this.pods().find((p) => p.metadata.name === name)
+  pod (name: string): Obj | undefined {
+    return this.pods().find(p => p.metadata.name === name)
   }
 
-  podIP(name: string): string | undefined {
+  podIP (name: string): string | undefined {
     return this.pod(name)?.status?.podIP
   }
 
-  service(name: string): Obj | undefined {
-    return this.children(SERVICE).find((s) => s.metadata.name === name)
+  service (name: string): Obj | undefined {
+    return this.children(SERVICE).find(s => s.metadata.name === name)
   }
 
-  get clientIP(): string | undefined {
+  get clientIP (): string | undefined {
     return this.service(`${this.name}-client`)?.spec?.clusterIP
   }
 
   // How the harness reaches a member (by its pod name) or, without one,
   // the client Service: https with the client certificate when the cluster
   // has client TLS, checking the name the member's certificate carries.
-  via(pod?: string): Via {
+  via (pod?: string): Via {
     if (!this.tls) return {}
     return { tls: this.tls.client, servername: pod ? `${pod}.${this.name}.${this.world.store.namespace}.svc` : `${this.name}-client` }
   }
 
   // http or https, as the members serve clients.
-  get scheme(): 'http' | 'https' {
+  get scheme (): 'http' | 'https' {
     return this.tls ? 'https' : 'http'
   }
 
   // etcdctl flags for this cluster's client TLS (none without it).
-  etcdctlTLS(): string[] {
+  etcdctlTLS (): string[] {
     return this.tls ? [`--cacert=${this.tls.files.cacert}`, `--cert=${this.tls.files.cert}`, `--key=${this.tls.files.key}`] : []
   }
 
-  expectedImage(spec = this.spec): string {
+  expectedImage (spec = this.spec): string {
     const repo = spec.repository ?? 'quay.io/coreos/etcd'
     return `${repo}:v${String(spec.version).replace(/^v/, '')}`
   }
 
   // The member list as a ready member sees it.
-  async members(): Promise<{ clusterId: string; members: Member[] } | undefined> {
+  async members (): Promise<{ clusterId: string, members: Member[] } | undefined> {
     const ready = this.livePods().filter(podReady)
     for (const p of ready.length ? ready : this.livePods()) {
       if (!p.status?.podIP) continue
@@ -379,9 +381,9 @@ export class Cluster {
   }
 
   // The pod whose member says it leads (asked of every live pod).
-  async leader(): Promise<string | undefined> {
+  async leader (): Promise<string | undefined> {
     const found = await Promise.all(
-      this.livePods().map(async (p) => {
+      this.livePods().map(async p => {
         if (!p.status?.podIP) return undefined
         try {
           const s = await memberStatus(this.world.network, p.status.podIP, 800, this.via(p.metadata.name))
@@ -391,7 +393,7 @@ export class Cluster {
         }
       }),
     )
-    return found.find((x) => x)
+    return found.find(x => x)
   }
 
   // Why the cluster is not steady yet (undefined when it is): status
@@ -400,7 +402,7 @@ export class Cluster {
   // expected image and nothing terminating, etcd's member list equal to the
   // pods (all started, no learner), and a fresh sync of this world that
   // changes nothing (no child write, same status).
-  async notSteady(expect: { size?: number; image?: string } = {}): Promise<string | undefined> {
+  async notSteady (expect: { size?: number, image?: string } = {}): Promise<string | undefined> {
     const p = this.parent
     const st = p.status
     if (!st) return 'no status yet'
@@ -413,7 +415,7 @@ export class Cluster {
     const size = expect.size ?? p.spec.size
     const image = expect.image ?? this.expectedImage()
     const pods = this.pods()
-    if (pods.some((x) => x.metadata.deletionTimestamp)) return 'a pod is terminating'
+    if (pods.some(x => x.metadata.deletionTimestamp)) return 'a pod is terminating'
     if (pods.length !== size) return `${pods.length} pods, want ${size}`
     for (const x of pods) {
       if (x.status?.phase !== 'Running' || !podReady(x)) return `pod ${x.metadata.name} is ${x.status?.phase}${podReady(x) ? '' : ', not ready'}`
@@ -423,9 +425,9 @@ export class Cluster {
     }
     const ml = await this.members()
     if (!ml) return 'member list unreachable'
-    const names = ml.members.map((m) => m.name).sort()
-    const podNames = pods.map((x) => x.metadata.name).sort()
-    if (ml.members.some((m) => m.isLearner)) return `learner(s) in the member list: ${ml.members.filter((m) => m.isLearner).map((m) => m.name || m.peerURLs.join()).join(', ')}`
+    const names = ml.members.map(m => m.name).sort()
+    const podNames = pods.map(x => x.metadata.name).sort()
+    if (ml.members.some(m => m.isLearner)) return `learner(s) in the member list: ${ml.members.filter(m => m.isLearner).map(m => m.name || m.peerURLs.join()).join(', ')}`
     if (names.join() !== podNames.join()) return `members [${names.join(', ')}] != pods [${podNames.join(', ')}]`
     if ((st.members?.ready ?? []).length !== size) return `status.members.ready has ${(st.members?.ready ?? []).length}, want ${size}`
     if (this.mc.busy) return 'a sync is running'
@@ -438,7 +440,7 @@ export class Cluster {
 
   // Waits for a steady cluster; returns the convergence time in seconds
   // (from `sinceMs` to the first moment everything above held).
-  async waitSteady(opts: SteadyOptions & { size?: number; image?: string }): Promise<number> {
+  async waitSteady (opts: SteadyOptions & { size?: number, image?: string }): Promise<number> {
     const since = opts.sinceMs ?? Date.now()
     let reason: string | undefined = 'not checked yet'
     let steadyAt = 0
@@ -457,12 +459,12 @@ export class Cluster {
     return seconds(steadyAt - since)
   }
 
-  waitFor<T>(predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitOptions): Promise<T> {
+  waitFor<T> (predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitOptions): Promise<T> {
     return waitFor(predicate, { describe: () => this.describe(), ...opts })
   }
 
   // Everything a failing assertion should print.
-  describe(): string {
+  describe (): string {
     const out: string[] = []
     const p = this.world.store.get(PARENT, this.name)
     out.push(`EtcdCluster ${this.name} generation ${p?.metadata.generation}: spec ${JSON.stringify(p?.spec)}`)
@@ -484,15 +486,15 @@ export class Cluster {
   }
 
   // The etcd log of a pod (tail).
-  podLog(name: string, lines = 30): string {
+  podLog (name: string, lines = 30): string {
     const dir = path.join(this.world.dir, 'logs')
-    const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${name}-`))
-    return files.map((f) => `== ${f}\n${tail(fs.readFileSync(path.join(dir, f), 'utf8'), lines)}`).join('\n')
+    const files = fs.readdirSync(dir).filter(f => f.startsWith(`${name}-`))
+    return files.map(f => `== ${f}\n${tail(fs.readFileSync(path.join(dir, f), 'utf8'), lines)}`).join('\n')
   }
 
   // Deletes the EtcdCluster: its loop stops and the garbage collector
   // removes its children (pods terminate).
-  async delete(): Promise<void> {
+  async delete (): Promise<void> {
     await this.mc.stop()
     const store = this.world.store
     for (const key of [POD, SERVICE, PVC, PDB]) {
@@ -506,8 +508,8 @@ export class Cluster {
     }
     store.remove(PARENT, this.name)
     this.world.clusters.delete(this.name)
-    await waitFor(() => store.list(POD).filter((p) => p.metadata.ownerReferences?.some((r) => r.name === this.name)).length === 0, { timeoutMs: 30_000, what: `pods of ${this.name} to go` })
-    for (const key of [PVC]) for (const o of store.list(key)) if (o.metadata.ownerReferences?.some((r) => r.name === this.name)) store.remove(key, o.metadata.name)
+    await waitFor(() => store.list(POD).filter(p => p.metadata.ownerReferences?.some(r => r.name === this.name)).length === 0, { timeoutMs: 30_000, what: `pods of ${this.name} to go` })
+    for (const key of [PVC]) for (const o of store.list(key)) if (o.metadata.ownerReferences?.some(r => r.name === this.name)) store.remove(key, o.metadata.name)
     // The user's Secrets (not owned by the cluster) go with the test.
     for (const name of this.tls?.secrets ?? []) store.remove(SECRET, name)
     await this.world.services.settled()
@@ -515,20 +517,20 @@ export class Cluster {
 
   // ---- activity helpers ----
 
-  leaderMonitor(intervalMs = 250): LeaderMonitor {
+  leaderMonitor (intervalMs = 250): LeaderMonitor {
     return new LeaderMonitor(this, intervalMs)
   }
 
-  writer(prefix: string): Writer {
+  writer (prefix: string): Writer {
     return new Writer(this, prefix)
   }
 
-  membershipMonitor(intervalMs = 200): MembershipMonitor {
+  membershipMonitor (intervalMs = 200): MembershipMonitor {
     return new MembershipMonitor(this, intervalMs)
   }
 
   // Every key under `prefix`, from each live member's own store.
-  async readEveryMember(prefix: string): Promise<Map<string, Map<string, string>>> {
+  async readEveryMember (prefix: string): Promise<Map<string, Map<string, string>>> {
     const out = new Map<string, Map<string, string>>()
     for (const p of this.livePods()) {
       if (!p.status?.podIP) throw new Error(`pod ${p.metadata.name} has no address`)
@@ -543,20 +545,20 @@ export const formatRecord = formatSync
 // Polls every member's status and records who leads when, and the longest
 // stretch during which no member claimed leadership.
 export class LeaderMonitor {
-  readonly timeline: Array<{ atMs: number; leader: string | undefined }> = []
+  readonly timeline: Array<{ atMs: number, leader: string | undefined }> = []
   private lastLeaderAt = Date.now()
   maxGapMs = 0
   private stopped = false
   private done: Promise<void>
 
-  constructor(
+  constructor (
     private readonly cluster: Cluster,
     private readonly intervalMs: number,
   ) {
     this.done = this.loop()
   }
 
-  private async loop(): Promise<void> {
+  private async loop (): Promise<void> {
     while (!this.stopped) {
       const t0 = Date.now()
       const leader = await this.cluster.leader()
@@ -573,7 +575,7 @@ export class LeaderMonitor {
     }
   }
 
-  leaderAt(ms: number): string | undefined {
+  leaderAt (ms: number): string | undefined {
     let cur: string | undefined
     for (const e of this.timeline) {
       if (e.atMs > ms) break
@@ -582,7 +584,7 @@ export class LeaderMonitor {
     return cur
   }
 
-  async stop(): Promise<void> {
+  async stop (): Promise<void> {
     this.stopped = true
     await this.done
   }
@@ -591,7 +593,7 @@ export class LeaderMonitor {
 // Polls etcd's member list and records every change of it: how many
 // voters and learners, and the fewest voters / most members ever seen.
 export class MembershipMonitor {
-  readonly timeline: Array<{ atMs: number; voters: string[]; learners: string[] }> = []
+  readonly timeline: Array<{ atMs: number, voters: string[], learners: string[] }> = []
   minVoters = Infinity
   maxMembers = 0
   polls = 0
@@ -602,31 +604,31 @@ export class MembershipMonitor {
   private stopped = false
   private readonly done: Promise<void>
 
-  constructor(
+  constructor (
     private readonly cluster: Cluster,
     private readonly intervalMs: number,
   ) {
     this.done = this.loop()
   }
 
-  private async loop(): Promise<void> {
+  private async loop (): Promise<void> {
     while (!this.stopped) {
       const t0 = Date.now()
       const ml = await this.cluster.members()
       if (ml) {
         this.polls++
         const label = (m: Member) => m.name || `(unstarted ${m.peerURLs.join()})`
-        const voters = ml.members.filter((m) => !m.isLearner).map(label).sort()
-        const learners = ml.members.filter((m) => m.isLearner).map(label).sort()
+        const voters = ml.members.filter(m => !m.isLearner).map(label).sort()
+        const learners = ml.members.filter(m => m.isLearner).map(label).sort()
         this.minVoters = Math.min(this.minVoters, voters.length)
         this.maxMembers = Math.max(this.maxMembers, ml.members.length)
         const prev = this.timeline[this.timeline.length - 1]
-        if (!prev || prev.voters.join() !== voters.join() || prev.learners.join() !== learners.join()) this.timeline.push({ atMs: Date.now(), voters, learners })
+        if (prev?.voters.join() !== voters.join() || prev.learners.join() !== learners.join()) this.timeline.push({ atMs: Date.now(), voters, learners })
         const client = this.cluster.world.store.get(SERVICE, `${this.cluster.name}-client`)
         const routed = client ? Object.values(this.cluster.world.services.routes(client)).flat() : []
-        const behind = ml.members.filter((m) => m.isLearner && m.name).map((m) => m.name).filter((name) => {
+        const behind = ml.members.filter(m => m.isLearner && m.name).map(m => m.name).filter(name => {
           const ip = this.cluster.podIP(name)
-          return ip !== undefined && routed.some((r) => r.startsWith(`${ip}:`))
+          return ip !== undefined && routed.some(r => r.startsWith(`${ip}:`))
         })
         if (behind.length > 0) {
           this.learnerRoutes++
@@ -638,13 +640,13 @@ export class MembershipMonitor {
   }
 
   // One line per change: "voters a,b,c + learners d".
-  describe(sinceMs = 0): string {
+  describe (sinceMs = 0): string {
     return this.timeline
-      .map((e) => `+${((e.atMs - sinceMs) / 1000).toFixed(1)}s ${e.voters.length} voters [${e.voters.join(', ')}]${e.learners.length ? ` + learner [${e.learners.join(', ')}]` : ''}`)
+      .map(e => `+${((e.atMs - sinceMs) / 1000).toFixed(1)}s ${e.voters.length} voters [${e.voters.join(', ')}]${e.learners.length ? ` + learner [${e.learners.join(', ')}]` : ''}`)
       .join('\n')
   }
 
-  async stop(): Promise<void> {
+  async stop (): Promise<void> {
     this.stopped = true
     await this.done
   }
@@ -661,17 +663,17 @@ export class Writer {
   lastError = ''
   maxAckGapMs = 0
 
-  constructor(
+  constructor (
     private readonly cluster: Cluster,
     private readonly prefix: string,
   ) {}
 
-  start(): this {
+  start (): this {
     this.done = this.loop()
     return this
   }
 
-  private async loop(): Promise<void> {
+  private async loop (): Promise<void> {
     let lastAck = Date.now()
     while (!this.stopped) {
       const ip = this.cluster.clientIP
@@ -694,7 +696,7 @@ export class Writer {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop (): Promise<void> {
     this.stopped = true
     await this.done
   }
