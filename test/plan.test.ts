@@ -218,8 +218,8 @@ const rows: Row[] = [
   },
   {
     name: 'a learner whose pod is still pending',
-    why: 'a learner that has not started cannot catch up',
-    request: { pods: [...ready(0, 1, 2), { ordinal: 3, state: 'pending' }] },
+    why: 'a learner that has not started cannot catch up; its pod was made a minute ago, well inside the deadline',
+    request: { spec: { size: 4 }, pods: [...ready(0, 1, 2), { ordinal: 3, state: 'pending', created: '2026-11-26T09:59:00Z' }] },
     observation: reachable(members(0, 1, 2, { ordinal: 3, learner: true, unstarted: true }), 1),
     rule: 'waitForLearner',
     check: (t, p) => { t.equal(p.action, undefined) },
@@ -241,10 +241,10 @@ const rows: Row[] = [
   },
   {
     name: 'growing while a member is unready',
-    why: 'never change membership while a member is unhealthy',
+    why: 'never change membership while a member is unhealthy (here one of two: no healthy majority)',
     request: { pods: [{ ordinal: 0 }, { ordinal: 1, state: 'unready' }] },
     observation: reachable(members(0, 1), 0),
-    rule: 'waitForHealthy',
+    rule: 'quorumUnhealthy',
     check: (t, p) => {
       t.equal(p.action, undefined)
       t.equal(conditionOf(p.response, 'Degraded').status, 'True')

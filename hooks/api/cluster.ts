@@ -97,6 +97,7 @@ export const ClusterStatusSchema = Type.Object({
   clusterID: Type.Optional(Type.String()),
   leader: Type.Optional(Type.String()),
   learners: Type.Optional(Type.Array(Type.String())),
+  highestOrdinal: Type.Optional(Type.Integer({ minimum: 0, description: 'The highest member ordinal this cluster has used: new members take higher ones, so no name (or volume) is ever reused.' })),
   lastAction: Type.Optional(Type.String()),
   observedGeneration: Type.Optional(Type.Integer()),
 }, { additionalProperties: true })

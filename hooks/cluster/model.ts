@@ -48,6 +48,7 @@ export interface ObservedPod {
   podPolicyHash: string | undefined // what it was made from (annotation)
   crashLooping: boolean // the kubelet backs off restarting etcd
   unreadySince: string | undefined // Ready condition False since (RFC 3339)
+  createdAt: string | undefined // metadata.creationTimestamp (RFC 3339)
 }
 
 export interface Cluster {
@@ -59,6 +60,9 @@ export interface Cluster {
   services: Map<string, KubeObject>
   claims: Map<string, KubeObject> // PersistentVolumeClaims by name
   token: string
+  // The EtcdCluster is being deleted (deletionTimestamp, or Metacontroller
+  // calls with finalizing: true).
+  deleting: boolean
 }
 
 // A member pod a rule asks for; render/pod.ts makes the object.

@@ -33,10 +33,8 @@ export function plan (request: SyncRequest, observation: Observation, now: Date,
 // The same, for a request already read (the shell reads it once to find
 // etcd's endpoints).
 export function planCluster (cluster: Cluster, observation: Observation, now: Date, rules: readonly Rule[] = RULES): Plan {
-  const membership = observation.reachable
-    ? joinMembership(cluster, observation.members, observation.clusterId, observation.leaderId, now)
-    : undefined
-  const situation: Situation = { cluster, observation, membership }
+  const membership = observation.reachable ? joinMembership(cluster, observation, now) : undefined
+  const situation: Situation = { cluster, observation, membership, now }
   const step = decide(situation, rules)
   const response = respond(situation, step, now)
   return {

@@ -7,12 +7,12 @@ import type { Observation } from '../etcd/types.js'
 import { compareVersions, versionOfImage } from '../etcd/versions.js'
 import { condition, withTransitionTime } from '../kube/conditions.js'
 import { CLIENT_PORT, type Cluster, type ObservedPod } from './model.js'
-import { clientScheme, clientServiceName, loadBalancerServiceName } from './names.js'
-import type { Membership } from './observe/membership.js'
+import { clientScheme, clientServiceName, loadBalancerServiceName, ordinalOf } from './names.js'
+import { highestOrdinal, type Membership } from './observe/membership.js'
 import type { Step } from './rules/step.js'
 
 const RECOVERY_RULES = new Set<Step['rule']>([
-  'removeDeadMember', 'removeStuckMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
+  'removeStuckLearner', 'transferLeadershipFromForeign', 'removeDeadMember', 'removeStuckMember', 'restartOnClaim', 'replacePodOnClaim', 'startAddedMember', 'deleteStrayPod', 'restartFromClaims', 'clearFailedSeed',
 ])
 
 // What the status is made of, read once from the model.
@@ -44,7 +44,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const { spec, previous } = cluster
   const facts = factsOf(cluster, membership)
   const { memberPods, upgrading, unready, outdated } = facts
-  const available = membership?.leader !== undefined
+  const available = membership?.leaderId !== undefined
   const versions = memberPods.map(p => versionOfImage(p.image)).filter(v => v !== '').sort(compareVersions)
   const stamp = now.toISOString()
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
@@ -70,7 +70,11 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
   const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
   if (clusterID !== undefined) status.clusterID = clusterID
-  if (membership?.leader !== undefined) status.leader = membership.leader.pod
+  const leader = leaderName(membership)
+  if (leader !== undefined) status.leader = leader
+  const highest = highestOrdinal(cluster, membership)
+  const created = (step.createPods ?? []).map(p => ordinalOf(cluster, p.pod) ?? 0)
+  if (highest !== undefined || created.length > 0) status.highestOrdinal = Math.max(highest ?? 0, ...created)
   const lastAction = step.lastAction ?? previous.lastAction
   if (lastAction !== undefined) status.lastAction = lastAction
   return status
@@ -81,7 +85,7 @@ function conditions (cluster: Cluster, observation: Observation, membership: Mem
   const { upgrading, unready, dead, outdated, voters } = facts
   const recovering = RECOVERY_RULES.has(step.rule) || dead.length > 0
   return [
-    condition('Available', membership?.leader !== undefined, availability(observation, membership, step)),
+    condition('Available', membership?.leaderId !== undefined, availability(observation, membership, step)),
     condition('Scaling', membership !== undefined && (membership.voters.length !== spec.size || membership.learners.length > 0),
       membership === undefined
         ? { reason: 'Unknown', message: 'membership not observed' }
@@ -113,9 +117,10 @@ function conditions (cluster: Cluster, observation: Observation, membership: Mem
 }
 
 function availability (observation: Observation, membership: Membership | undefined, step: Step): { reason: string, message: string } {
-  if (membership?.leader !== undefined) {
+  const leader = leaderName(membership)
+  if (membership !== undefined && leader !== undefined) {
     const healthy = membership.voters.filter(s => s.healthy).length
-    return { reason: 'QuorumHealthy', message: `leader ${membership.leader.pod}; ${healthy} of ${membership.voters.length} voting members healthy` }
+    return { reason: 'QuorumHealthy', message: `leader ${leader}; ${healthy} of ${membership.voters.length} voting members healthy` }
   }
   if (membership !== undefined) {
     // Ready, not "running": a container's state goes stale when its node
@@ -150,4 +155,11 @@ function ingressURLs (service: Record<string, unknown>, scheme: string): string[
 // etcdctl prints IDs in hex; so do we.
 function hex (id: string): string {
   return /^[0-9]+$/.test(id) ? BigInt(id).toString(16) : id
+}
+
+// The leading member: its pod, or the name of a member no pod of ours holds.
+function leaderName (membership: Membership | undefined): string | undefined {
+  if (membership?.leader !== undefined) return membership.leader.pod
+  const foreign = membership?.foreignLeader
+  return foreign === undefined ? undefined : foreign.name || foreign.id
 }

@@ -7,7 +7,7 @@ import { describeAction, requestFor } from './actions.js'
 import { parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
 import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError } from './errors.js'
 import { postJSON } from './http.js'
-import type { ClientTLS, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
+import type { ClientTLS, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
 
 export { EtcdError, type EtcdErrorCode } from './errors.js'
 export { memberIdHex } from './answers.js'
@@ -50,7 +50,8 @@ export class EtcdGateway implements MembershipClient {
     this.readAgents.https.destroy()
   }
 
-  // Two rounds of parallel requests, each bounded by requestTimeoutMs.
+  // Rounds of parallel requests, each bounded by requestTimeoutMs: status
+  // of every endpoint, member list, and status of members not asked yet.
   async observe (target: EtcdTarget): Promise<Observation> {
     const { endpoints, tls } = target
     if (endpoints.length === 0) return { reachable: false, error: 'no etcd endpoints to observe' }
@@ -77,11 +78,27 @@ export class EtcdGateway implements MembershipClient {
     for (const [i, candidate] of candidates.entries()) {
       const list = await lists[i]
       if (list?.ok) {
-        return { reachable: true, clusterId: best.clusterId, leaderId: best.leaderId, members: list.value }
+        const answering = await this.answering(list.value, answered.filter(s => s.clusterId === best.clusterId), tls)
+        return { reachable: true, clusterId: best.clusterId, leaderId: best.leaderId, members: list.value, answering }
       }
       if (list) errors.push(`${candidate.endpoint}: ${describeError(list.error)}`)
     }
     return { reachable: false, error: `no etcd endpoint listed members: ${errors.join('; ')}` }
+  }
+
+  // The members that answered for themselves: those asked already, and
+  // those listed with client URLs nobody asked (their pod is not among the
+  // children the hook was shown), asked now.
+  private async answering (members: EtcdMember[], answered: EndpointStatus[], tls: ClientTLS | undefined): Promise<string[]> {
+    const asked = new Set(answered.map(s => s.endpoint))
+    const ids = new Set(answered.map(s => s.memberId))
+    const unasked = members.filter(m => !ids.has(m.id) && m.clientURLs.length > 0 && !m.clientURLs.some(url => asked.has(url)))
+    const more = await Promise.all(unasked.map(m => settle(this.read(m.clientURLs[0] ?? '', STATUS, tls).then(body => parseStatus(m.clientURLs[0] ?? '', body)))))
+    for (const [i, status] of more.entries()) {
+      // Only a member that is who it is listed as counts.
+      if (status.ok && status.value.memberId === unasked[i]?.id) ids.add(status.value.memberId)
+    }
+    return members.filter(m => ids.has(m.id)).map(m => m.id)
   }
 
   async execute (action: MembershipAction): Promise<void> {

@@ -21,6 +21,11 @@ export type Observation =
     // Undefined when the answering member knows of no leader (quorum lost).
     leaderId: string | undefined
     members: EtcdMember[]
+    // IDs of the members that answered for themselves (their own status
+    // call). A member whose pod is missing from a (possibly stale) list of
+    // children but that answers is alive. Undefined when nobody asked
+    // (fakes): then a member without its pod counts as gone.
+    answering?: string[] | undefined
   }
   | { reachable: false, error: string }
 

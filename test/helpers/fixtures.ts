@@ -25,6 +25,7 @@ export interface PodFixture {
   runningImage?: string // what the kubelet reports; default the spec image
   oldPodPolicy?: boolean // made from an earlier spec.pod
   since?: string // when its conditions last changed; default 09:00:05, an hour before NOW
+  created?: string // metadata.creationTimestamp; default 09:00:00, an hour before NOW
 }
 
 export interface RequestFixture {
@@ -87,6 +88,7 @@ export function observedPod (cluster: Cluster, fixture: PodFixture): KubeObject 
     pod: name, initialClusterState: 'existing', initialCluster: [`${name}=${peerURL(cluster, name)}`],
   })
   const pod = apiObject(rendered) as KubeObject & { spec: { containers: Array<{ image: string }>, nodeName?: string } }
+  if (fixture.created !== undefined) pod.metadata.creationTimestamp = fixture.created
   const image = fixture.image ?? cluster.spec.image
   pod.spec.containers[0]!.image = image
   pod.spec.nodeName = `node-${fixture.ordinal % 3}`

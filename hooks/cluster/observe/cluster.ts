@@ -22,6 +22,7 @@ export function readCluster (request: SyncRequest): Cluster {
     // Unique to this cluster object, so members of a deleted and re-created
     // cluster of the same name never join each other.
     token: `${name}-${parent.metadata.uid ?? namespace}`,
+    deleting: parent.metadata.deletionTimestamp !== undefined || request.finalizing === true,
   }
   for (const pod of childrenOfKind(request.children, 'Pod.v1').values()) {
     const ordinal = ordinalOf(cluster, pod.metadata.name)

@@ -1,8 +1,10 @@
 // Joins etcd's member list with the observed pods: which member lives in
 // which pod, which are healthy or dead, and which pods belong to no member.
-import type { EtcdMember } from '../../etcd/types.js'
+import type { EtcdMember, Observation } from '../../etcd/types.js'
 import type { Cluster, ObservedPod } from '../model.js'
-import { claimOrdinal, ordinalOf, podOfMember } from '../names.js'
+import { claimName, claimOrdinal, ordinalOf, podOfMember } from '../names.js'
+
+type Reachable = Extract<Observation, { reachable: true }>
 
 export interface MemberSlot {
   pod: string // the pod this member runs in (named after it)
@@ -10,9 +12,16 @@ export interface MemberSlot {
   member: EtcdMember
   observed: ObservedPod | undefined
   started: boolean // etcd has run in the pod: the member has a name
+  // The member answered for itself (its own status call).
+  answering: boolean
+  // It keeps its data on a PersistentVolumeClaim of its own.
+  claimed: boolean
   // Serves clients on the wanted image: running, Ready, rolled out.
   healthy: boolean
-  // The pod is gone, finished or being deleted.
+  // Its pod is finished or being deleted, or missing while the member does
+  // not answer. A pod missing from the children of one sync while its
+  // member answers is not dead: the list may be stale (informer lag), or
+  // the pod released from this parent (an orphaning delete).
   dead: boolean
   // Its pod was made from another spec.pod (or TLS secrets) than today's.
   outdatedPolicy: boolean
@@ -26,7 +35,11 @@ export const STUCK_AFTER_MS = 5 * 60 * 1000
 
 export interface Membership {
   clusterId: string
+  // The member etcd names as leader: one of ours (leader), or one that no
+  // pod of ours holds (foreignLeader); undefined without a leader.
+  leaderId: string | undefined
   leader: MemberSlot | undefined
+  foreignLeader: EtcdMember | undefined
   slots: MemberSlot[] // ordered by ordinal
   voters: MemberSlot[]
   learners: MemberSlot[]
@@ -36,7 +49,10 @@ export interface Membership {
   strays: ObservedPod[]
 }
 
-export function joinMembership (cluster: Cluster, members: EtcdMember[], clusterId: string, leaderId: string | undefined, now: Date): Membership {
+export function joinMembership (cluster: Cluster, observation: Reachable, now: Date): Membership {
+  const { members, leaderId } = observation
+  // Without the answers (fakes), a member without its pod counts as gone.
+  const answering = new Set(observation.answering ?? [])
   const podsByName = new Map(cluster.pods.map(p => [p.name, p]))
   const slots: MemberSlot[] = []
   const foreign: EtcdMember[] = []
@@ -47,27 +63,34 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
       continue
     }
     const observed = podsByName.get(pod)
-    const dead = observed === undefined || observed.terminating
-      || observed.phase === 'Failed' || observed.phase === 'Succeeded'
+    const answers = answering.has(member.id)
+    const claimed = cluster.claims.has(claimName(pod))
+    const dead = observed === undefined
+      ? !answers
+      : observed.terminating || observed.phase === 'Failed' || observed.phase === 'Succeeded'
     slots.push({
       pod,
       ordinal: ordinalOf(cluster, pod) ?? 0,
       member,
       observed,
       started: member.name !== '',
-      healthy: !dead && member.name !== '' && observed.running && observed.ready && observed.imageRolledOut,
+      answering: answers,
+      claimed,
+      healthy: !dead && member.name !== '' && observed !== undefined && observed.running && observed.ready && observed.imageRolledOut,
       dead,
       // A pod without the annotation predates it: nothing says it is outdated.
       outdatedPolicy: observed?.podPolicyHash !== undefined && observed.podPolicyHash !== cluster.spec.podPolicyHash,
-      stuck: !dead && observed.crashLooping && observed.unreadySince !== undefined
+      stuck: !dead && observed !== undefined && observed.crashLooping && observed.unreadySince !== undefined
         && now.getTime() - Date.parse(observed.unreadySince) > STUCK_AFTER_MS,
     })
   }
   slots.sort((a, b) => a.ordinal - b.ordinal)
   const memberPods = new Set(slots.map(s => s.pod))
   return {
-    clusterId,
+    clusterId: observation.clusterId,
+    leaderId,
     leader: slots.find(s => s.member.id === leaderId),
+    foreignLeader: foreign.find(m => m.id === leaderId),
     slots,
     voters: slots.filter(s => !s.member.isLearner),
     learners: slots.filter(s => s.member.isLearner),
@@ -76,13 +99,21 @@ export function joinMembership (cluster: Cluster, members: EtcdMember[], cluster
   }
 }
 
-// The lowest ordinal not held by any pod, claim or member, above all of
-// them: a new member never inherits a name (or data) of an old one.
+// The ordinal after every one this cluster has used: held now by a pod, a
+// claim or a member, or recorded in status.highestOrdinal by an earlier
+// sync. A new member never inherits the name (or data) of an old one, not
+// even of one removed a sync ago.
 export function nextOrdinal (cluster: Cluster, membership: Membership | undefined): number {
+  const used = highestOrdinal(cluster, membership)
+  return used === undefined ? 0 : used + 1
+}
+
+export function highestOrdinal (cluster: Cluster, membership: Membership | undefined): number | undefined {
   const taken = [
     ...cluster.pods.map(p => p.ordinal),
     ...(membership?.slots.map(s => s.ordinal) ?? []),
     ...[...cluster.claims.keys()].map(name => claimOrdinal(cluster, name)).filter(o => o !== undefined),
+    ...(cluster.previous.highestOrdinal !== undefined ? [cluster.previous.highestOrdinal] : []),
   ]
-  return taken.length === 0 ? 0 : Math.max(...taken) + 1
+  return taken.length === 0 ? undefined : Math.max(...taken)
 }

@@ -31,6 +31,7 @@ export function observePod (object: KubeObject, ordinal: number): ObservedPod {
     podPolicyHash: object.metadata.annotations?.[POD_POLICY_ANNOTATION],
     crashLooping: container?.state?.waiting?.reason === 'CrashLoopBackOff',
     unreadySince: !ready ? readyCondition?.lastTransitionTime : undefined,
+    createdAt: typeof object.metadata.creationTimestamp === 'string' ? object.metadata.creationTimestamp : undefined,
   }
 }
 

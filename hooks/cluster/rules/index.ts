@@ -3,12 +3,13 @@
 // pure function of the situation (the cluster, etcd's member list); a step
 // holds at most one membership write.
 import { allMembersLost, bootstrap, clearFailedSeed, restartFromClaims, unreachable } from './bootstrap.js'
+import { parentDeleting } from './deleting.js'
 import { waitForHealthy } from './health.js'
-import { promoteLearner, waitForLearner } from './learner.js'
+import { promoteLearner, removeStuckLearner, waitForLearner } from './learner.js'
 import { paused } from './paused.js'
 import { replaceMember } from './policy.js'
-import { quorumLost } from './quorum.js'
-import { removeDeadMember, removeStuckMember, replacePodOnClaim, restartOnClaim, startAddedMember } from './replace.js'
+import { quorumLost, quorumUnhealthy } from './quorum.js'
+import { removeDeadMember, removeStuckMember, replacePodOnClaim, restartOnClaim, startAddedMember, waitForMissingPod } from './replace.js'
 import { addMember, removeMember } from './scale.js'
 import { deleteStrayPod, removeForeignMember } from './strays.js'
 import { RESYNC_STEADY, whenObserved, whenUnobserved, type Rule, type Situation, type Step } from './step.js'
@@ -16,6 +17,7 @@ import { upgradeMember } from './upgrade.js'
 
 export const RULES: readonly Rule[] = [
   paused, //                            spec.paused: change nothing
+  parentDeleting, //                    the cluster is being deleted: change nothing
   // etcd does not answer
   whenUnobserved(bootstrap), //         nothing exists yet: create the seed
   whenUnobserved(restartFromClaims), // no pods, volumes kept: start them again
@@ -23,14 +25,17 @@ export const RULES: readonly Rule[] = [
   whenUnobserved(allMembersLost), //    it existed, and pods and data are gone
   whenUnobserved(unreachable), //       pods exist: wait for etcd to answer
   // etcd answered
-  whenObserved(quorumLost), //          no leader: change nothing
-  whenObserved(startAddedMember), //    a member added, its pod missing: create it
   whenObserved(restartOnClaim), //      a member's pod gone, its volume kept: start it again
   whenObserved(replacePodOnClaim), //   a member's pod finished, volume kept: delete the pod
+  whenObserved(quorumLost), //          no leader: nothing else
+  whenObserved(startAddedMember), //    a member added, its pod missing: create it
+  whenObserved(waitForMissingPod), //   a member answers, its pod not shown: wait
+  whenObserved(quorumUnhealthy), //     no healthy majority: no membership write
   whenObserved(removeDeadMember), //    a member without a working pod: remove it
   whenObserved(removeStuckMember), //   a member crash-looping for minutes: remove it
   whenObserved(removeForeignMember), // a member no pod of ours holds: remove it
   whenObserved(deleteStrayPod), //      a pod that is no member: delete it
+  whenObserved(removeStuckLearner), //  a learner that never came up, or unwanted: remove it
   whenObserved(promoteLearner), //      a learner whose pod runs: promote it
   whenObserved(waitForLearner), //      a learner not running yet: wait
   whenObserved(waitForHealthy), //      a voter not healthy: wait

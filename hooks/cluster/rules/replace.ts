@@ -18,7 +18,17 @@ export function startAddedMember ({ membership }: ObservedSituation): Step | und
   }
 }
 
-// A member on a volume lost its pod: start the pod again on its data.
+// A member whose pod is missing from the children while the member itself
+// answers: the children are stale (informer lag) or the pod was released
+// from this parent. Wait; never take it for dead.
+export function waitForMissingPod ({ membership }: ObservedSituation): Step | undefined {
+  const missing = membership.slots.find(s => s.observed === undefined && s.answering)
+  if (missing === undefined) return undefined
+  return { rule: 'waitForMissingPod', waitingFor: `pod ${missing.pod} to be observed (its member answers)`, resyncAfterSeconds: RESYNC_CONVERGING }
+}
+
+// A member on a volume lost its pod: start the pod again on its data (also
+// while quorum is lost: it is the step that brings quorum back).
 export function restartOnClaim ({ cluster, membership }: ObservedSituation): Step | undefined {
   const dead = firstDead(membership)
   if (dead === undefined || !cluster.claims.has(claimName(dead.pod)) || dead.observed !== undefined || !dead.started) return undefined
@@ -59,10 +69,12 @@ export function removeDeadMember ({ cluster, membership }: ObservedSituation): S
   }
 }
 
-// A member crash-looping for minutes: replace it like a dead one, its
-// volume with it (its data is what keeps it from starting).
+// A member crash-looping for minutes without a volume of its own: replace
+// it like a dead one. A member on a claim is never removed for not
+// starting: a large database takes minutes to open (its startupProbe
+// allows for that), and its data may be the copy that matters.
 export function removeStuckMember ({ cluster, membership }: ObservedSituation): Step | undefined {
-  const stuck = membership.slots.find(s => s.stuck)
+  const stuck = membership.slots.find(s => s.stuck && !s.claimed)
   if (stuck === undefined) return undefined
   return {
     rule: 'removeStuckMember',

@@ -12,6 +12,8 @@ export const RESYNC_QUORUM_LOST = 5
 export interface Situation {
   cluster: Cluster
   observation: Observation
+  // The sync's time (an argument: rules read no clock).
+  now: Date
   // Undefined while etcd does not answer.
   membership: Membership | undefined
 }
@@ -28,6 +30,7 @@ export type StepName =
   | 'removeStuckMember' | 'removeForeignMember' | 'deleteStrayPod' | 'promoteLearner' | 'waitForLearner' | 'addMember'
   | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'replaceMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
   | 'upgradeBlocked' | 'waitForHealthy' | 'steady'
+  | 'parentDeleting' | 'quorumUnhealthy' | 'waitForMissingPod' | 'removeStuckLearner' | 'transferLeadershipFromForeign'
 
 // One rule's decision. Pod changes happen only if the action (when there
 // is one) succeeds.

@@ -2,10 +2,23 @@
 import { removal } from './steps.js'
 import { RESYNC_CONVERGING, type ObservedSituation, type Step } from './step.js'
 
-// A member we did not add (no pod of ours can hold it): remove it.
+// A member we did not add (no pod of ours can hold it: added by hand, or
+// left by a crashed step): remove it. Runs after quorumUnhealthy, which
+// counts such members as unhealthy, so quorum holds without it. If it
+// leads, leadership moves to a healthy member of ours first.
 export function removeForeignMember ({ cluster, membership }: ObservedSituation): Step | undefined {
   const foreign = membership.foreign[0]
   if (foreign === undefined) return undefined
+  if (foreign === membership.foreignLeader) {
+    const to = membership.voters.find(s => s.healthy)
+    if (to === undefined || foreign.clientURLs.length === 0) return undefined
+    return {
+      rule: 'transferLeadershipFromForeign',
+      action: { kind: 'transferLeadership', pod: foreign.name, toPod: to.pod, toMemberId: to.member.id, target: { endpoints: foreign.clientURLs } },
+      lastAction: `moved leadership from member ${foreign.name || foreign.id} (no pod of ours) to ${to.pod}`,
+      resyncAfterSeconds: RESYNC_CONVERGING,
+    }
+  }
   return {
     rule: 'removeForeignMember',
     action: removal(cluster, membership, { pod: foreign.name, member: foreign }),

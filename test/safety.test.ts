@@ -1,0 +1,179 @@
+// The safety issue's planner items, one row each, named after the item.
+// Every row reproduces a way the hook could lose a member's data, wedge a
+// cluster or fight itself, and checks that it no longer does.
+import t, { type Test } from 'tap'
+import { plan, type Plan, type StepName } from '../hooks/cluster/plan.js'
+import type { EtcdMember, Observation } from '../hooks/etcd/types.js'
+import { NAME, NOW, members, memberId, reachable, syncRequest, type RequestFixture } from './helpers/fixtures.js'
+import { child, childrenOfKind, conditionOf, etcdContainer, podNames } from './helpers/inspect.js'
+
+const pod = (o: number) => `${NAME}-${o}`
+const ready = (...ordinals: number[]) => ordinals.map(ordinal => ({ ordinal }))
+// Every listed member answered its own status call (what the real gateway
+// reports); the fixtures' default says nothing about it.
+const answering = (observation: Observation, ...ordinals: number[]): Observation =>
+  observation.reachable ? { ...observation, answering: ordinals.map(memberId) } : observation
+const run = (request: RequestFixture, observation: Observation): Plan => plan(syncRequest(request), observation, NOW)
+const claimNames = (p: Plan) => childrenOfKind(p.response, 'PersistentVolumeClaim').map(c => c.metadata.name)
+const expectRule = (t: Test, rule: StepName, p: Plan) => {
+  t.equal(p.rule, rule, `rule ${rule} (${p.response.status.lastAction ?? p.response.status.reason ?? ''})`)
+}
+
+t.test('item 17: a member whose pod is missing from stale children, but that answers, is not removed', async t => {
+  // Scale-up: the learner added one sync ago started at once; the informer
+  // has not shown its pod yet.
+  const observation = answering(reachable(members(0, 1, 2, { ordinal: 3, learner: true }), 0), 0, 1, 2, 3)
+  const p = run({ spec: { size: 4 }, pods: ready(0, 1, 2), status: { highestOrdinal: 3 } }, observation)
+  expectRule(t, 'waitForMissingPod', p)
+  t.equal(p.action, undefined, 'no membership write: the learner is alive')
+  t.match(p.response.status.reason, /example-3/)
+  // The same without an answer from member 3: its pod is really gone.
+  const gone = run({ spec: { size: 4 }, pods: ready(0, 1, 2) }, answering(reachable(members(0, 1, 2, 3), 0), 0, 1, 2))
+  t.match(gone.action, { kind: 'remove', pod: pod(3) }, 'a member that does not answer and has no pod is removed')
+})
+
+t.test('item 17: a pod released from the parent (orphaning delete) keeps its member', async t => {
+  const p = run({ pods: ready(0, 2) }, answering(reachable(members(0, 1, 2), 0), 0, 1, 2))
+  t.equal(p.action, undefined)
+  t.same(podNames(p.response), [pod(0), pod(2)], 'nothing deleted')
+})
+
+t.test('item 8: a replaced member gets a new name, never the name of one removed a sync ago', async t => {
+  // Member 2 was removed (dead) last sync; its pod and claim are gone.
+  // The status that sync wrote remembers ordinal 2.
+  const p = run({ pods: ready(0, 1), status: { highestOrdinal: 2 } }, answering(reachable(members(0, 1), 0), 0, 1))
+  expectRule(t, 'addMember', p)
+  t.match(p.action, { kind: 'addLearner', pod: pod(3) }, 'ordinal 3, not 2 again')
+  t.equal(p.response.status.highestOrdinal, 3, 'the new ordinal is recorded')
+  // Without the status (an older operator), the highest observed ordinal
+  // is recorded from now on.
+  const first = run({ pods: ready(0, 1, 2) }, answering(reachable(members(0, 1, 2), 0), 0, 1, 2))
+  t.equal(first.response.status.highestOrdinal, 2)
+})
+
+t.test('item 19/12: while the EtcdCluster is being deleted, no membership call and nothing deleted', async t => {
+  const request = syncRequest({ spec: { size: 5 }, pods: ready(0, 1, 2) })
+  request.parent.metadata.deletionTimestamp = '2026-11-26T09:59:00Z'
+  const deleting = plan(request, answering(reachable(members(0, 1, 2), 0), 0, 1, 2), NOW)
+  expectRule(t, 'parentDeleting', deleting)
+  t.equal(deleting.action, undefined, 'no learner added during deletion')
+  t.same(podNames(deleting.response), [pod(0), pod(1), pod(2)])
+  // Metacontroller's finalize call says finalizing: true.
+  const finalizing = syncRequest({ pods: [{ ordinal: 0, state: 'failed' }, ...ready(1, 2)] })
+  finalizing.finalizing = true
+  const f = plan(finalizing, answering(reachable(members(0, 1, 2), 1), 1, 2), NOW)
+  expectRule(t, 'parentDeleting', f)
+  t.equal(f.action, undefined, 'not even a dead member is removed')
+})
+
+t.test('item 20: quorum lost with a majority of pods Failed on their volumes: recreate them, nothing else', async t => {
+  const persistent = { pod: { persistentVolumeClaimSpec: { resources: { requests: { storage: '1Gi' } } } } }
+  const failed = run(
+    { spec: persistent, pods: [{ ordinal: 0, state: 'failed' }, { ordinal: 1, state: 'failed' }, ...ready(2)], claims: [0, 1, 2] },
+    answering(reachable(members(0, 1, 2), undefined), 2),
+  )
+  expectRule(t, 'replacePodOnClaim', failed)
+  t.equal(failed.action, undefined, 'no membership write while quorum is lost')
+  t.same(podNames(failed.response), [pod(1), pod(2)], 'the first Failed pod is deleted to start again on its volume')
+  t.same(claimNames(failed).sort(), ['etcd-data-example-0', 'etcd-data-example-1', 'etcd-data-example-2'], 'no claim dropped')
+  // Next sync: the pod is gone; it comes back on its volume, same name.
+  const gone = run(
+    { spec: persistent, pods: [{ ordinal: 1, state: 'failed' }, ...ready(2)], claims: [0, 1, 2] },
+    answering(reachable(members(0, 1, 2), undefined), 2),
+  )
+  expectRule(t, 'restartOnClaim', gone)
+  t.equal(gone.action, undefined)
+  t.ok(podNames(gone.response).includes(pod(0)), 'example-0 is created again')
+  t.match(child(gone.response, 'Pod', pod(0)).spec, { volumes: [{ persistentVolumeClaim: { claimName: 'etcd-data-example-0' } }] })
+})
+
+t.test('item 21: a leader is named but only one of three voters is healthy: no membership write', async t => {
+  // Two members died a moment ago; the survivor still names a leader.
+  const p = run({ pods: [{ ordinal: 0, state: 'unready' }, { ordinal: 1, state: 'unready' }, ...ready(2)] }, answering(reachable(members(0, 1, 2), 2), 2))
+  expectRule(t, 'quorumUnhealthy', p)
+  t.equal(p.action, undefined)
+  t.same(podNames(p.response), [pod(0), pod(1), pod(2)])
+  // The same with the two pods gone: still no removal, which etcd could
+  // commit later (when a member comes back) after the hook took it as failed.
+  const gone = run({ pods: ready(2) }, answering(reachable(members(0, 1, 2), 2), 2))
+  t.equal(gone.action, undefined, 'dead members are not removed without a healthy majority')
+})
+
+t.test('item 6: a leader that no pod of ours holds is not quorum lost; leadership moves before it is removed', async t => {
+  const stray: EtcdMember = { id: '4242', name: 'by-hand', peerURLs: ['http://10.0.0.9:2380'], clientURLs: ['http://10.0.0.9:2379'], isLearner: false }
+  const observation: Observation = { reachable: true, clusterId: '1', leaderId: stray.id, members: [...members(0, 1, 2), stray], answering: [memberId(0), memberId(1), memberId(2), stray.id] }
+  const p = run({ pods: ready(0, 1, 2) }, observation)
+  t.not(p.rule, 'quorumLost', 'a foreign leader is still a leader')
+  t.equal(conditionOf(p.response, 'Available').status, 'True')
+  t.equal(p.response.status.leader, 'by-hand')
+  expectRule(t, 'transferLeadershipFromForeign', p)
+  t.match(p.action, { kind: 'transferLeadership', toPod: pod(0), target: { endpoints: ['http://10.0.0.9:2379'] } })
+  // Once it follows, it is removed (quorum holds without it).
+  const follower = run({ pods: ready(0, 1, 2) }, { ...observation, leaderId: memberId(0) })
+  expectRule(t, 'removeForeignMember', follower)
+  t.match(follower.action, { kind: 'remove', memberId: '4242' })
+})
+
+t.test('item 6: a foreign member is not removed while our voters are no healthy majority without it', async t => {
+  const stray: EtcdMember = { id: '4242', name: 'by-hand', peerURLs: ['http://10.0.0.9:2380'], clientURLs: ['http://10.0.0.9:2379'], isLearner: false }
+  // Ours: 0 healthy, 1 unready; with the stray, 3 voters need 2 healthy.
+  const observation: Observation = { reachable: true, clusterId: '1', leaderId: memberId(0), members: [...members(0, 1), stray] }
+  const p = run({ spec: { size: 2 }, pods: [...ready(0), { ordinal: 1, state: 'unready' }] }, observation)
+  expectRule(t, 'quorumUnhealthy', p)
+  t.equal(p.action, undefined)
+})
+
+t.test('item 4/18: a learner whose pod never starts is removed after the deadline, and the next step goes on', async t => {
+  const observation = answering(reachable(members(0, 1, 2, { ordinal: 3, learner: true, unstarted: true }), 0), 0, 1, 2)
+  const stuck = run({ spec: { size: 4 }, pods: [...ready(0, 1, 2), { ordinal: 3, state: 'pending' }] }, observation)
+  expectRule(t, 'removeStuckLearner', stuck)
+  t.match(stuck.action, { kind: 'remove', pod: pod(3), memberId: memberId(3) })
+  t.same(podNames(stuck.response), [pod(0), pod(1), pod(2)], 'its pod is deleted')
+  t.equal(conditionOf(stuck.response, 'Recovering').status, 'True')
+  t.match(conditionOf(stuck.response, 'Recovering').message, /did not start within 15 minutes/)
+  // Inside the deadline it is waited for.
+  const young = run({ spec: { size: 4 }, pods: [...ready(0, 1, 2), { ordinal: 3, state: 'pending', created: '2026-11-26T09:58:00Z' }] }, observation)
+  expectRule(t, 'waitForLearner', young)
+  // A crash-looping learner counts as not started, too.
+  const crashing = run({ spec: { size: 4 }, pods: [...ready(0, 1, 2), { ordinal: 3, state: 'crashloop' }] }, answering(reachable(members(0, 1, 2, { ordinal: 3, learner: true }), 0), 0, 1, 2))
+  expectRule(t, 'removeStuckLearner', crashing)
+})
+
+t.test('item 18: size set back while a learner is Pending: the learner goes at once', async t => {
+  const p = run(
+    { spec: { size: 3 }, pods: [...ready(0, 1, 2), { ordinal: 3, state: 'pending', created: '2026-11-26T09:59:30Z' }] },
+    answering(reachable(members(0, 1, 2, { ordinal: 3, learner: true, unstarted: true }), 0), 0, 1, 2),
+  )
+  expectRule(t, 'removeStuckLearner', p)
+  t.match(p.action, { kind: 'remove', pod: pod(3) })
+  t.match(p.response.status.lastAction, /size is 3/)
+})
+
+t.test('item 5: a crash-looping member on its own volume is never removed; one without a volume is', async t => {
+  const persistent = { pod: { persistentVolumeClaimSpec: { resources: { requests: { storage: '1Gi' } } } } }
+  const onClaim = run(
+    { spec: persistent, pods: [...ready(0, 1), { ordinal: 2, state: 'crashloop' }], claims: [0, 1, 2] },
+    answering(reachable(members(0, 1, 2), 0), 0, 1),
+  )
+  t.not(onClaim.rule, 'removeStuckMember')
+  t.equal(onClaim.action, undefined, 'no removal: its data may be the copy that matters')
+  t.ok(claimNames(onClaim).includes('etcd-data-example-2'), 'its claim is kept')
+  const ephemeral = run({ pods: [...ready(0, 1), { ordinal: 2, state: 'crashloop' }] }, answering(reachable(members(0, 1, 2), 0), 0, 1))
+  expectRule(t, 'removeStuckMember', ephemeral)
+})
+
+t.test('item 5: member pods have a startupProbe sized for opening a large database', async t => {
+  const p = run({}, { reachable: false, error: 'no pods' })
+  const etcd = etcdContainer(child(p.response, 'Pod', pod(0))) as unknown as Record<string, { periodSeconds: number, failureThreshold: number }>
+  const startup = etcd.startupProbe
+  t.ok(startup !== undefined, 'a startupProbe')
+  t.ok(startup !== undefined && startup.periodSeconds * startup.failureThreshold >= 10 * 60, 'at least 10 minutes to start')
+})
+
+t.test('item 22: readiness drops a partitioned member from the client Service within about 6 s', async t => {
+  for (const version of ['3.4.23', '3.5.21']) {
+    const p = run({ spec: { version } }, { reachable: false, error: 'no pods' })
+    const probe = (etcdContainer(child(p.response, 'Pod', pod(0))) as unknown as Record<string, { periodSeconds: number, failureThreshold: number, timeoutSeconds: number }>).readinessProbe
+    t.ok(probe !== undefined && probe.periodSeconds * probe.failureThreshold + probe.timeoutSeconds <= 6, `${version}: out of the Service within 6 s`)
+  }
+})
