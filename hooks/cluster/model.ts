@@ -75,4 +75,7 @@ export interface NewMemberPod {
   // The seed votes from the start; every other new pod gets VOTER_LABEL
   // once etcd lists its member as a voter.
   voter?: boolean
+  // The etcd image, when not spec's: a member that joins during an upgrade
+  // runs the version the cluster runs.
+  image?: string
 }

@@ -1,6 +1,6 @@
 // The member pod: rendered new from the spec, or an observed one kept as it
 // is but for its image (an upgrade) and labels.
-import { hasReadyzLivez } from '../../etcd/versions.js'
+import { hasReadyzLivez, versionOfImage } from '../../etcd/versions.js'
 import { keepObserved } from '../../kube/objects.js'
 import type { KubeObject } from '../../api/kube.js'
 import {
@@ -21,6 +21,7 @@ const SERVER_TLS_DIR = '/etc/etcdtls/member/server-tls'
 export function templateMemberPod (cluster: Cluster, options: NewMemberPod): KubeObject {
   const { spec } = cluster
   const policy = spec.pod
+  const image = options.image ?? spec.image
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -41,7 +42,7 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
       enableServiceLinks: false,
       containers: [{
         name: ETCD_CONTAINER,
-        image: spec.image,
+        image,
         // Plain flags: etcd images from 3.5 on have no shell.
         command: ['/usr/local/bin/etcd'],
         args: etcdArgs(cluster, options),
@@ -56,7 +57,7 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
           ...(spec.tls.peerSecret !== undefined ? [{ name: 'member-peer-tls', mountPath: PEER_TLS_DIR, readOnly: true }] : []),
           ...(spec.tls.serverSecret !== undefined ? [{ name: 'member-server-tls', mountPath: SERVER_TLS_DIR, readOnly: true }] : []),
         ],
-        ...probes(spec.version),
+        ...probes(versionOfImage(image) || spec.version),
         ...(policy.resources !== undefined ? { resources: policy.resources } : {}),
       }],
       volumes: volumes(cluster, options.pod),

@@ -7,12 +7,12 @@ import { RESYNC_CONVERGING, type ObservedSituation, type Step } from './step.js'
 
 // A member was added but its pod is missing (the pod's creation failed, or
 // the hook stopped in between): create the pod.
-export function startAddedMember ({ membership }: ObservedSituation): Step | undefined {
+export function startAddedMember ({ cluster, membership }: ObservedSituation): Step | undefined {
   const unstarted = membership.slots.find(s => !s.started && s.observed === undefined)
   if (unstarted === undefined) return undefined
   return {
     rule: 'startAddedMember',
-    createPods: [joiningPod(membership, unstarted.pod)],
+    createPods: [joiningPod(cluster, membership, unstarted.pod)],
     lastAction: `created pod for added member ${unstarted.pod}`,
     resyncAfterSeconds: RESYNC_CONVERGING,
   }
@@ -34,7 +34,7 @@ export function restartOnClaim ({ cluster, membership }: ObservedSituation): Ste
   if (dead === undefined || !cluster.claims.has(claimName(dead.pod)) || dead.observed !== undefined || !dead.started) return undefined
   return {
     rule: 'restartOnClaim',
-    createPods: [joiningPod(membership, dead.pod)],
+    createPods: [joiningPod(cluster, membership, dead.pod)],
     lastAction: `restarted ${dead.pod} on its volume`,
     resyncAfterSeconds: RESYNC_CONVERGING,
   }

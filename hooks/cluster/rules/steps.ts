@@ -1,4 +1,5 @@
 // Steps more than one rule takes: a learner joins, leadership moves.
+import { compareVersions, versionOfImage } from '../../etcd/versions.js'
 import type { Cluster, NewMemberPod } from '../model.js'
 import { clientURL, peerURL, podName } from '../names.js'
 import { nextOrdinal, type Membership, type MemberSlot } from '../observe/membership.js'
@@ -12,7 +13,7 @@ export function addLearner (cluster: Cluster, membership: Membership, rule: Step
   return {
     rule,
     action: { kind: 'addLearner', pod, peerURL: url, target: writeTarget(cluster, membership) },
-    createPods: [joiningPod(membership, pod, { pod, url })],
+    createPods: [joiningPod(cluster, membership, pod, { pod, url })],
     lastAction: describe(pod),
     resyncAfterSeconds: RESYNC_CONVERGING,
   }
@@ -40,10 +41,24 @@ export function transferLeadership (cluster: Cluster, membership: Membership, fr
 
 // The pod of a member joining a running cluster: `--initial-cluster` must
 // list every member, this one included, by the names their pods have.
-export function joiningPod (membership: Membership, pod: string, adding?: { pod: string, url: string }): NewMemberPod {
+export function joiningPod (cluster: Cluster, membership: Membership, pod: string, adding?: { pod: string, url: string }): NewMemberPod {
   const initialCluster = membership.slots.map(s => `${s.pod}=${s.member.peerURLs.join(`,${s.pod}=`)}`)
   if (adding !== undefined) initialCluster.push(`${adding.pod}=${adding.url}`)
-  return { pod, initialClusterState: 'existing', initialCluster }
+  const image = joiningImage(cluster, membership)
+  return image === undefined
+    ? { pod, initialClusterState: 'existing', initialCluster }
+    : { pod, initialClusterState: 'existing', initialCluster, image }
+}
+
+// A member joins at the version the cluster runs, not at spec.version:
+// while an upgrade is under way or blocked (a skipped minor, a downgrade),
+// a member of the new version would be refused by the cluster, or make
+// the blocked upgrade happen. The oldest image among the voters; the rolling
+// upgrade moves the new member later. Undefined: spec's image.
+export function joiningImage (cluster: Cluster, membership: Membership): string | undefined {
+  const images = membership.voters.map(s => s.observed?.image).filter((i): i is string => i !== undefined && i !== '')
+  if (images.every(i => i === cluster.spec.image)) return undefined
+  return [...images].sort((a, b) => compareVersions(versionOfImage(a), versionOfImage(b)))[0]
 }
 
 // A member's removal from etcd, sent to healthy voters.
