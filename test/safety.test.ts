@@ -208,3 +208,24 @@ t.test('item 1: a member created during a blocked or unfinished upgrade runs the
   expectRule(t, 'restartOnClaim', restart)
   t.equal(etcdContainer(child(restart.response, 'Pod', pod(2))).image, old)
 })
+
+t.test('item 10: turning TLS on, off or to other secrets on a running cluster changes nothing and says why', async t => {
+  // Members were made without TLS; spec now asks for peer and client TLS.
+  const observation = answering(reachable(members(0, 1, 2), 0), 0, 1, 2)
+  const plain = syncRequest({ pods: ready(0, 1, 2) })
+  const on = plan({ ...plain, parent: { ...plain.parent, spec: { ...plain.parent.spec, TLS: { static: { member: { peerSecret: 'peer', serverSecret: 'server' }, operatorSecret: 'op' } } } } }, observation, NOW)
+  expectRule(t, 'tlsChangeRefused', on)
+  t.equal(on.action, undefined, 'no member replaced by one that cannot talk to the others')
+  t.same(podNames(on.response), [pod(0), pod(1), pod(2)])
+  t.match(on.response.status.reason, /cannot change after creation/)
+  // Members made with TLS; spec drops it.
+  const tls = { static: { member: { peerSecret: 'peer', serverSecret: 'server' }, operatorSecret: 'op' } }
+  const secured = syncRequest({ spec: { TLS: tls }, pods: ready(0, 1, 2) })
+  const off = plan({ ...secured, parent: { ...secured.parent, spec: { size: 3, version: '3.5.21' } } }, observation, NOW)
+  expectRule(t, 'tlsChangeRefused', off)
+  // Other secrets (perhaps another CA): refused the same way.
+  const renamed = plan({ ...secured, parent: { ...secured.parent, spec: { ...secured.parent.spec, TLS: { static: { member: { peerSecret: 'peer-2', serverSecret: 'server' }, operatorSecret: 'op' } } } } }, observation, NOW)
+  expectRule(t, 'tlsChangeRefused', renamed)
+  // Unchanged TLS: nothing refused.
+  t.not(plan(secured, observation, NOW).rule, 'tlsChangeRefused')
+})

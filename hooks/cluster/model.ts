@@ -8,6 +8,9 @@ export const CLIENT_PORT = 2379
 export const PEER_PORT = 2380
 export const METRICS_PORT = 2381
 export const ETCD_CONTAINER = 'etcd'
+// The pod volumes that hold the member TLS secrets.
+export const PEER_TLS_VOLUME = 'member-peer-tls'
+export const SERVER_TLS_VOLUME = 'member-server-tls'
 
 // What a member pod was made from (a fingerprint of spec.pod).
 export const POD_POLICY_ANNOTATION = 'etcd.database.coreos.com/pod-policy'
@@ -49,6 +52,8 @@ export interface ObservedPod {
   crashLooping: boolean // the kubelet backs off restarting etcd
   unreadySince: string | undefined // Ready condition False since (RFC 3339)
   createdAt: string | undefined // metadata.creationTimestamp (RFC 3339)
+  // The member TLS secrets its volumes mount (none: plain http).
+  tls: { peerSecret: string | undefined, serverSecret: string | undefined }
 }
 
 export interface Cluster {

@@ -1,9 +1,9 @@
 // What the kubelet tells us of one member pod, read from its status.
 import type { KubeObject } from '../../api/kube.js'
-import { ETCD_CONTAINER, POD_POLICY_ANNOTATION, type ObservedPod } from '../model.js'
+import { ETCD_CONTAINER, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME, type ObservedPod } from '../model.js'
 
 interface PodShape {
-  spec?: { containers?: Array<{ name?: string, image?: string }> }
+  spec?: { containers?: Array<{ name?: string, image?: string }>, volumes?: Array<{ name?: string, secret?: { secretName?: string } }> }
   status?: {
     phase?: string
     conditions?: Array<{ type?: string, status?: string, lastTransitionTime?: string }>
@@ -32,6 +32,10 @@ export function observePod (object: KubeObject, ordinal: number): ObservedPod {
     crashLooping: container?.state?.waiting?.reason === 'CrashLoopBackOff',
     unreadySince: !ready ? readyCondition?.lastTransitionTime : undefined,
     createdAt: typeof object.metadata.creationTimestamp === 'string' ? object.metadata.creationTimestamp : undefined,
+    tls: {
+      peerSecret: pod.spec?.volumes?.find(v => v.name === PEER_TLS_VOLUME)?.secret?.secretName,
+      serverSecret: pod.spec?.volumes?.find(v => v.name === SERVER_TLS_VOLUME)?.secret?.secretName,
+    },
   }
 }
 

@@ -4,7 +4,7 @@ import { hasReadyzLivez, versionOfImage } from '../../etcd/versions.js'
 import { keepObserved } from '../../kube/objects.js'
 import type { KubeObject } from '../../api/kube.js'
 import {
-  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, POD_POLICY_ANNOTATION,
+  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME,
   type Cluster, type NewMemberPod, type ObservedPod,
 } from '../model.js'
 import { claimName, clientScheme, clientURL, peerURL } from '../names.js'
@@ -54,8 +54,8 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
         ],
         volumeMounts: [
           { name: DATA_VOLUME, mountPath: DATA_MOUNT },
-          ...(spec.tls.peerSecret !== undefined ? [{ name: 'member-peer-tls', mountPath: PEER_TLS_DIR, readOnly: true }] : []),
-          ...(spec.tls.serverSecret !== undefined ? [{ name: 'member-server-tls', mountPath: SERVER_TLS_DIR, readOnly: true }] : []),
+          ...(spec.tls.peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, mountPath: PEER_TLS_DIR, readOnly: true }] : []),
+          ...(spec.tls.serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, mountPath: SERVER_TLS_DIR, readOnly: true }] : []),
         ],
         ...probes(versionOfImage(image) || spec.version),
         ...(policy.resources !== undefined ? { resources: policy.resources } : {}),
@@ -132,8 +132,8 @@ function volumes (cluster: Cluster, pod: string): Array<Record<string, unknown>>
     cluster.spec.pod.persistentVolumeClaimSpec !== undefined
       ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: claimName(pod) } }
       : { name: DATA_VOLUME, emptyDir: {} },
-    ...(peerSecret !== undefined ? [{ name: 'member-peer-tls', secret: { secretName: peerSecret } }] : []),
-    ...(serverSecret !== undefined ? [{ name: 'member-server-tls', secret: { secretName: serverSecret } }] : []),
+    ...(peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, secret: { secretName: peerSecret } }] : []),
+    ...(serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, secret: { secretName: serverSecret } }] : []),
   ]
 }
 

@@ -4,6 +4,7 @@
 // holds at most one membership write.
 import { allMembersLost, bootstrap, clearFailedSeed, restartFromClaims, unreachable } from './bootstrap.js'
 import { parentDeleting } from './deleting.js'
+import { tlsChangeRefused } from './tls.js'
 import { waitForHealthy } from './health.js'
 import { promoteLearner, removeStuckLearner, waitForLearner } from './learner.js'
 import { paused } from './paused.js'
@@ -18,6 +19,7 @@ import { upgradeMember } from './upgrade.js'
 export const RULES: readonly Rule[] = [
   paused, //                            spec.paused: change nothing
   parentDeleting, //                    the cluster is being deleted: change nothing
+  tlsChangeRefused, //                  spec.TLS differs from the running members: change nothing
   // etcd does not answer
   whenUnobserved(bootstrap), //         nothing exists yet: create the seed
   whenUnobserved(restartFromClaims), // no pods, volumes kept: start them again
