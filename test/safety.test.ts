@@ -1,9 +1,12 @@
 // The safety issue's planner items, one row each, named after the item.
 // Every row reproduces a way the hook could lose a member's data, wedge a
 // cluster or fight itself, and checks that it no longer does.
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
+import { syncCluster } from '../hooks/cluster/sync.js'
+import { EtcdGateway } from '../hooks/etcd/gateway.js'
 import { plan, type Plan, type StepName } from '../hooks/cluster/plan.js'
-import type { EtcdMember, Observation } from '../hooks/etcd/types.js'
+import type { EtcdMember, MembershipClient, Observation } from '../hooks/etcd/types.js'
 import { NAME, NOW, members, memberId, reachable, syncRequest, type RequestFixture } from './helpers/fixtures.js'
 import { child, childrenOfKind, conditionOf, etcdContainer, podNames } from './helpers/inspect.js'
 
@@ -228,4 +231,45 @@ t.test('item 10: turning TLS on, off or to other secrets on a running cluster ch
   expectRule(t, 'tlsChangeRefused', renamed)
   // Unchanged TLS: nothing refused.
   t.not(plan(secured, observation, NOW).rule, 'tlsChangeRefused')
+})
+
+t.test('item 11: one deadline covers every etcd call of a sync', async t => {
+  // A member that accepts connections and never answers.
+  const sockets = new Set<Socket>()
+  const hang = createServer(socket => sockets.add(socket))
+  await new Promise<void>(resolve => hang.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    hang.close()
+  })
+  const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`
+  // Each request alone may take 20 s; the sync has 300 ms.
+  const gateway = new EtcdGateway({ requestTimeoutMs: 20_000 })
+  t.teardown(() => { gateway.close() })
+  const started = Date.now()
+  const seen = await gateway.observe({ endpoints: [url] }, Date.now() + 300)
+  t.equal(seen.reachable, false)
+  t.ok(Date.now() - started < 10_000, `observe ended with the sync's deadline, not the request timeout (${Date.now() - started} ms)`)
+  await t.rejects(gateway.execute({ kind: 'promote', pod: 'x', memberId: '1', target: { endpoints: [url] } }, Date.now() - 1), /no time left/, 'a write with no time left is not sent')
+
+  // The sync: observing took almost all of the budget, so the write waits
+  // for the next sync and the answer is the one for a failed write.
+  let clock = 0
+  let executed = 0
+  const slow: MembershipClient = {
+    observe: (_target, deadline) => {
+      t.equal(deadline, 8000, 'observe is given the sync\'s deadline')
+      clock += 7500
+      return Promise.resolve(answering(reachable(members(0, 1, 2), 0), 0, 1, 2))
+    },
+    execute: () => {
+      executed++
+      return Promise.resolve()
+    },
+  }
+  const result = await syncCluster(syncRequest({ spec: { size: 4 }, pods: ready(0, 1, 2) }), slow, () => NOW, { budgetMs: 8000, clock: () => clock })
+  t.equal(result.plan.rule, 'addMember')
+  t.equal(executed, 0, 'no write started with 500 ms left')
+  t.match(result.write, { done: false, error: /less than 1000 ms left/ })
+  t.same(podNames(result.response), [pod(0), pod(1), pod(2)], 'the answer adds no pod')
 })

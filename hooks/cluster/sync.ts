@@ -10,6 +10,19 @@ import { operatorCredentials } from './observe/credentials.js'
 import { planCluster, type Plan } from './plan.js'
 import { observeTarget } from './targets.js'
 
+// Every etcd call of a sync ends within this budget, well inside
+// Metacontroller's default hook timeout of 10 s: a sync that outlived it
+// would be called again while its own write might still land.
+export const SYNC_BUDGET_MS = 8000
+// A write is sent only with this much of the budget left (one request);
+// with less, the sync answers as for a failed write and the next one tries.
+export const MIN_WRITE_MS = 1000
+
+export interface SyncTiming {
+  budgetMs: number
+  clock: () => number // epoch ms
+}
+
 export interface ClusterSync {
   response: SyncResponse
   plan: Plan
@@ -20,7 +33,8 @@ export interface ClusterSync {
 }
 
 // `now` is read once etcd has answered: the plan's time is the answer's.
-export async function syncCluster (request: SyncRequest, etcd: MembershipClient, now: () => Date): Promise<ClusterSync> {
+export async function syncCluster (request: SyncRequest, etcd: MembershipClient, now: () => Date, timing: SyncTiming = { budgetMs: SYNC_BUDGET_MS, clock: Date.now }): Promise<ClusterSync> {
+  const deadline = timing.clock() + timing.budgetMs
   // The client certificate for members with client TLS, from `related`.
   const credentials = operatorCredentials(request)
   const tls = credentials.kind === 'ready' ? credentials.tls : undefined
@@ -30,14 +44,15 @@ export async function syncCluster (request: SyncRequest, etcd: MembershipClient,
     ? { reachable: false, error: credentials.message }
     : target.endpoints.length === 0
       ? { reachable: false, error: 'no member pods' }
-      : await etcd.observe(target)
+      : await etcd.observe(target, deadline)
   const plan = planCluster(cluster, observation, now())
   const observeFailed = !observation.reachable && target.endpoints.length > 0
   if (plan.action === undefined) return { response: plan.response, plan, observeFailed }
 
   const action = { ...plan.action, target: { ...plan.action.target, tls } }
   try {
-    await etcd.execute(action)
+    if (deadline - timing.clock() < MIN_WRITE_MS) throw new Error(`not sent: less than ${MIN_WRITE_MS} ms left of this sync's ${timing.budgetMs} ms`)
+    await etcd.execute(action, deadline)
     return { response: plan.response, plan, observeFailed, write: { action: plan.action, done: true } }
   } catch (error) {
     // etcd said no (a learner not caught up yet) or did not answer: the

@@ -52,12 +52,12 @@ export class EtcdGateway implements MembershipClient {
 
   // Rounds of parallel requests, each bounded by requestTimeoutMs: status
   // of every endpoint, member list, and status of members not asked yet.
-  async observe (target: EtcdTarget): Promise<Observation> {
+  async observe (target: EtcdTarget, deadline = Infinity): Promise<Observation> {
     const { endpoints, tls } = target
     if (endpoints.length === 0) return { reachable: false, error: 'no etcd endpoints to observe' }
 
     const statuses = await Promise.all(
-      endpoints.map(endpoint => settle(this.read(endpoint, STATUS, tls).then(body => parseStatus(endpoint, body)))),
+      endpoints.map(endpoint => settle(this.read(endpoint, STATUS, tls, deadline).then(body => parseStatus(endpoint, body)))),
     )
     const answered: EndpointStatus[] = []
     for (const status of statuses) if (status.ok) answered.push(status.value)
@@ -73,12 +73,12 @@ export class EtcdGateway implements MembershipClient {
     // best-ranked answer: a fallback must not cost another timeout. Learners
     // rank last; they refuse member/list ("rpc not supported for learner").
     const candidates = ranked.filter(s => s.clusterId === best.clusterId)
-    const lists = candidates.map(c => settle(this.read(c.endpoint, MEMBER_LIST, tls).then(parseMembers)))
+    const lists = candidates.map(c => settle(this.read(c.endpoint, MEMBER_LIST, tls, deadline).then(parseMembers)))
     const errors: string[] = []
     for (const [i, candidate] of candidates.entries()) {
       const list = await lists[i]
       if (list?.ok) {
-        const answering = await this.answering(list.value, answered.filter(s => s.clusterId === best.clusterId), tls)
+        const answering = await this.answering(list.value, answered.filter(s => s.clusterId === best.clusterId), tls, deadline)
         return { reachable: true, clusterId: best.clusterId, leaderId: best.leaderId, members: list.value, answering }
       }
       if (list) errors.push(`${candidate.endpoint}: ${describeError(list.error)}`)
@@ -89,11 +89,11 @@ export class EtcdGateway implements MembershipClient {
   // The members that answered for themselves: those asked already, and
   // those listed with client URLs nobody asked (their pod is not among the
   // children the hook was shown), asked now.
-  private async answering (members: EtcdMember[], answered: EndpointStatus[], tls: ClientTLS | undefined): Promise<string[]> {
+  private async answering (members: EtcdMember[], answered: EndpointStatus[], tls: ClientTLS | undefined, deadline: number): Promise<string[]> {
     const asked = new Set(answered.map(s => s.endpoint))
     const ids = new Set(answered.map(s => s.memberId))
     const unasked = members.filter(m => !ids.has(m.id) && m.clientURLs.length > 0 && !m.clientURLs.some(url => asked.has(url)))
-    const more = await Promise.all(unasked.map(m => settle(this.read(m.clientURLs[0] ?? '', STATUS, tls).then(body => parseStatus(m.clientURLs[0] ?? '', body)))))
+    const more = await Promise.all(unasked.map(m => settle(this.read(m.clientURLs[0] ?? '', STATUS, tls, deadline).then(body => parseStatus(m.clientURLs[0] ?? '', body)))))
     for (const [i, status] of more.entries()) {
       // Only a member that is who it is listed as counts.
       if (status.ok && status.value.memberId === unasked[i]?.id) ids.add(status.value.memberId)
@@ -101,7 +101,7 @@ export class EtcdGateway implements MembershipClient {
     return members.filter(m => ids.has(m.id)).map(m => m.id)
   }
 
-  async execute (action: MembershipAction): Promise<void> {
+  async execute (action: MembershipAction, deadline = Infinity): Promise<void> {
     const { path, body } = requestFor(action)
     const { endpoints, tls } = action.target
     const what = describeAction(action)
@@ -111,7 +111,7 @@ export class EtcdGateway implements MembershipClient {
       try {
         // A fresh connection: a write is sent once, never retried on a
         // connection that may have gone stale.
-        await postJSON(endpoint, path, body, { tls, agent: false, timeoutMs: this.requestTimeoutMs })
+        await postJSON(endpoint, path, body, { tls, agent: false, timeoutMs: this.timeout(deadline) })
         return
       } catch (error) {
         // Unavailable (a learner, no leader, "unhealthy cluster") is this
@@ -131,14 +131,19 @@ export class EtcdGateway implements MembershipClient {
   // A read-only call on a kept connection, asked once more if the kept one
   // turns out to be closed: the agent has dropped it by then and connects
   // afresh (one endpoint never has more than one kept connection).
-  private async read (endpoint: string, path: string, tls: ClientTLS | undefined): Promise<unknown> {
+  private async read (endpoint: string, path: string, tls: ClientTLS | undefined, deadline: number): Promise<unknown> {
     const agent = endpoint.startsWith('https:') ? this.readAgents.https : this.readAgents.http
-    const options = { tls, agent, timeoutMs: this.requestTimeoutMs }
     try {
-      return await postJSON(endpoint, path, {}, options)
+      return await postJSON(endpoint, path, {}, { tls, agent, timeoutMs: this.timeout(deadline) })
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error
-      return await postJSON(endpoint, path, {}, options)
+      return await postJSON(endpoint, path, {}, { tls, agent, timeoutMs: this.timeout(deadline) })
     }
+  }
+
+  // One request's bound: requestTimeoutMs, or what is left of the sync's
+  // deadline (a request with no time left fails at once).
+  private timeout (deadline: number): number {
+    return Math.max(0, Math.min(this.requestTimeoutMs, deadline - Date.now()))
   }
 }

@@ -17,18 +17,16 @@ export interface PostOptions {
 // failed before any answer, with a plain Error when it did not answer.
 export function postJSON (endpoint: string, path: string, body: object, options: PostOptions): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    let url: URL
-    try {
-      url = new URL(endpoint.replace(/\/+$/, '') + path)
-    } catch {
-      reject(new Error(`invalid endpoint URL ${JSON.stringify(endpoint)}`))
+    if (options.timeoutMs <= 0) {
+      reject(new Error('no time left in this sync'))
       return
     }
-    const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined
-    if (send === undefined) {
-      reject(new Error(`unsupported endpoint scheme ${url.protocol} in ${endpoint}`))
+    const target = requestTarget(endpoint, path)
+    if (target instanceof Error) {
+      reject(target)
       return
     }
+    const { url, send } = target
     const payload = JSON.stringify(body)
     const { tls } = options
     const requestOptions: RequestOptions & Partial<ClientTLS> = {
@@ -78,4 +76,16 @@ export function postJSON (endpoint: string, path: string, body: object, options:
     })
     req.end(payload)
   })
+}
+
+// The URL of one call, and the module that sends it.
+function requestTarget (endpoint: string, path: string): { url: URL, send: typeof httpRequest } | Error {
+  let url: URL
+  try {
+    url = new URL(endpoint.replace(/\/+$/, '') + path)
+  } catch {
+    return new Error(`invalid endpoint URL ${JSON.stringify(endpoint)}`)
+  }
+  const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined
+  return send === undefined ? new Error(`unsupported endpoint scheme ${url.protocol} in ${endpoint}`) : { url, send }
 }

@@ -50,11 +50,14 @@ export type MembershipAction =
   // Sent to the leader (target holds only its endpoint).
   | { kind: 'transferLeadership', pod: string, toPod: string, toMemberId: string, target: EtcdTarget }
 
+// Calls of one sync share one deadline (epoch milliseconds): together they
+// must end before Metacontroller's hook timeout, or it calls again while
+// this sync may still write.
 export interface MembershipClient {
   // Read-only: member list, cluster ID and leader. Never throws: an
   // unreachable cluster is an Observation with reachable: false.
-  observe(target: EtcdTarget): Promise<Observation>
+  observe(target: EtcdTarget, deadline?: number): Promise<Observation>
   // The single write of a sync. Throws EtcdError when etcd refuses or
   // cannot be reached.
-  execute(action: MembershipAction): Promise<void>
+  execute(action: MembershipAction, deadline?: number): Promise<void>
 }
