@@ -19,7 +19,9 @@ export function removeStuckLearner ({ cluster, membership, now }: ObservedSituat
   if (learner?.observed === undefined || isUp(learner)) return undefined
   const created = Date.parse(learner.observed.createdAt ?? '')
   const late = Number.isFinite(created) && now.getTime() - created > LEARNER_START_DEADLINE_MS
-  const unwanted = membership.voters.length >= cluster.spec.size && !membership.voters.some(s => s.outdatedPolicy)
+  // (Not wanted is a change like any other: only while every voter is
+  // healthy. A learner past its deadline is a dead member, removed anyway.)
+  const unwanted = membership.voters.length >= cluster.spec.size && !membership.voters.some(s => s.outdatedPolicy) && votersHealthy(membership)
   if (!late && !unwanted) return undefined
   const why = late ? `its pod did not start within ${LEARNER_START_DEADLINE_MS / 60_000} minutes` : `size is ${cluster.spec.size} and it has not started`
   return {
