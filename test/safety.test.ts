@@ -1,6 +1,7 @@
 // The safety issue's planner items, one row each, named after the item.
 // Every row reproduces a way the hook could lose a member's data, wedge a
 // cluster or fight itself, and checks that it no longer does.
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { syncCluster } from '../hooks/cluster/sync.js'
@@ -272,4 +273,40 @@ t.test('item 11: one deadline covers every etcd call of a sync', async t => {
   t.equal(executed, 0, 'no write started with 500 ms left')
   t.match(result.write, { done: false, error: /less than 1000 ms left/ })
   t.same(podNames(result.response), [pod(0), pod(1), pod(2)], 'the answer adds no pod')
+})
+
+t.test('item 7: the member list that decides removals is read linearizably', async t => {
+  for (const version of ['3.4.23', '3.5.21']) {
+    const calls: Array<{ path: string, body: Record<string, unknown> }> = []
+    const server = createHttpServer((req, res) => {
+      let text = ''
+      req.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      req.on('end', () => {
+        calls.push({ path: req.url ?? '', body: JSON.parse(text === '' ? '{}' : text) as Record<string, unknown> })
+        const header = { cluster_id: '7', member_id: '1', raft_term: '2' }
+        const answers: Record<string, unknown> = {
+          '/v3/maintenance/status': { header, version, leader: '1', raftTerm: '2' },
+          '/v3/kv/range': { header },
+          '/v3/cluster/member/list': { header, members: [{ ID: '1', name: 'm', peerURLs: ['http://m:2380'], clientURLs: [] }] },
+        }
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify(answers[req.url ?? ''] ?? {}))
+      })
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const gateway = new EtcdGateway()
+    const seen = await gateway.observe({ endpoints: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`] })
+    gateway.close()
+    server.close()
+    t.match(seen, { reachable: true, clusterId: '7' })
+    const list = calls.find(c => c.path === '/v3/cluster/member/list')
+    t.same(list?.body, { linearizable: true }, `${version}: member list asked linearizable`)
+    const range = calls.findIndex(c => c.path === '/v3/kv/range')
+    if (version.startsWith('3.4')) {
+      t.ok(range >= 0 && range < calls.findIndex(c => c.path === '/v3/cluster/member/list'), '3.4: a quorum read on the same member first')
+      t.notOk(calls[range]?.body.serializable, 'the read is linearizable (not serializable)')
+    } else {
+      t.equal(range, -1, '3.5+: no extra read')
+    }
+  }
 })

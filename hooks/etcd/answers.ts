@@ -20,6 +20,7 @@ export interface EndpointStatus {
   leaderId: string | undefined
   raftTerm: bigint
   isLearner: boolean
+  version: string // the member's server version, e.g. 3.4.23
 }
 
 // uint64 fields arrive as decimal strings; a number would have lost digits.
@@ -44,6 +45,7 @@ export function parseStatus (endpoint: string, body: unknown): EndpointStatus {
     leaderId: leader === '0' ? undefined : leader,
     raftTerm: BigInt(status.raftTerm === undefined ? '0' : uint64(status.raftTerm, 'raftTerm')),
     isLearner: status.isLearner === true,
+    version: typeof status.version === 'string' ? status.version : '',
   }
 }
 

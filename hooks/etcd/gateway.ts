@@ -5,6 +5,7 @@ import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { describeAction, requestFor } from './actions.js'
 import { parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
+import { compareVersions } from './versions.js'
 import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError } from './errors.js'
 import { postJSON } from './http.js'
 import type { ClientTLS, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
@@ -21,6 +22,10 @@ export interface EtcdGatewayOptions {
 
 const STATUS = '/v3/maintenance/status'
 const MEMBER_LIST = '/v3/cluster/member/list'
+const RANGE = '/v3/kv/range'
+// A linearizable (not serializable) count of the key "\0": a quorum read
+// that returns no data.
+const QUORUM_READ = { key: 'AA==', count_only: true }
 
 type Settled<T> = { ok: true, value: T } | { ok: false, error: unknown }
 const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
@@ -73,7 +78,7 @@ export class EtcdGateway implements MembershipClient {
     // best-ranked answer: a fallback must not cost another timeout. Learners
     // rank last; they refuse member/list ("rpc not supported for learner").
     const candidates = ranked.filter(s => s.clusterId === best.clusterId)
-    const lists = candidates.map(c => settle(this.read(c.endpoint, MEMBER_LIST, tls, deadline).then(parseMembers)))
+    const lists = candidates.map(c => settle(this.linearizableMembers(c, tls, deadline)))
     const errors: string[] = []
     for (const [i, candidate] of candidates.entries()) {
       const list = await lists[i]
@@ -84,6 +89,17 @@ export class EtcdGateway implements MembershipClient {
       if (list) errors.push(`${candidate.endpoint}: ${describeError(list.error)}`)
     }
     return { reachable: false, error: `no etcd endpoint listed members: ${errors.join('; ')}` }
+  }
+
+  // The member list decides removals: it must include every membership
+  // change committed so far, so that a member added a sync ago is never
+  // taken for a stray. etcd 3.5+ reads it linearizably when asked; 3.4
+  // serves it from the member's own store (and ignores the field), so a
+  // linearizable read on the same member first makes it catch up with
+  // everything committed.
+  private async linearizableMembers (member: EndpointStatus, tls: ClientTLS | undefined, deadline: number): Promise<EtcdMember[]> {
+    if (compareVersions(member.version, '3.5.0') < 0) await this.read(member.endpoint, RANGE, tls, deadline, QUORUM_READ)
+    return parseMembers(await this.read(member.endpoint, MEMBER_LIST, tls, deadline, { linearizable: true }))
   }
 
   // The members that answered for themselves: those asked already, and
@@ -131,13 +147,13 @@ export class EtcdGateway implements MembershipClient {
   // A read-only call on a kept connection, asked once more if the kept one
   // turns out to be closed: the agent has dropped it by then and connects
   // afresh (one endpoint never has more than one kept connection).
-  private async read (endpoint: string, path: string, tls: ClientTLS | undefined, deadline: number): Promise<unknown> {
+  private async read (endpoint: string, path: string, tls: ClientTLS | undefined, deadline: number, body: object = {}): Promise<unknown> {
     const agent = endpoint.startsWith('https:') ? this.readAgents.https : this.readAgents.http
     try {
-      return await postJSON(endpoint, path, {}, { tls, agent, timeoutMs: this.timeout(deadline) })
+      return await postJSON(endpoint, path, body, { tls, agent, timeoutMs: this.timeout(deadline) })
     } catch (error) {
       if (!(error instanceof StaleConnection)) throw error
-      return await postJSON(endpoint, path, {}, { tls, agent, timeoutMs: this.timeout(deadline) })
+      return await postJSON(endpoint, path, body, { tls, agent, timeoutMs: this.timeout(deadline) })
     }
   }
 
