@@ -220,7 +220,7 @@ async function suite (): Promise<void> {
     req.resume()
     if (req.url === '/v3/maintenance/status') {
       res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({ header: { cluster_id: clusterId, member_id: '42' }, leader: m1Id, raftTerm: '999999' }))
+      res.end(JSON.stringify({ header: { cluster_id: clusterId, member_id: '42' }, leader: m1Id, raftTerm: '999999', version: '3.5.21' }))
     }
   })
   const fakeURL = url(await listenOnLoopback(fakeServer))
