@@ -310,3 +310,22 @@ t.test('item 7: the member list that decides removals is read linearizably', asy
     }
   }
 })
+
+t.test('item 3: versions come from etcd, not from image tags', async t => {
+  // Pods are tagged v3.5.21, but etcd says its members run 3.4.23 (a
+  // retagged image): an upgrade to 3.6 skips a minor and is refused.
+  const observed = (clusterVersion: string, versions: string[]): Observation => ({
+    ...answering(reachable(members(0, 1, 2), 0), 0, 1, 2),
+    serverVersions: Object.fromEntries(versions.map((v, i) => [memberId(i), v])),
+    clusterVersion,
+  })
+  const retagged = run({ spec: { version: '3.6.0' }, pods: [0, 1, 2].map(ordinal => ({ ordinal, image: 'quay.io/coreos/etcd:v3.5.21' })) }, observed('3.4.0', ['3.4.23', '3.4.23', '3.4.23']))
+  expectRule(t, 'upgradeBlocked', retagged)
+  t.match(conditionOf(retagged.response, 'Upgrading').message, /from 3\.4\.23 to 3\.6\.0 skips a minor/)
+  t.equal(retagged.response.status.currentVersion, '3.4.23', 'status: the version etcd reports')
+  t.equal(retagged.response.status.clusterVersion, '3.4.0', 'status: etcd\'s cluster version')
+  // No downgrade below the cluster version, whatever the images say.
+  const down = run({ spec: { version: '3.4.23' }, pods: [0, 1, 2].map(ordinal => ({ ordinal, image: 'quay.io/coreos/etcd:v3.4.22' })) }, observed('3.5.0', ['3.5.21', '3.5.21', '3.5.21']))
+  expectRule(t, 'upgradeBlocked', down)
+  t.match(down.response.status.reason, /below its cluster version 3\.5/)
+})

@@ -45,7 +45,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const facts = factsOf(cluster, membership)
   const { memberPods, upgrading, unready, outdated } = facts
   const available = membership?.leaderId !== undefined
-  const versions = memberPods.map(p => versionOfImage(p.image)).filter(v => v !== '').sort(compareVersions)
+  const versions = runningVersions(membership, memberPods)
   const stamp = now.toISOString()
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
   const status: ClusterStatus = {
@@ -70,6 +70,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
   const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
   if (clusterID !== undefined) status.clusterID = clusterID
+  if (membership?.clusterVersion !== undefined) status.clusterVersion = membership.clusterVersion
   const leader = leaderName(membership)
   if (leader !== undefined) status.leader = leader
   const highest = highestOrdinal(cluster, membership)
@@ -162,4 +163,11 @@ function leaderName (membership: Membership | undefined): string | undefined {
   if (membership?.leader !== undefined) return membership.leader.pod
   const foreign = membership?.foreignLeader
   return foreign === undefined ? undefined : foreign.name || foreign.id
+}
+
+// The versions members run, oldest first: etcd's word for each member that
+// answered, the image tag for the others.
+function runningVersions (membership: Membership | undefined, memberPods: ObservedPod[]): string[] {
+  const reported = new Map(membership?.slots.map(s => [s.pod, s.serverVersion]) ?? [])
+  return memberPods.map(p => reported.get(p.name) ?? versionOfImage(p.image)).filter(v => v !== '').sort(compareVersions)
 }

@@ -6,7 +6,7 @@ import { Agent as HttpsAgent } from 'node:https'
 import { describeAction, requestFor } from './actions.js'
 import { parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
 import { compareVersions } from './versions.js'
-import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError } from './errors.js'
+import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError, isRecord } from './errors.js'
 import { postJSON } from './http.js'
 import type { ClientTLS, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
 
@@ -23,6 +23,7 @@ export interface EtcdGatewayOptions {
 const STATUS = '/v3/maintenance/status'
 const MEMBER_LIST = '/v3/cluster/member/list'
 const RANGE = '/v3/kv/range'
+const VERSION = '/version'
 // A linearizable (not serializable) count of the key "\0": a quorum read
 // that returns no data.
 const QUORUM_READ = { key: 'AA==', count_only: true }
@@ -83,8 +84,19 @@ export class EtcdGateway implements MembershipClient {
     for (const [i, candidate] of candidates.entries()) {
       const list = await lists[i]
       if (list?.ok) {
-        const answering = await this.answering(list.value, answered.filter(s => s.clusterId === best.clusterId), tls, deadline)
-        return { reachable: true, clusterId: best.clusterId, leaderId: best.leaderId, members: list.value, answering }
+        const [statuses, clusterVersion] = await Promise.all([
+          this.answering(list.value, answered.filter(s => s.clusterId === best.clusterId), tls, deadline),
+          this.clusterVersion(candidate.endpoint, tls, deadline),
+        ])
+        return {
+          reachable: true,
+          clusterId: best.clusterId,
+          leaderId: best.leaderId,
+          members: list.value,
+          answering: statuses.map(s => s.memberId),
+          serverVersions: Object.fromEntries(statuses.map(s => [s.memberId, s.version])),
+          clusterVersion,
+        }
       }
       if (list) errors.push(`${candidate.endpoint}: ${describeError(list.error)}`)
     }
@@ -105,16 +117,28 @@ export class EtcdGateway implements MembershipClient {
   // The members that answered for themselves: those asked already, and
   // those listed with client URLs nobody asked (their pod is not among the
   // children the hook was shown), asked now.
-  private async answering (members: EtcdMember[], answered: EndpointStatus[], tls: ClientTLS | undefined, deadline: number): Promise<string[]> {
+  private async answering (members: EtcdMember[], answered: EndpointStatus[], tls: ClientTLS | undefined, deadline: number): Promise<EndpointStatus[]> {
     const asked = new Set(answered.map(s => s.endpoint))
-    const ids = new Set(answered.map(s => s.memberId))
-    const unasked = members.filter(m => !ids.has(m.id) && m.clientURLs.length > 0 && !m.clientURLs.some(url => asked.has(url)))
+    const byId = new Map(answered.map(s => [s.memberId, s]))
+    const unasked = members.filter(m => !byId.has(m.id) && m.clientURLs.length > 0 && !m.clientURLs.some(url => asked.has(url)))
     const more = await Promise.all(unasked.map(m => settle(this.read(m.clientURLs[0] ?? '', STATUS, tls, deadline).then(body => parseStatus(m.clientURLs[0] ?? '', body)))))
     for (const [i, status] of more.entries()) {
       // Only a member that is who it is listed as counts.
-      if (status.ok && status.value.memberId === unasked[i]?.id) ids.add(status.value.memberId)
+      if (status.ok && status.value.memberId === unasked[i]?.id) byId.set(status.value.memberId, status.value)
     }
-    return members.filter(m => ids.has(m.id)).map(m => m.id)
+    return members.map(m => byId.get(m.id)).filter(s => s !== undefined)
+  }
+
+  // etcd's cluster version (GET /version), or undefined when it does not
+  // say (the observation stands without it).
+  private async clusterVersion (endpoint: string, tls: ClientTLS | undefined, deadline: number): Promise<string | undefined> {
+    const agent = endpoint.startsWith('https:') ? this.readAgents.https : this.readAgents.http
+    try {
+      const body = await postJSON(endpoint, VERSION, {}, { tls, agent, timeoutMs: this.timeout(deadline), method: 'GET' })
+      return isRecord(body) && typeof body.etcdcluster === 'string' ? body.etcdcluster : undefined
+    } catch {
+      return undefined
+    }
   }
 
   async execute (action: MembershipAction, deadline = Infinity): Promise<void> {

@@ -10,6 +10,8 @@ export interface PostOptions {
   // A keep-alive agent for reads; false: a fresh connection (writes).
   agent: HttpAgent | false
   timeoutMs: number
+  // GET sends no body (etcd's /version); every gateway call is a POST.
+  method?: 'GET' | 'POST'
 }
 
 // POST a JSON body and parse the JSON answer. Rejects with GatewayAnswer
@@ -27,10 +29,11 @@ export function postJSON (endpoint: string, path: string, body: object, options:
       return
     }
     const { url, send } = target
-    const payload = JSON.stringify(body)
+    const method = options.method ?? 'POST'
+    const payload = method === 'GET' ? '' : JSON.stringify(body)
     const { tls } = options
     const requestOptions: RequestOptions & Partial<ClientTLS> = {
-      method: 'POST',
+      method,
       agent: options.agent,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
       ...(tls && { ca: tls.ca, cert: tls.cert, key: tls.key }),

@@ -26,6 +26,12 @@ export type Observation =
     // children but that answers is alive. Undefined when nobody asked
     // (fakes): then a member without its pod counts as gone.
     answering?: string[] | undefined
+    // What etcd says of versions (not image tags): each answering member's
+    // server version by member ID, and the cluster version (the lowest
+    // minor all members run, which etcd itself enforces). Undefined: not
+    // asked (fakes).
+    serverVersions?: Record<string, string> | undefined
+    clusterVersion?: string | undefined
   }
   | { reachable: false, error: string }
 

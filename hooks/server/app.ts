@@ -1,13 +1,14 @@
 // The HTTP shell: the fastify instance, its probes and metrics, who may
 // call it, how errors are answered, and one plugin of routes per
 // controller. `buildApp` never listens; hooks/server/main.ts does.
-import { STATUS_CODES } from 'node:http'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { NestingError } from '../api/validate.js'
 import type { MembershipClient } from '../etcd/types.js'
 import { isAuthorized, type Credentials } from './auth.js'
+import { RouteTable, clientErrorHandler, errorBody } from './errors.js'
 import { HookMetrics } from './metrics.js'
+import { Health, addProbeRoutes } from './probes.js'
 import { clusterRoutes } from './routes/cluster.js'
 
 export interface AppOptions {
@@ -20,6 +21,8 @@ export interface AppOptions {
   metrics?: HookMetrics
   // Serve HTTPS (certificate, key; a client CA to require client certs).
   https?: { cert: string, key: string, ca?: string | undefined } | undefined
+  // Whether the app shuts down, shared with a probe server (probes.ts).
+  health?: Health
 }
 
 // Probes and Prometheus need no credentials; nothing there is secret.
@@ -32,6 +35,7 @@ const BODY_LIMIT = 4 * 1024 * 1024
 export function buildApp (options: AppOptions): FastifyInstance {
   const now = options.now ?? (() => new Date())
   const metrics = options.metrics ?? new HookMetrics()
+  const health = options.health ?? new Health()
   const https = options.https === undefined
     ? {}
     : { https: { cert: options.https.cert, key: options.https.key, ...(options.https.ca !== undefined ? { ca: options.https.ca, requestCert: true, rejectUnauthorized: true } : {}) } }
@@ -45,6 +49,8 @@ export function buildApp (options: AppOptions): FastifyInstance {
     // name the cluster, which says more than a request id.
     childLoggerFactory: logger => logger,
     bodyLimit: BODY_LIMIT,
+    // Bytes that are no HTTP get an answer in our error shape too.
+    clientErrorHandler,
     // Validate the request as sent: no coercion, no defaults, no stripping.
     // The schema's Kubernetes extensions are annotations for the CRD.
     ajv: {
@@ -59,11 +65,16 @@ export function buildApp (options: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
 
-  let closing = false
-  app.addHook('onClose', (_instance, done) => {
-    closing = true
+  // Readiness turns 503 as soon as shutting down begins.
+  app.addHook('preClose', done => {
+    health.closing = true
     done()
   })
+  // Every refusal is { error, message }: fastify's 404 too, and a 405 for a
+  // path served with another method.
+  const routes = new RouteTable()
+  app.addHook('onRoute', route => { routes.add(route.url, route.method) })
+  app.setNotFoundHandler(routes.notFound)
 
   const credentials = options.credentials ?? {}
   // Every path needs credentials but the open ones, matched exactly: a
@@ -77,27 +88,29 @@ export function buildApp (options: AppOptions): FastifyInstance {
     // Logged without the header: it may hold a real credential.
     request.log.warn({ url: request.url, remote: request.ip, scheme: request.headers.authorization?.split(' ')[0] ?? 'none' }, 'unauthorized call refused')
     reply.code(401).header('www-authenticate', 'Bearer, Basic realm="etcd-operator"')
-      .send({ error: 'Unauthorized', message: 'missing or wrong credentials' })
+      .send(errorBody(401, 'missing or wrong credentials'))
   })
 
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     if (error.validation !== undefined || (error as Error) instanceof NestingError) {
       // A request of the wrong shape: say which field; change nothing.
-      return reply.code(422).send({ error: 'Unprocessable Entity', message: error.message })
+      return reply.code(422).send(errorBody(422, error.message))
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const type = request.headers['content-type']
+      const given = type === undefined || type === '' ? 'a body without a content-type' : `content-type ${type}`
+      return reply.code(415).send(errorBody(415, `${given} is not accepted: send application/json`))
     }
     const status = error.statusCode ?? 500
-    if (status < 500) return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Bad Request', message: error.message })
+    if (status < 500) return reply.code(status).send(errorBody(status, error.message))
     // A 5xx makes Metacontroller retry and change nothing: never a 200
     // that could drop members.
     request.log.error({ err: error }, 'sync failed')
-    return reply.code(500).send({ error: 'Internal Server Error', message: 'the hook failed; see its log' })
+    return reply.code(500).send(errorBody(500, 'the hook failed; see its log'))
   })
 
-  app.get('/healthz', () => ({ ok: true }))
+  addProbeRoutes(app, health)
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
-  app.get('/readyz', async (_request, reply) => closing
-    ? reply.code(503).send({ ok: false })
-    : { ok: true })
 
   // One plugin per controller, each with its own paths.
   void app.register(clusterRoutes, { membership: options.membership, now, metrics })

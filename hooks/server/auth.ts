@@ -1,8 +1,18 @@
 // Who may call the hook: Metacontroller, with the bearer token or basic
 // auth credentials its webhook settings send. Secrets are read from files
-// (mounted Secrets) and picked up again when the files change.
+// (mounted Secrets) and picked up again when the files change. During a
+// rotation the previous credential is accepted too, while its file exists:
+// Metacontroller keeps sending the one it cached until it is restarted.
 import { timingSafeEqual } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
+
+export interface WatchOptions {
+  // A missing file holds nothing (matches no credential) instead of failing:
+  // a rotation's previous credential, there only while the rotation lasts.
+  optional?: boolean
+  // Called when the content changed after the first read (never with it).
+  onChange?: (path: string) => void
+}
 
 // A file whose trimmed content is re-read when its modification time
 // changes, checked at most every `recheckMs`.
@@ -11,7 +21,7 @@ export class WatchedFile {
   private mtimeMs = -1
   private checkedAt = -Infinity
 
-  constructor (readonly path: string, private readonly recheckMs = 5000, private readonly clock: () => number = Date.now) {
+  constructor (readonly path: string, private readonly recheckMs = 5000, private readonly clock: () => number = Date.now, private readonly options: WatchOptions = {}) {
     this.read() // fail at start-up, not on the first request, when it is missing
   }
 
@@ -21,12 +31,21 @@ export class WatchedFile {
   }
 
   private read (): void {
+    const firstRead = this.checkedAt === -Infinity
     this.checkedAt = this.clock()
-    const { mtimeMs } = statSync(this.path)
-    if (mtimeMs !== this.mtimeMs) {
-      this.content = readFileSync(this.path, 'utf8').trim()
-      this.mtimeMs = mtimeMs
+    const before = this.content
+    try {
+      const { mtimeMs } = statSync(this.path)
+      if (mtimeMs !== this.mtimeMs) {
+        this.content = readFileSync(this.path, 'utf8').trim()
+        this.mtimeMs = mtimeMs
+      }
+    } catch (error) {
+      if (this.options.optional !== true || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      this.content = ''
+      this.mtimeMs = -1
     }
+    if (!firstRead && this.content !== before) this.options.onChange?.(this.path)
   }
 }
 
@@ -52,6 +71,10 @@ export class BasicAuthFiles implements Secret {
 export interface Credentials {
   bearerToken?: Secret | undefined // the token itself
   basicAuth?: Secret | undefined // "username:password"
+  // Accepted as well, during a rotation (empty: nothing more accepted).
+  // Only with the current one of the same kind.
+  previousBearerToken?: Secret | undefined
+  previousBasicAuth?: Secret | undefined
 }
 
 // True when the Authorization header carries one of the configured
@@ -62,12 +85,20 @@ export function isAuthorized (credentials: Credentials, header: string | undefin
   if (header === undefined) return false
   const [scheme, value = ''] = header.split(' ', 2)
   if (bearerToken !== undefined && scheme?.toLowerCase() === 'bearer') {
-    return sameSecret(value, bearerToken.value())
+    return eitherSecret(value, bearerToken, credentials.previousBearerToken)
   }
   if (basicAuth !== undefined && scheme?.toLowerCase() === 'basic') {
-    return sameSecret(Buffer.from(value, 'base64').toString('utf8'), basicAuth.value())
+    return eitherSecret(Buffer.from(value, 'base64').toString('utf8'), basicAuth, credentials.previousBasicAuth)
   }
   return false
+}
+
+// The current or the previous secret. Both are compared, whichever matches,
+// so the answer's timing does not tell which one a caller holds.
+function eitherSecret (given: string, current: Secret, previous: Secret | undefined): boolean {
+  const isCurrent = sameSecret(given, current.value())
+  const isPrevious = previous !== undefined && sameSecret(given, previous.value())
+  return isCurrent || isPrevious
 }
 
 // Compared in constant time, so the answer's timing leaks nothing.

@@ -1,24 +1,64 @@
 // The production entry point: listen on $PORT on every interface (probes
 // and Metacontroller come from outside the pod), over HTTPS when given a
-// certificate (picked up again when it changes), and shut down gracefully.
+// certificate (picked up again when it changes), with the probes alone on
+// $HOOK_PROBE_PORT when set, and shut down gracefully. A bad setting ends
+// it at once with one line saying which and what is allowed.
 import type { Server as HttpsServer } from 'node:https'
 import { buildApp } from './app.js'
 import { BasicAuthFiles, WatchedFile } from './auth.js'
-import { readConfig } from './config.js'
+import { readConfig, type Config } from './config.js'
+import { Health, buildProbeApp } from './probes.js'
 import { EtcdGateway } from '../etcd/gateway.js'
 
-const config = readConfig(process.env)
+// One line on stderr, no stack trace: what a person reads in `kubectl logs`.
+function exitWith (message: string): never {
+  process.stderr.write(`etcd-operator: ${message}\n`)
+  process.exit(1)
+}
+
+let config: Config
+try {
+  config = readConfig(process.env)
+} catch (error) {
+  exitWith(error instanceof Error ? error.message : String(error))
+}
+
+// A file named by `variable`, read now (a missing one ends the start-up,
+// unless optional) and again when it changes.
+function watch (variable: string, path: string, optional = false): WatchedFile {
+  try {
+    return new WatchedFile(path, 5000, Date.now, {
+      optional,
+      // Never the content: a rotated credential is accepted from now on.
+      onChange: () => { app.log.info({ variable, path }, `${variable} changed; reloaded`) },
+    })
+  } catch (error) {
+    exitWith(`${variable}=${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+  }
+}
+
+// The two basic-auth forms: one `user:password` file, or a
+// kubernetes.io/basic-auth Secret's username and password files.
+function basicAuth (oneFile: string | undefined, files: Config['basicAuthFiles'], infix: '' | 'PREVIOUS_'): WatchedFile | BasicAuthFiles | undefined {
+  const optional = infix !== ''
+  if (files !== undefined) {
+    return new BasicAuthFiles(watch(`HOOK_BASIC_AUTH_${infix}USERNAME_FILE`, files.usernameFile, optional), watch(`HOOK_BASIC_AUTH_${infix}PASSWORD_FILE`, files.passwordFile, optional))
+  }
+  return oneFile !== undefined ? watch(`HOOK_BASIC_AUTH_${infix}FILE`, oneFile, optional) : undefined
+}
+
 const tlsFiles = config.tls === undefined
   ? undefined
   : {
-      cert: new WatchedFile(config.tls.certFile),
-      key: new WatchedFile(config.tls.keyFile),
-      ca: config.tls.clientCAFile !== undefined ? new WatchedFile(config.tls.clientCAFile) : undefined,
+      cert: watch('HOOK_TLS_CERT_FILE', config.tls.certFile),
+      key: watch('HOOK_TLS_KEY_FILE', config.tls.keyFile),
+      ca: config.tls.clientCAFile !== undefined ? watch('HOOK_TLS_CLIENT_CA_FILE', config.tls.clientCAFile) : undefined,
     }
 const secureContext = () => tlsFiles === undefined
   ? undefined
   : { cert: tlsFiles.cert.value(), key: tlsFiles.key.value(), ca: tlsFiles.ca?.value() }
 
+const health = new Health()
 const app = buildApp({
   membership: new EtcdGateway({ requestTimeoutMs: config.etcdRequestTimeoutMs }),
   logger: {
@@ -27,13 +67,18 @@ const app = buildApp({
     redact: ['req.headers.authorization', '*.related', '*.data', '*.tls.key'],
   },
   credentials: {
-    bearerToken: config.bearerTokenFile !== undefined ? new WatchedFile(config.bearerTokenFile) : undefined,
-    basicAuth: config.basicAuthFiles !== undefined
-      ? new BasicAuthFiles(new WatchedFile(config.basicAuthFiles.usernameFile), new WatchedFile(config.basicAuthFiles.passwordFile))
-      : config.basicAuthFile !== undefined ? new WatchedFile(config.basicAuthFile) : undefined,
+    bearerToken: config.bearerTokenFile !== undefined ? watch('HOOK_BEARER_TOKEN_FILE', config.bearerTokenFile) : undefined,
+    basicAuth: basicAuth(config.basicAuthFile, config.basicAuthFiles, ''),
+    // A rotation's previous credentials: accepted while their files exist.
+    previousBearerToken: config.previousBearerTokenFile !== undefined ? watch('HOOK_BEARER_TOKEN_PREVIOUS_FILE', config.previousBearerTokenFile, true) : undefined,
+    previousBasicAuth: basicAuth(config.previousBasicAuthFile, config.previousBasicAuthFiles, 'PREVIOUS_'),
   },
   https: secureContext(),
+  health,
 })
+// Plain HTTP, /healthz and /readyz only: for the kubelet when the hook
+// requires client certificates.
+const probes = config.probePort !== undefined ? buildProbeApp(health) : undefined
 
 // Certificates in mounted Secrets are rotated in place: reload them.
 if (tlsFiles !== undefined) {
@@ -51,16 +96,24 @@ if (tlsFiles !== undefined) {
   }, 10_000).unref()
 }
 
-// Finish the syncs in flight, refuse new ones (readyz turns 503), then exit.
+// Finish the syncs in flight, refuse new ones (readyz turns 503, on the
+// probe port too), then exit.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     app.log.info({ signal }, 'shutting down')
-    app.close().then(() => process.exit(0), () => process.exit(1))
+    health.closing = true
+    app.close()
+      .then(async () => { await probes?.close() })
+      .then(() => process.exit(0), () => process.exit(1))
   })
 }
 
 try {
   await app.listen({ port: config.port, host: '0.0.0.0' })
+  if (probes !== undefined && config.probePort !== undefined) {
+    await probes.listen({ port: config.probePort, host: '0.0.0.0' })
+    app.log.info({ port: config.probePort }, 'probes (/healthz, /readyz) served over plain HTTP')
+  }
 } catch (error) {
   app.log.fatal({ err: error }, 'cannot listen')
   process.exit(1)

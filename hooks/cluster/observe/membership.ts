@@ -16,6 +16,9 @@ export interface MemberSlot {
   answering: boolean
   // It keeps its data on a PersistentVolumeClaim of its own.
   claimed: boolean
+  // The version it runs, as etcd reports it (not the image tag); undefined
+  // when it did not answer.
+  serverVersion: string | undefined
   // Serves clients on the wanted image: running, Ready, rolled out.
   healthy: boolean
   // Its pod is finished or being deleted, or missing while the member does
@@ -35,6 +38,8 @@ export const STUCK_AFTER_MS = 5 * 60 * 1000
 
 export interface Membership {
   clusterId: string
+  // etcd's cluster version (GET /version), when it said.
+  clusterVersion: string | undefined
   // The member etcd names as leader: one of ours (leader), or one that no
   // pod of ours holds (foreignLeader); undefined without a leader.
   leaderId: string | undefined
@@ -76,6 +81,7 @@ export function joinMembership (cluster: Cluster, observation: Reachable, now: D
       started: member.name !== '',
       answering: answers,
       claimed,
+      serverVersion: nonEmpty(observation.serverVersions?.[member.id]),
       healthy: !dead && member.name !== '' && observed !== undefined && observed.running && observed.ready && observed.imageRolledOut,
       dead,
       // A pod without the annotation predates it: nothing says it is outdated.
@@ -88,6 +94,7 @@ export function joinMembership (cluster: Cluster, observation: Reachable, now: D
   const memberPods = new Set(slots.map(s => s.pod))
   return {
     clusterId: observation.clusterId,
+    clusterVersion: observation.clusterVersion,
     leaderId,
     leader: slots.find(s => s.member.id === leaderId),
     foreignLeader: foreign.find(m => m.id === leaderId),
@@ -116,4 +123,8 @@ export function highestOrdinal (cluster: Cluster, membership: Membership | undef
     ...(cluster.previous.highestOrdinal !== undefined ? [cluster.previous.highestOrdinal] : []),
   ]
   return taken.length === 0 ? undefined : Math.max(...taken)
+}
+
+function nonEmpty (value: string | undefined): string | undefined {
+  return value === '' ? undefined : value
 }

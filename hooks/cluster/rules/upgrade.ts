@@ -9,7 +9,7 @@ import { RESYNC_CONVERGING, RESYNC_STEADY, type ObservedSituation, type Step } f
 export function upgradeMember ({ cluster, membership }: ObservedSituation): Step | undefined {
   const outdated = membership.voters.filter(s => s.observed?.image !== cluster.spec.image)
   if (outdated.length === 0) return undefined
-  const blocked = upgradeBlocked(outdated, cluster.spec.version)
+  const blocked = upgradeBlocked(outdated, cluster.spec.version, membership.clusterVersion)
   if (blocked !== undefined) return { rule: 'upgradeBlocked', waitingFor: blocked, resyncAfterSeconds: RESYNC_STEADY }
   const follower = outdated.find(s => s !== membership.leader)
   const next = follower ?? outdated[0]
@@ -26,10 +26,16 @@ export function upgradeMember ({ cluster, membership }: ObservedSituation): Step
 }
 
 // etcd upgrades one minor version at a time and cannot downgrade a minor.
-function upgradeBlocked (outdated: MemberSlot[], target: string): string | undefined {
+// What a member runs is what etcd reports (an image retagged, or named by
+// digest, says nothing); the image tag only when the member did not answer.
+function upgradeBlocked (outdated: MemberSlot[], target: string, clusterVersion: string | undefined): string | undefined {
   const wanted = parseVersion(target)
+  const cluster = parseVersion(clusterVersion ?? '')
+  if (wanted !== undefined && cluster !== undefined && (wanted[0] < cluster[0] || (wanted[0] === cluster[0] && wanted[1] < cluster[1]))) {
+    return `etcd cannot downgrade below its cluster version ${cluster[0]}.${cluster[1]} (to ${target})`
+  }
   for (const slot of outdated) {
-    const running = parseVersion(versionOfImage(slot.observed?.image ?? ''))
+    const running = parseVersion(slot.serverVersion ?? versionOfImage(slot.observed?.image ?? ''))
     if (wanted === undefined || running === undefined) continue
     if (wanted[0] !== running[0] || wanted[1] > running[1] + 1) {
       return `an upgrade from ${running.join('.')} to ${target} skips a minor version; go one minor at a time`
