@@ -315,7 +315,11 @@ t.test('item 3: versions come from etcd, not from image tags', async t => {
   // Pods are tagged v3.5.21, but etcd says its members run 3.4.23 (a
   // retagged image): an upgrade to 3.6 skips a minor and is refused.
   const observed = (clusterVersion: string, versions: string[]): Observation => ({
-    ...answering(reachable(members(0, 1, 2), 0), 0, 1, 2),
+    reachable: true,
+    clusterId: '7',
+    leaderId: memberId(0),
+    members: members(0, 1, 2),
+    answering: [0, 1, 2].map(memberId),
     serverVersions: Object.fromEntries(versions.map((v, i) => [memberId(i), v])),
     clusterVersion,
   })
