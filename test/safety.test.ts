@@ -333,3 +333,30 @@ t.test('item 3: versions come from etcd, not from image tags', async t => {
   expectRule(t, 'upgradeBlocked', down)
   t.match(down.response.status.reason, /below its cluster version 3\.5/)
 })
+
+t.test('item 2: the upgrade rules etcd enforces are checked before a pod moves, naming the rule', async t => {
+  const cluster = (running: string, wanted: string) => run(
+    { spec: { version: wanted }, pods: [0, 1, 2].map(ordinal => ({ ordinal, image: `quay.io/coreos/etcd:v${running}` })) },
+    answering(reachable(members(0, 1, 2), 0), 0, 1, 2),
+  )
+  const below = cluster('3.5.21', '3.6.14')
+  expectRule(t, 'upgradeBlocked', below)
+  t.match(conditionOf(below.response, 'Upgrading'), { status: 'True', reason: 'UpgradeBlocked', message: /3\.5\.32 or later first/ })
+  t.same(below.response.children.filter(c => c.kind === 'Pod').map(p => etcdContainer(p).image), Array(3).fill('quay.io/coreos/etcd:v3.5.21'), 'no pod moved')
+  expectRule(t, 'upgradeMember', cluster('3.5.32', '3.6.14'))
+  expectRule(t, 'upgradeBlocked', cluster('3.6.10', '3.7.1'))
+  expectRule(t, 'upgradeMember', cluster('3.6.11', '3.7.1'))
+  expectRule(t, 'upgradeBlocked', cluster('3.5.33', '3.7.1'))
+  expectRule(t, 'upgradeBlocked', cluster('3.6.14', '3.5.33'))
+  expectRule(t, 'upgradeMember', cluster('3.5.21', '3.5.33'))
+})
+
+t.test('item 2: the default version is a current patch at or above the 3.6 floor', async t => {
+  const p = run({}, { reachable: false, error: 'no pods' })
+  const fresh = syncRequest({})
+  delete (fresh.parent.spec as { version?: string }).version
+  const seed = plan(fresh, { reachable: false, error: 'no pods' }, NOW)
+  const image = etcdContainer(child(seed.response, 'Pod', pod(0))).image
+  t.equal(image, 'quay.io/coreos/etcd:v3.5.33')
+  t.ok(p.rule === 'bootstrap')
+})

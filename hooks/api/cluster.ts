@@ -12,7 +12,9 @@ import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchem
 export const API_GROUP = 'etcd.database.coreos.com'
 export const API_VERSION = `${API_GROUP}/v1beta2`
 
-export const DEFAULT_VERSION = '3.5.21'
+// A current 3.5 patch at or above the floor for 3.6 (etcd/versions.ts), so a
+// cluster left at the default can move on to 3.6 later.
+export const DEFAULT_VERSION = '3.5.33'
 export const DEFAULT_REPOSITORY = 'quay.io/coreos/etcd'
 export const MAX_SIZE = 9
 // Member pods are named `<cluster>-<ordinal>` and must stay a DNS label (63);
@@ -66,7 +68,7 @@ export const PodDisruptionBudgetSchema = Type.Object({
 
 export const ClusterSpecSchema = Type.Object({
   size: Type.Integer({ minimum: 1, maximum: MAX_SIZE, description: 'Number of etcd members (1 to 9; odd sizes tolerate the most failures).' }),
-  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.5.21; a leading v is accepted.' })),
+  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.5.33; a leading v is accepted. Upgrades go one minor at a time, from the patch etcd\'s upgrade guide names (3.5.32 before 3.6, 3.6.11 before 3.7).' })),
   repository: Type.Optional(Type.String({ default: DEFAULT_REPOSITORY, minLength: 1, description: 'Image repository; the image is `<repository>:v<version>`.' })),
   paused: Type.Optional(Type.Boolean({ default: false, description: 'When true the hook changes no member: no membership change, no pod created, changed or deleted.' })),
   pod: Type.Optional(PodPolicySchema),
@@ -118,7 +120,10 @@ export type EtcdCluster = Static<typeof EtcdClusterSchema>
 const Str = OptionalString
 const ObservedClusterChildren = {
   'Pod.v1': ChildrenOf('v1', 'Pod', {
-    spec: Type.Optional(Open({ containers: OpenArray({ name: Str(), image: Str() }) })),
+    spec: Type.Optional(Open({
+      containers: OpenArray({ name: Str(), image: Str() }),
+      volumes: OpenArray({ name: Str(), secret: Type.Optional(Open({ secretName: Str() })) }),
+    })),
     status: Type.Optional(Open({
       phase: Str(),
       conditions: OpenArray({ type: Str(), status: Str(), lastTransitionTime: Str() }),

@@ -23,3 +23,32 @@ export function versionOfImage (image: string): string {
 export function hasReadyzLivez (version: string): boolean {
   return compareVersions(version, '3.5.11') >= 0
 }
+
+// Before a rolling upgrade to a minor, every member must run at least this
+// patch of the minor before it, or the upgrade may fail half way. From
+// etcd's upgrade guides (etcd-io/website, content/en/docs/v3.6/upgrades/
+// upgrade_3_6.md: 3.5.32 since 2026-08, after 3.5.20, 3.5.24, 3.5.26;
+// content/en/docs/v3.7/upgrades/upgrade_3_7.md: 3.6.11). Raise a floor
+// here when the guide does.
+export const UPGRADE_FLOORS: Readonly<Record<string, string>> = {
+  3.6: '3.5.32',
+  3.7: '3.6.11',
+}
+
+// Why etcd would not take this rolling upgrade, or undefined when it may
+// go: one minor at a time, from the floor patch of the minor before, never
+// down a minor.
+export function upgradeRefusal (running: string, wanted: string): string | undefined {
+  const from = parseVersion(running)
+  const to = parseVersion(wanted)
+  if (from === undefined || to === undefined) return undefined
+  if (to[0] !== from[0] || to[1] > from[1] + 1) {
+    return `an upgrade from ${from.join('.')} to ${wanted} skips a minor version; go one minor at a time`
+  }
+  if (to[1] < from[1]) return `etcd cannot downgrade from ${from.join('.')} to ${wanted}`
+  const floor = to[1] === from[1] + 1 ? UPGRADE_FLOORS[`${to[0]}.${to[1]}`] : undefined
+  if (floor !== undefined && compareVersions(running, floor) < 0) {
+    return `etcd's upgrade guide for ${to[0]}.${to[1]} asks every ${from[0]}.${from[1]} member to run ${floor} or later first (one runs ${from.join('.')}): set version ${floor} or later, then ${wanted}`
+  }
+  return undefined
+}

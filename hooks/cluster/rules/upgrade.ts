@@ -1,5 +1,5 @@
 // A new etcd image rolls in place, one member at a time.
-import { parseVersion, versionOfImage } from '../../etcd/versions.js'
+import { parseVersion, upgradeRefusal, versionOfImage } from '../../etcd/versions.js'
 import type { MemberSlot } from '../observe/membership.js'
 import { transferLeadership } from './steps.js'
 import { RESYNC_CONVERGING, RESYNC_STEADY, type ObservedSituation, type Step } from './step.js'
@@ -35,12 +35,8 @@ function upgradeBlocked (outdated: MemberSlot[], target: string, clusterVersion:
     return `etcd cannot downgrade below its cluster version ${cluster[0]}.${cluster[1]} (to ${target})`
   }
   for (const slot of outdated) {
-    const running = parseVersion(slot.serverVersion ?? versionOfImage(slot.observed?.image ?? ''))
-    if (wanted === undefined || running === undefined) continue
-    if (wanted[0] !== running[0] || wanted[1] > running[1] + 1) {
-      return `an upgrade from ${running.join('.')} to ${target} skips a minor version; go one minor at a time`
-    }
-    if (wanted[1] < running[1]) return `etcd cannot downgrade from ${running.join('.')} to ${target}`
+    const refusal = upgradeRefusal(slot.serverVersion ?? versionOfImage(slot.observed?.image ?? ''), target)
+    if (refusal !== undefined) return refusal
   }
   return undefined
 }
