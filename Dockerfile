@@ -3,7 +3,13 @@
 #   docker build -t ghcr.io/etcd-operator/etcd-operator-hook:0.1.0 .
 # Listens on $PORT (8080); LOG_LEVEL and ETCD_REQUEST_TIMEOUT_MS as in the README.
 
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Node 24 (LTS); the project supports Node 22 and 24.
+ARG NODE_IMAGE=node:24-bookworm-slim
+# Backup Jobs check snapshots with etcd's own etcdutl (hooks/runner): taken
+# from the etcd image at build time, so the runner needs no shell.
+ARG ETCD_IMAGE=quay.io/coreos/etcd:v3.5.33
+
+FROM ${ETCD_IMAGE} AS etcd
 
 # Compile TypeScript with the dev dependencies.
 FROM ${NODE_IMAGE} AS build
@@ -32,6 +38,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=etcd /usr/local/bin/etcdutl /usr/local/bin/etcdutl
 # package.json says "type": "module": dist/*.js are ES modules.
 COPY package.json ./
 USER 65532:65532
