@@ -151,6 +151,10 @@ const bad: Bad[] = [
   { why: 'serverSecret without operatorSecret', change: c => { c.spec.TLS = { static: { member: { peerSecret: 'p', serverSecret: 's' } } } }, message: /^spec\.TLS\.static: operatorSecret is required with member\.serverSecret: the hook needs a client certificate to manage membership$/, hook: /^spec\.TLS\.static\.operatorSecret is required with member\.serverSecret: the hook needs a client certificate to manage membership$/ },
   { why: 'empty TLS secret name', change: c => { c.spec.TLS = { static: { operatorSecret: '' } } }, message: /^spec\.TLS\.static\.operatorSecret: must NOT have fewer than 1 characters$/ },
   { why: 'a string size', change: c => { (c.spec as { size: unknown }).size = '3' }, message: /^spec\.size: must be integer$/ },
+  // A backup needs exactly one store: with both, which one holds the data?
+  { why: 'backup to S3 and a PVC', change: c => { c.spec.backup = { schedule: '0 * * * *', s3: { path: 'b/p', awsSecret: 'aws' }, pvc: { claimName: 'backups' } } }, message: /^spec\.backup: exactly one of s3 and pvc says where backups go$/, hook: /^spec\.backup: exactly one of s3 and pvc says where backups go$/ },
+  { why: 'backup to nowhere', change: c => { c.spec.backup = { schedule: '0 * * * *' } }, message: /^spec\.backup: exactly one of s3 and pvc/, hook: /^spec\.backup: exactly one of s3 and pvc/ },
+  { why: 'backup S3 path without a bucket', change: c => { c.spec.backup = { schedule: '0 * * * *', s3: { path: 'nobucket', awsSecret: 'aws' } } }, message: /^spec\.backup\.s3\.path: must match pattern/ },
 ]
 
 t.test('the CRD refuses bad EtcdClusters with the expected message', async t => {
@@ -184,6 +188,8 @@ t.test('the CRD accepts what the hook accepts', async t => {
     [`a name of ${MAX_CLUSTER_NAME_LENGTH} characters`, c => { c.metadata.name = 'a'.repeat(MAX_CLUSTER_NAME_LENGTH) }],
     ['size 1', c => { c.spec.size = 1 }],
     ['size 9', c => { c.spec.size = MAX_SIZE }],
+    ['scheduled backups to S3', c => { c.spec.backup = { schedule: '*/30 * * * *', maxBackups: 48, s3: { path: 'etcd-backups/prod', awsSecret: 's3-creds', endpoint: 'https://minio.storage:9000', forcePathStyle: true } } }],
+    ['scheduled backups to a PVC', c => { c.spec.backup = { schedule: '0 3 * * *', timeZone: 'Etc/UTC', pvc: { claimName: 'etcd-backups', subPath: 'prod' } } }],
   ]
   const accepted: unknown[] = []
   for (const [why, change] of variants) {

@@ -360,3 +360,14 @@ t.test('item 2: the default version is a current patch at or above the 3.6 floor
   t.equal(image, 'quay.io/coreos/etcd:v3.5.33')
   t.ok(p.rule === 'bootstrap')
 })
+
+t.test('item 20/21: with quorum lost the member list is the member\'s own (stale): pods restart on their volumes, no membership write', async t => {
+  const persistent = { pod: { persistentVolumeClaimSpec: { resources: { requests: { storage: '1Gi' } } } } }
+  const stale: Observation = { ...answering(reachable(members(0, 1, 2), 2), 2), membersStale: true } as Observation
+  const restart = run({ spec: persistent, pods: ready(2), claims: [0, 1, 2] }, stale)
+  expectRule(t, 'restartOnClaim', restart)
+  // A stale list with every voter healthy still decides no write.
+  const scale = run({ spec: { size: 4 }, pods: ready(0, 1, 2) }, { ...answering(reachable(members(0, 1, 2), 0), 0, 1, 2), membersStale: true } as Observation)
+  expectRule(t, 'quorumUnhealthy', scale)
+  t.equal(scale.action, undefined)
+})

@@ -20,8 +20,12 @@ const SERVER = join(ROOT, 'dist/server/main.js')
 const REQUEST = join(ROOT, 'manifests/examples/sync-running-cluster.json')
 const CLUSTER = 'example-etcd-cluster'
 const PODS = [0, 1, 2].map(o => `${CLUSTER}-${o}`)
-// Metacontroller's default webhook timeout is 10 s; answer well inside it.
-const DEADLINE_S = 8
+// Metacontroller's default webhook timeout: an answer later than this is
+// no answer (curl gives up then, as Metacontroller would). The hook bounds
+// a sync's etcd calls to 8 s (SYNC_BUDGET_MS) and here needs about 1.5 s
+// (one call's bound); the test holds it to the contract, not to the budget,
+// which leaves a busy machine room for the rest of the request.
+const HOOK_TIMEOUT_S = 10
 
 // Root and `ip netns` for the namespace, curl to call the hook inside it.
 function missing (): string | undefined {
@@ -64,7 +68,7 @@ if (mode === 'hang') {
 server.listen(2379, '0.0.0.0', () => process.stdout.write('listening\\n'))
 `
 
-t.test('slow or hanging etcd: a 200 that waits, well inside 10 s', skipUnless(missing()), async t => {
+t.test('slow or hanging etcd: a 200 that waits, inside Metacontroller\'s 10 s', skipUnless(missing()), async t => {
   if (!existsSync(SERVER)) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT })
   // Only loopback: nothing sent in the namespace can leave it. The hosts
   // file is the cluster DNS; the resolver points at nothing.
@@ -86,16 +90,25 @@ t.test('slow or hanging etcd: a 200 that waits, well inside 10 s', skipUnless(mi
   async function startStub (mode: string): Promise<ChildProcess> {
     const stub = spawn('ip', ['netns', 'exec', ns, process.execPath, stubFile, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
     processes.push(stub)
-    await new Promise<void>((resolve, reject) => {
-      stub.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve() })
-      stub.once('exit', code => reject(new Error(`stub etcd (${mode}) exited with ${code}`)))
+    let listening = false
+    stub.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) listening = true })
+    await waitFor(`the stub etcd (${mode}) to listen`, 20_000, async () => {
+      if (stub.exitCode !== null || stub.signalCode !== null) throw new Error(`stub etcd (${mode}) exited with ${stub.exitCode ?? stub.signalCode}`)
+      if (!listening) throw new Error('not listening yet')
     })
     return stub
+  }
+  // Killed and gone: the next stub binds the same port 2379.
+  async function stopStub (stub: ChildProcess): Promise<void> {
+    if (stub.exitCode === null && stub.signalCode === null) stub.kill('SIGKILL')
+    await waitFor('the stub etcd to exit', 10_000, async () => {
+      if (stub.exitCode === null && stub.signalCode === null) throw new Error('still running')
+    })
   }
 
   // curl inside the namespace, as Metacontroller would call: with its 10 s.
   async function sync (): Promise<{ status: number, seconds: number, body: SyncResponse }> {
-    const { stdout } = await inNs('curl', ['-s', '--max-time', '10', '-w', '\n%{http_code} %{time_total}',
+    const { stdout } = await inNs('curl', ['-s', '--max-time', String(HOOK_TIMEOUT_S), '-w', '\n%{http_code} %{time_total}',
       '-H', 'content-type: application/json', '--data', `@${REQUEST}`, 'http://127.0.0.1:8080/sync'])
     const newline = stdout.lastIndexOf('\n')
     const [status, seconds] = stdout.slice(newline + 1).split(' ').map(Number)
@@ -110,13 +123,13 @@ t.test('slow or hanging etcd: a 200 that waits, well inside 10 s', skipUnless(mi
   for (const { mode, why } of cases) {
     await t.test(`etcd ${why}`, async t => {
       const stub = await startStub(mode)
-      t.teardown(() => { stub.kill('SIGKILL') })
+      t.teardown(() => stopStub(stub))
       // Metacontroller's workers may call for several clusters at once.
       const answers = await Promise.all([sync(), sync(), sync()])
       for (const [i, answer] of answers.entries()) {
         const { status, seconds, body } = answer
         t.equal(status, 200, `call ${i + 1}: 200${status !== 200 ? `: ${JSON.stringify(body)}\n${hookOutput.slice(-2000)}` : ''}`)
-        t.ok(seconds < DEADLINE_S, `call ${i + 1}: answered in ${seconds.toFixed(2)} s, under ${DEADLINE_S} s`)
+        t.ok(seconds < HOOK_TIMEOUT_S, `call ${i + 1}: answered in ${seconds.toFixed(2)} s, inside Metacontroller's ${HOOK_TIMEOUT_S} s`)
         t.same(body.children.filter(c => c.kind === 'Pod').map(c => c.metadata.name).sort(), PODS, 'keeps all three member pods')
         t.same(body.children.filter(c => c.kind === 'Service').map(c => c.metadata.name).sort(), [CLUSTER, `${CLUSTER}-client`], 'keeps both services')
         const available = body.status.conditions?.find(c => c.type === 'Available')

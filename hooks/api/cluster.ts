@@ -6,6 +6,7 @@
 // Field names follow the CoreOS etcd-operator (including `TLS`,
 // `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
 import { Type, type Static } from '@sinclair/typebox'
+import { BackupPolicySchema } from './backup.js'
 import { ConditionSchema, ObjectMetaSchema, Opaque, StringMap, type KubeObject } from './kube.js'
 import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchema, syncResponseSchema } from './metacontroller.js'
 
@@ -75,6 +76,7 @@ export const ClusterSpecSchema = Type.Object({
   TLS: Type.Optional(TLSPolicySchema),
   loadBalancer: Type.Optional(LoadBalancerSchema),
   podDisruptionBudget: Type.Optional(PodDisruptionBudgetSchema),
+  backup: Type.Optional(BackupPolicySchema),
 }, { additionalProperties: false })
 export type ClusterSpec = Static<typeof ClusterSpecSchema>
 export type PodPolicy = Static<typeof PodPolicySchema>

@@ -12,6 +12,7 @@
 import {
   API_GROUP, ClusterSpecSchema, ClusterStatusSchema, MAX_CLUSTER_NAME_LENGTH,
 } from './cluster.js'
+import { BACKUP_RULES } from './backup.js'
 
 export const CRD_NAME = `etcdclusters.${API_GROUP}`
 
@@ -138,6 +139,7 @@ export function openAPIV3Schema (): JsonSchema {
   const spec = toStructural(ClusterSpecSchema, 'spec')
   addRules(spec, ['pod', 'labels'], POD_LABEL_RULES)
   addRules(spec, ['TLS', 'static'], TLS_RULES)
+  addRules(spec, ['backup'], BACKUP_RULES)
   const status = toStructural(ClusterStatusSchema, 'status')
   return ordered({
     'type': 'object',

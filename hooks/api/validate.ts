@@ -25,6 +25,10 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   if (tls?.member?.serverSecret !== undefined && tls.operatorSecret === undefined) {
     problems.push('spec.TLS.static.operatorSecret is required with member.serverSecret: the hook needs a client certificate to manage membership')
   }
+  const backup = cluster.spec.backup
+  if (backup !== undefined && (backup.s3 === undefined) === (backup.pvc === undefined)) {
+    problems.push('spec.backup: exactly one of s3 and pvc says where backups go')
+  }
   return problems
 }
 

@@ -1,6 +1,7 @@
 // The EtcdCluster controller's model of one sync: the cluster's spec with
 // defaults filled in, and what the observed children say. Built by
 // observe/, read by rules/, render/ and status.ts.
+import type { BackupPolicy } from '../api/backup.js'
 import type { ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
 import type { KubeObject } from '../api/kube.js'
 
@@ -28,7 +29,19 @@ export interface ResolvedSpec {
   // Fingerprint of everything a pod is made from that cannot change in
   // place: members made from another one are replaced, one at a time.
   podPolicyHash: string
+  // Scheduled backups, defaults filled in; undefined: none.
+  backup: ResolvedBackup | undefined
 }
+
+export type ResolvedBackup = Required<Pick<BackupPolicy, 'schedule' | 'maxBackups' | 'timeoutSeconds' | 'failureThreshold' | 'suspend'>> & Pick<BackupPolicy, 'timeZone' | 's3' | 'pvc'>
+
+// What the hook is told by its own configuration (not by the request).
+export interface HookSettings {
+  // The operator image: backup Jobs run its runner (hooks/runner).
+  runnerImage: string
+}
+
+export const DEFAULT_SETTINGS: HookSettings = { runnerImage: 'ghcr.io/etcd-operator/etcd-operator-hook:0.1.0' }
 
 // spec.TLS.static, flattened: secret names, absent when not set.
 export interface StaticTLS {
@@ -68,6 +81,7 @@ export interface Cluster {
   // The EtcdCluster is being deleted (deletionTimestamp, or Metacontroller
   // calls with finalizing: true).
   deleting: boolean
+  settings: HookSettings
 }
 
 // A member pod a rule asks for; render/pod.ts makes the object.

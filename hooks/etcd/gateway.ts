@@ -85,14 +85,15 @@ export class EtcdGateway implements MembershipClient {
       const list = await lists[i]
       if (list?.ok) {
         const [statuses, clusterVersion] = await Promise.all([
-          this.answering(list.value, answered.filter(s => s.clusterId === best.clusterId), tls, deadline),
+          this.answering(list.value.members, answered.filter(s => s.clusterId === best.clusterId), tls, deadline),
           this.clusterVersion(candidate.endpoint, tls, deadline),
         ])
         return {
           reachable: true,
           clusterId: best.clusterId,
           leaderId: best.leaderId,
-          members: list.value,
+          members: list.value.members,
+          ...(list.value.linearizable ? {} : { membersStale: true }),
           answering: statuses.map(s => s.memberId),
           serverVersions: Object.fromEntries(statuses.map(s => [s.memberId, s.version])),
           clusterVersion,
@@ -109,9 +110,17 @@ export class EtcdGateway implements MembershipClient {
   // serves it from the member's own store (and ignores the field), so a
   // linearizable read on the same member first makes it catch up with
   // everything committed.
-  private async linearizableMembers (member: EndpointStatus, tls: ClientTLS | undefined, deadline: number): Promise<EtcdMember[]> {
-    if (compareVersions(member.version, '3.5.0') < 0) await this.read(member.endpoint, RANGE, tls, deadline, QUORUM_READ)
-    return parseMembers(await this.read(member.endpoint, MEMBER_LIST, tls, deadline, { linearizable: true }))
+  // Without quorum a linearizable read fails: then the member's own list,
+  // marked stale (enough to restart pods on their volumes, which brings
+  // quorum back; never to decide a membership write).
+  private async linearizableMembers (member: EndpointStatus, tls: ClientTLS | undefined, deadline: number): Promise<{ members: EtcdMember[], linearizable: boolean }> {
+    try {
+      if (compareVersions(member.version, '3.5.0') < 0) await this.read(member.endpoint, RANGE, tls, deadline, QUORUM_READ)
+      return { members: parseMembers(await this.read(member.endpoint, MEMBER_LIST, tls, deadline, { linearizable: true })), linearizable: true }
+    } catch (error) {
+      if (!(error instanceof GatewayAnswer) && this.timeout(deadline) === 0) throw error
+      return { members: parseMembers(await this.read(member.endpoint, MEMBER_LIST, tls, deadline)), linearizable: false }
+    }
   }
 
   // The members that answered for themselves: those asked already, and

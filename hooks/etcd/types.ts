@@ -32,6 +32,10 @@ export type Observation =
     // asked (fakes).
     serverVersions?: Record<string, string> | undefined
     clusterVersion?: string | undefined
+    // The member list is the answering member's own, not a quorum read
+    // (quorum is lost, or the read timed out): it may miss the latest
+    // membership change, so no membership write may follow from it.
+    membersStale?: boolean | undefined
   }
   | { reachable: false, error: string }
 

@@ -67,6 +67,21 @@ if (missing) {
   }
   const memberIds = async (c: Cluster) => new Map(((await c.members())?.members ?? []).map(m => [m.name, m.id]))
   const syncsSince = (c: Cluster, ms: number): SyncRecord[] => c.mc.records.filter(r => r.atMs >= ms)
+  // The writer's first writes acknowledged: writes are going on when the
+  // change that follows starts.
+  const writing = (c: Cluster, writer: Writer) => c.waitFor(() => writer.acked.length >= 5, {
+    timeoutMs: 30_000,
+    what: 'the writer\'s first five acknowledged writes',
+    describe: () => `writer: ${writer.acked.length} acknowledged, ${writer.failures} failed${writer.lastError ? `, last: ${writer.lastError}` : ''}\n${c.describe()}`,
+  })
+  // A window in which something must not happen: `windowMs` from `sinceMs`,
+  // then `syncs` more syncs that the hook answered, so that it has seen the
+  // world again after the window however slow the machine is.
+  const quietWindow = async (c: Cluster, what: string, sinceMs: number, windowMs: number, syncs: number) => {
+    await sleep(Math.max(0, sinceMs + windowMs - Date.now()))
+    let answered = 0
+    await c.waitFor(async () => !(await c.mc.nextSync()).error && ++answered >= syncs, { timeoutMs: 90_000, what: `${syncs} answered syncs ${what}` })
+  }
   const podDeletesSince = (c: Cluster, ms: number) => syncsSince(c, ms).flatMap(r => r.deletes).filter(d => d.startsWith('Pod.v1/')).map(d => d.slice('Pod.v1/'.length))
   // A value from every member's own store (serializable reads), retried
   // briefly: a member may apply the last entries a moment later.
@@ -131,8 +146,8 @@ if (missing) {
     const monitor = c.leaderMonitor()
     const members = c.membershipMonitor()
     const writer = c.writer('w/').start()
-    await sleep(1000)
     try {
+      await writing(c, writer)
       const up = c.updateSpec(s => (s.size = 5))
       converged(t, 'scale-3-to-5', await c.waitSteady({ timeoutMs: 120_000, sinceMs: up }))
       t.same(podDeletesSince(c, up), [], 'scaling up deleted no pod')
@@ -203,14 +218,15 @@ if (missing) {
     const tDown = Date.now()
     for (const p of down) await world.kubelet.nodeDown(p)
     const lost = await c.waitFor(() => c.condition('Available')?.status === 'False' && c.status.observedGeneration === c.parent.metadata.generation && c.condition('Available'), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       what: 'status to report that quorum is lost',
     })
-    t.pass(`status says Available=False after ${((Date.now() - tDown) / 1000).toFixed(1)} s: ${lost.reason}: ${lost.message} (phase ${c.status.phase})`)
+    const tLost = Date.now()
+    t.pass(`status says Available=False after ${((tLost - tDown) / 1000).toFixed(1)} s: ${lost.reason}: ${lost.message} (phase ${c.status.phase})`)
     t.match(lost.reason, /quorum|leader/i, 'the reason names the lost quorum')
-    // Several syncs while quorum is lost: nothing deleted, nothing created.
-    await sleep(6000)
-    await c.mc.nextSync()
+    // Several syncs while quorum is lost (after the status said so): nothing
+    // deleted, nothing created.
+    await quietWindow(c, 'while quorum is lost', tLost, 6000, 2)
     const during = syncsSince(c, tDown)
     t.ok(during.length >= 2, `the hook was asked ${during.length} times meanwhile`)
     t.same(during.flatMap(r => [...r.deletes, ...r.creates]), [], 'the hook deleted and created nothing while quorum was lost')
@@ -233,8 +249,9 @@ if (missing) {
       await c.waitSteady({ timeoutMs: 90_000, image: IMAGE('3.4.22') })
       await world.etcdctlOk(['put', 'u', 'kept'], { endpoints: 'http://upgrade-client:2379' })
       const monitor = c.leaderMonitor(200)
-      const leaderBefore = await waitFor(() => c.leader(), { timeoutMs: 10_000, what: 'a leader' })
-      await sleep(500)
+      const leaderBefore = await waitFor(() => c.leader(), { timeoutMs: 30_000, what: 'a leader' })
+      // The monitor knows who leads before anything changes.
+      await waitFor(() => monitor.leaderAt(Date.now()), { timeoutMs: 30_000, what: 'the leader monitor to see a leader' })
       const tUp = c.updateSpec(s => (s.version = VERSION))
       try {
         converged(t, 'upgrade-3', await c.waitSteady({ timeoutMs: 150_000, sinceMs: tUp }))
@@ -266,11 +283,12 @@ if (missing) {
   scenario('pause', '6. paused: a size change waits; unpaused it proceeds', async (t, c) => {
     await c.waitSteady({ timeoutMs: 90_000 })
     c.updateSpec(s => (s.paused = true))
-    await c.waitFor(() => c.status.controlPaused === true && c.status.observedGeneration === c.parent.metadata.generation, { timeoutMs: 10_000, what: 'status.controlPaused' })
+    await c.waitFor(() => c.status.controlPaused === true && c.status.observedGeneration === c.parent.metadata.generation, { timeoutMs: 30_000, what: 'status.controlPaused' })
     const tP = c.updateSpec(s => (s.size = 5))
-    await sleep(4000)
-    await c.mc.nextSync()
-    await c.mc.nextSync()
+    // The hook has seen the size change (the status says so), then several
+    // syncs of it while paused.
+    await c.waitFor(() => c.status.observedGeneration === c.parent.metadata.generation, { timeoutMs: 30_000, what: 'status.observedGeneration to reach the size change' })
+    await quietWindow(c, 'while paused', tP, 4000, 2)
     const during = syncsSince(c, tP)
     t.same(during.flatMap(r => [...r.creates, ...r.deletes, ...r.updates]), [], `no child changed in ${during.length} syncs while paused`)
     t.equal(c.livePods().length, 3, 'still three pods')
@@ -330,7 +348,11 @@ if (missing) {
       const memberAdded = !!ml?.members.some(m => m.name === '' && m.peerURLs.some(u => u.includes(`//${joining.metadata.name}.`)))
       dropped = { pod: joining.metadata.name, memberAdded }
       world.log(`test: killed the hook and dropped its answer creating ${joining.metadata.name} (member added: ${memberAdded})`)
-      restarted = sleep(1500).then(() => world.hook!.start())
+      // Down until Metacontroller has seen it down (a sync that failed
+      // without an answer), then back, as its Deployment would bring it.
+      const killedAt = Date.now()
+      restarted = c.waitFor(() => c.mc.records.some(r => r.atMs >= killedAt && r.error && !r.dropped), { timeoutMs: 30_000, what: 'a sync to fail while the hook is down' })
+        .then(() => world.hook!.start())
       return 'drop'
     }
     const tS = c.updateSpec(s => (s.size = 4))
@@ -339,7 +361,7 @@ if (missing) {
     converged(t, 'scale-3-to-4-hook-killed', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tS }))
     c.mc.intercept = undefined
     t.ok(dropped?.memberAdded, `the member for ${dropped?.pod} had been added to etcd when the hook died`)
-    const errors = syncsSince(c, tS).filter(r => r.error)
+    const errors = syncsSince(c, tS).filter(r => r.error && !r.dropped)
     t.ok(errors.length >= 1, `Metacontroller saw the hook down (${errors.length} failed syncs: ${errors.map(r => r.error?.slice(0, 60)).join(' | ')})`)
     t.ok(c.pod(dropped?.pod ?? ''), `the added member's pod ${dropped?.pod} exists after all`)
     const ml = await c.members()
@@ -468,10 +490,11 @@ if (missing) {
     t.ok(oldPolicy && [...original.values()].every(v => v === oldPolicy), `every pod carries the policy annotation (${oldPolicy})`)
     const monitor = c.membershipMonitor()
     const writer = c.writer('pw/').start()
-    await sleep(1000)
-    const tP = c.updateSpec(s => (s.pod = { ...(s.pod ?? {}), etcdEnv: [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }] }))
+    let tP: number
     try {
-      const outdated = await c.waitFor(() => c.status.observedGeneration === c.parent.metadata.generation && (c.status.members?.outdated as string[] | undefined), { timeoutMs: 10_000, what: 'status.members.outdated after the change' })
+      await writing(c, writer)
+      tP = c.updateSpec(s => (s.pod = { ...(s.pod ?? {}), etcdEnv: [{ name: 'ETCD_SNAPSHOT_COUNT', value: '5000' }] }))
+      const outdated = await c.waitFor(() => c.status.observedGeneration === c.parent.metadata.generation && (c.status.members?.outdated as string[] | undefined), { timeoutMs: 30_000, what: 'status.members.outdated after the change' })
       t.same([...outdated].sort(), [...original.keys()].sort(), `status.members.outdated lists every old member at first (${outdated.join(', ')})`)
       converged(t, 'policy-rollout-3', await c.waitSteady({ timeoutMs: 240_000, sinceMs: tP }))
     } finally {

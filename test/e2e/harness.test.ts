@@ -9,7 +9,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { World, waitFor } from './harness/world.js'
+import { World, sleep, waitFor } from './harness/world.js'
 import { POD, SERVICE, SECRET, type Obj } from './harness/store.js'
 import { podReady } from './harness/services.js'
 import { memberPod, services } from './harness/fixtures.js'
@@ -109,7 +109,10 @@ if (missing) {
     sp.spec.containers[0].volumeMounts.push({ name: 'certs', mountPath: '/etc/certs', readOnly: true })
     sp.spec.volumes.push({ name: 'certs', secret: { secretName: 'hw-certs' } })
     store.create(sp)
-    await new Promise(r => setTimeout(r, 1000))
+    // The kubelet has looked at the pod (it reports it Pending, scheduled);
+    // then, a while later, it still has not started it.
+    await waitFor(() => pod('hw-secret')?.status?.conditions?.some((c: { type: string, status: string }) => c.type === 'PodScheduled' && c.status === 'True'), { timeoutMs: 10_000, what: 'the kubelet to report hw-secret' })
+    await sleep(1000)
     t.match(pod('hw-secret')!.status, { phase: 'Pending', conditions: [{ type: 'Initialized' }, { type: 'Ready', status: 'False' }] }, 'Pending while its Secret is missing')
     t.notOk(pod('hw-secret')!.status.podIP, 'no sandbox yet')
     store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hw-certs' }, stringData: { 'a.txt': 'hello' }, data: { 'b.bin': Buffer.from([0, 1, 2]).toString('base64') } })

@@ -59,12 +59,19 @@ export async function loopbackNamespace (t: Test, prefix: string, hosts: string[
   const netnsDir = `/etc/netns/${ns}`
   const work = mkdtempSync(join(tmpdir(), `${prefix}-`))
   const processes: ChildProcess[] = []
+  const running = () => processes.filter(p => p.exitCode === null && p.signalCode === null)
   t.teardown(async () => {
-    for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
-    await sleep(200)
-    await run('ip', ['netns', 'delete', ns]).catch(() => {})
-    rmSync(netnsDir, { recursive: true, force: true })
-    rmSync(work, { recursive: true, force: true })
+    for (const p of running()) p.kill('SIGKILL')
+    try {
+      // Gone before their files go (a live etcd still writes to its data dir).
+      await waitFor('the namespace\'s processes to exit', 10_000, async () => {
+        if (running().length > 0) throw new Error(`${running().length} still running`)
+      })
+    } finally {
+      await run('ip', ['netns', 'delete', ns]).catch(() => {})
+      rmSync(netnsDir, { recursive: true, force: true })
+      rmSync(work, { recursive: true, force: true })
+    }
   })
   await run('ip', ['netns', 'add', ns])
   await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
@@ -115,8 +122,10 @@ export async function startLoopbackCluster (t: Test, options: { cluster: string,
     await waitFor('the hook to listen', 20_000, () => inNs('curl', ['-sf', 'http://127.0.0.1:8080/readyz']))
     return hook
   }
+  let requests = 0
   const curlJSON = async (path: string, body: unknown) => {
-    const file = join(work, `request-${Date.now()}.json`)
+    // One file per call: two calls in the same millisecond must not share one.
+    const file = join(work, `request-${++requests}.json`)
     writeFileSync(file, JSON.stringify(body))
     const { stdout } = await inNs('curl', ['-s', '--max-time', '15', '-w', '\n%{http_code}', '-H', 'content-type: application/json', '--data', `@${file}`, `http://127.0.0.1:8080${path}`])
     const newline = stdout.lastIndexOf('\n')

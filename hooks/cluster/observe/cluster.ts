@@ -2,12 +2,12 @@
 // pods by ordinal, Services and claims by name. No I/O.
 import type { SyncRequest } from '../../api/cluster.js'
 import { childrenOfKind } from '../../kube/objects.js'
-import type { Cluster } from '../model.js'
+import { DEFAULT_SETTINGS, type Cluster, type HookSettings } from '../model.js'
 import { ordinalOf } from '../names.js'
 import { observePod } from './pods.js'
 import { resolveSpec } from './spec.js'
 
-export function readCluster (request: SyncRequest): Cluster {
+export function readCluster (request: SyncRequest, settings: HookSettings = DEFAULT_SETTINGS): Cluster {
   const { parent } = request
   const name = parent.metadata.name
   const namespace = parent.metadata.namespace ?? 'default'
@@ -23,6 +23,7 @@ export function readCluster (request: SyncRequest): Cluster {
     // cluster of the same name never join each other.
     token: `${name}-${parent.metadata.uid ?? namespace}`,
     deleting: parent.metadata.deletionTimestamp !== undefined || request.finalizing === true,
+    settings,
   }
   for (const pod of childrenOfKind(request.children, 'Pod.v1').values()) {
     const ordinal = ordinalOf(cluster, pod.metadata.name)

@@ -1,6 +1,7 @@
 // Joins etcd's member list with the observed pods: which member lives in
 // which pod, which are healthy or dead, and which pods belong to no member.
 import type { EtcdMember, Observation } from '../../etcd/types.js'
+import { compareVersions, versionOfImage } from '../../etcd/versions.js'
 import type { Cluster, ObservedPod } from '../model.js'
 import { claimName, claimOrdinal, ordinalOf, podOfMember } from '../names.js'
 
@@ -127,4 +128,15 @@ export function highestOrdinal (cluster: Cluster, membership: Membership | undef
 
 function nonEmpty (value: string | undefined): string | undefined {
   return value === '' ? undefined : value
+}
+
+// A member joins at the version the cluster runs, not at spec.version:
+// while an upgrade is under way or blocked (a skipped minor, a downgrade),
+// a member of the new version would be refused by the cluster, or make
+// the blocked upgrade happen. The oldest image among the voters; the rolling
+// upgrade moves the new member later. Undefined: spec's image.
+export function olderImage (cluster: Cluster, membership: Membership): string | undefined {
+  const images = membership.voters.map(s => s.observed?.image).filter((i): i is string => i !== undefined && i !== '')
+  if (images.every(i => i === cluster.spec.image)) return undefined
+  return [...images].sort((a, b) => compareVersions(versionOfImage(a), versionOfImage(b)))[0]
 }

@@ -24,6 +24,12 @@ export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
     podDisruptionBudget: { enabled: true, maxUnavailable: 1, ...spec.podDisruptionBudget },
     tls,
     podPolicyHash: podPolicyHash(spec.pod ?? {}, tls),
+    backup: spec.backup === undefined
+      ? undefined
+      : {
+          maxBackups: 0, timeoutSeconds: 600, failureThreshold: 3, suspend: false,
+          ...spec.backup,
+        },
   }
 }
 

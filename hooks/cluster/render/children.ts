@@ -5,8 +5,9 @@ import type { KubeObject } from '../../api/kube.js'
 import { keepObserved, withoutNulls } from '../../kube/objects.js'
 import type { Cluster } from '../model.js'
 import { claimOrdinal, clientServiceName, ordinalOf } from '../names.js'
-import type { Membership } from '../observe/membership.js'
+import { olderImage, type Membership } from '../observe/membership.js'
 import type { Step } from '../rules/step.js'
+import { templateBackupChildren } from './backup.js'
 import { templateClaim } from './claim.js'
 import { templateDisruptionBudget } from './disruption-budget.js'
 import { VOTER_LABEL } from './labels.js'
@@ -20,6 +21,7 @@ export function renderChildren (cluster: Cluster, membership: Membership | undef
     templateClientService(cluster, clientsReachVotersOnly(cluster, membership)),
     ...(cluster.spec.loadBalancer.enabled ? [templateLoadBalancerService(cluster, clientsReachVotersOnly(cluster, membership))] : []),
     ...(cluster.spec.podDisruptionBudget.enabled ? [templateDisruptionBudget(cluster)] : []),
+    ...templateBackupChildren(cluster, backupImage(cluster, membership)),
     ...claims(cluster, membership, step, pods),
     ...pods,
   ]
@@ -76,4 +78,10 @@ function clientsReachVotersOnly (cluster: Cluster, membership: Membership | unde
 function selectsVoters (service: KubeObject | undefined): boolean {
   const selector = (service?.spec as { selector?: Record<string, string> } | undefined)?.selector
   return selector?.[VOTER_LABEL] === 'true'
+}
+
+// Backups take their snapshot with the etcdctl of the version the cluster
+// runs (the oldest voter's image during an upgrade), spec's otherwise.
+function backupImage (cluster: Cluster, membership: Membership | undefined): string {
+  return membership === undefined ? cluster.spec.image : olderImage(cluster, membership) ?? cluster.spec.image
 }

@@ -14,7 +14,10 @@ export function quorumLost ({ membership }: ObservedSituation): Step | undefined
 // A leader is named, but fewer than a majority of voters are healthy by our
 // own checks (a survivor names the old leader for a second or so after a
 // majority dies): no membership write until a majority is back.
-export function quorumUnhealthy ({ membership }: ObservedSituation): Step | undefined {
+export function quorumUnhealthy ({ membership, observation }: ObservedSituation): Step | undefined {
+  if (observation.reachable && observation.membersStale === true) {
+    return { rule: 'quorumUnhealthy', waitingFor: 'a quorum read of the member list (only a member\'s own list answered)', resyncAfterSeconds: RESYNC_CONVERGING }
+  }
   if (healthyMajority(membership)) return undefined
   const healthy = membership.voters.filter(s => s.healthy).length
   return {

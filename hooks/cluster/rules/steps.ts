@@ -1,8 +1,7 @@
 // Steps more than one rule takes: a learner joins, leadership moves.
-import { compareVersions, versionOfImage } from '../../etcd/versions.js'
 import type { Cluster, NewMemberPod } from '../model.js'
 import { clientURL, peerURL, podName } from '../names.js'
-import { nextOrdinal, type Membership, type MemberSlot } from '../observe/membership.js'
+import { nextOrdinal, olderImage, type Membership, type MemberSlot } from '../observe/membership.js'
 import { writeTarget } from '../targets.js'
 import { RESYNC_CONVERGING, type Step, type StepName } from './step.js'
 
@@ -44,21 +43,11 @@ export function transferLeadership (cluster: Cluster, membership: Membership, fr
 export function joiningPod (cluster: Cluster, membership: Membership, pod: string, adding?: { pod: string, url: string }): NewMemberPod {
   const initialCluster = membership.slots.map(s => `${s.pod}=${s.member.peerURLs.join(`,${s.pod}=`)}`)
   if (adding !== undefined) initialCluster.push(`${adding.pod}=${adding.url}`)
-  const image = joiningImage(cluster, membership)
+  // A member joins at the version the cluster runs (see olderImage).
+  const image = olderImage(cluster, membership)
   return image === undefined
     ? { pod, initialClusterState: 'existing', initialCluster }
     : { pod, initialClusterState: 'existing', initialCluster, image }
-}
-
-// A member joins at the version the cluster runs, not at spec.version:
-// while an upgrade is under way or blocked (a skipped minor, a downgrade),
-// a member of the new version would be refused by the cluster, or make
-// the blocked upgrade happen. The oldest image among the voters; the rolling
-// upgrade moves the new member later. Undefined: spec's image.
-export function joiningImage (cluster: Cluster, membership: Membership): string | undefined {
-  const images = membership.voters.map(s => s.observed?.image).filter((i): i is string => i !== undefined && i !== '')
-  if (images.every(i => i === cluster.spec.image)) return undefined
-  return [...images].sort((a, b) => compareVersions(versionOfImage(a), versionOfImage(b)))[0]
 }
 
 // A member's removal from etcd, sent to healthy voters.
