@@ -119,7 +119,11 @@ if (missing !== undefined) {
       t.equal(container.readinessProbe.httpGet.path, '/readyz')
       t.equal(container.livenessProbe.httpGet.path, '/healthz')
       t.ok(container.resources.requests, 'resource requests are set')
-      t.same(container.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }], 'the hook listens on 8080')
+      const tlsOn = (container.env as Array<{ name: string }>).some(e => e.name === 'HOOK_TLS_CERT_FILE')
+      t.same(container.ports, [
+        { name: 'http', containerPort: 8080, protocol: 'TCP' },
+        ...(tlsOn ? [{ name: 'probes', containerPort: 8081, protocol: 'TCP' }] : []),
+      ], tlsOn ? 'the hook listens on 8080, the probes on 8081' : 'the hook listens on 8080')
       t.match(container.image, /^[^:]+:[^:]+$/, 'the image has a tag')
       const env = Object.fromEntries((container.env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
       t.equal(env.PORT, '8080')
@@ -143,14 +147,25 @@ if (missing !== undefined) {
         { apiVersion: 'v1', resource: 'services', updateStrategy: { method: 'InPlace' } },
         { apiVersion: 'v1', resource: 'persistentvolumeclaims', updateStrategy: { method: 'OnDelete' } },
         { apiVersion: 'policy/v1', resource: 'poddisruptionbudgets', updateStrategy: { method: 'InPlace' } },
-      ], 'the children and update strategies of DESIGN.md section 6, no Rolling*')
+        { apiVersion: 'batch/v1', resource: 'cronjobs', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'v1', resource: 'serviceaccounts', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'roles', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'rolebindings', updateStrategy: { method: 'InPlace' } },
+      ], 'the children and update strategies of DESIGN.md section 6 (and the backup CronJob with its access), no Rolling*')
       const envVars = new Map((container.env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
       const https = envVars.has('HOOK_TLS_CERT_FILE')
       t.equal(controller.spec.hooks.sync.webhook.url, hookURL(service, '/sync', https))
       if (controller.spec.hooks.customize !== undefined) {
         t.equal(controller.spec.hooks.customize.webhook.url, hookURL(service, '/customize', https))
       }
-      t.equal(container.readinessProbe.httpGet.scheme, https ? 'HTTPS' : 'HTTP', 'probes speak what the hook serves')
+      // Probes: plain HTTP always, on the probe port when the hook serves TLS
+      // (the kubelet has no client certificate).
+      for (const probe of [container.readinessProbe, container.livenessProbe]) {
+        t.equal(probe.httpGet.scheme, 'HTTP', 'probes speak plain HTTP')
+        t.equal(probe.httpGet.port, https ? 'probes' : 'http', https ? 'on the probe port' : 'on the hook\'s port')
+      }
+      t.equal(envVars.get('HOOK_PROBE_PORT'), https ? '8081' : undefined, 'HOOK_PROBE_PORT is the probes\' container port, with TLS only')
+      t.notOk((service.spec.ports as Array<{ targetPort: unknown }>).some(p => p.targetPort === 'probes' || p.targetPort === 8081), 'the Service does not expose the probe port')
       // Every credential file the server is told about is mounted.
       const mounts = (container.volumeMounts as Array<{ mountPath: string }>).map(m => m.mountPath)
       for (const [name, value] of envVars) {
@@ -232,6 +247,45 @@ if (missing !== undefined) {
       t.equal(webhook.caBundle?.inline?.trim(), values.security.caBundle.trim(), `${name}: the inline caBundle, not the tlsSecret's`)
       t.equal(webhook.clientTLS, undefined, `${name}: no client certificate unless required`)
     }
+  })
+
+  t.test('item 15: requireClientCert (ci/security-values.yaml): the probes use the plain-HTTP probe port, kept out of the Service', async t => {
+    const objects = await render('security-values.yaml')
+    const container = only(objects, 'Deployment').spec.template.spec.containers[0]
+    const env = new Map((container.env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+    t.ok(env.has('HOOK_TLS_CLIENT_CA_FILE'), 'the hook requires client certificates')
+    const probePort = (container.ports as Array<{ name: string, containerPort: number }>).find(p => p.name === 'probes')
+    t.equal(String(probePort?.containerPort), env.get('HOOK_PROBE_PORT'), 'the container port named probes is HOOK_PROBE_PORT')
+    for (const [name, probe] of [['readiness', container.readinessProbe], ['liveness', container.livenessProbe]]) {
+      t.same(probe.httpGet, { path: name === 'readiness' ? '/readyz' : '/healthz', port: 'probes', scheme: 'HTTP' }, `${name}: plain HTTP on the probe port, no certificate needed`)
+    }
+    const service = only(objects, 'Service')
+    t.same(service.spec.ports.map((p: Obj) => p.targetPort), ['http'], 'Metacontroller (the Service) reaches only the hook\'s HTTPS port')
+    const tlsOnly = await render(undefined, ['--set', 'security.tlsSecret=hook-tls'])
+    t.equal(only(tlsOnly, 'Deployment').spec.template.spec.containers[0].readinessProbe.httpGet.port, 'probes', 'with TLS but no client certificates too')
+    const plain = only(await render(), 'Deployment').spec.template.spec.containers[0]
+    t.same(plain.readinessProbe.httpGet, { path: '/readyz', port: 'http', scheme: 'HTTP' }, 'without TLS: the hook\'s own port, as before')
+    t.notOk((plain.env as Array<{ name: string }>).some(e => e.name === 'HOOK_PROBE_PORT'), 'and no probe server')
+  })
+
+  t.test('item 14: the hook accepts the Secrets\' previous-* keys too while they exist; Metacontroller reads only the current ones', async t => {
+    const tokenObjects = await render('security-values.yaml')
+    const tokenDeployment = only(tokenObjects, 'Deployment')
+    const tokenEnv = new Map((tokenDeployment.spec.template.spec.containers[0].env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+    t.same(mountedSecretFile(tokenDeployment, tokenEnv.get('HOOK_BEARER_TOKEN_PREVIOUS_FILE') ?? ''), ['etcd-operator-hook-token', 'previous-token'], 'HOOK_BEARER_TOKEN_PREVIOUS_FILE is the token Secret\'s previous-token key')
+    const tokenVolume = (tokenDeployment.spec.template.spec.volumes as Obj[]).find(v => v.secret?.secretName === 'etcd-operator-hook-token')
+    t.equal(tokenVolume?.secret.items, undefined, 'the whole Secret is mounted, so a key added later appears as a file')
+    for (const [name, webhook] of webhooks(tokenObjects)) t.equal(webhook.authorization.secretRef.key, 'token', `${name}: Metacontroller sends the current token`)
+
+    const basicObjects = await render('basic-auth-values.yaml')
+    const basicDeployment = only(basicObjects, 'Deployment')
+    const basicEnv = new Map((basicDeployment.spec.template.spec.containers[0].env as Array<{ name: string, value: string }>).map(e => [e.name, e.value]))
+    t.same(mountedSecretFile(basicDeployment, basicEnv.get('HOOK_BASIC_AUTH_PREVIOUS_USERNAME_FILE') ?? ''), ['etcd-operator-hook-basic-auth', 'previous-username'])
+    t.same(mountedSecretFile(basicDeployment, basicEnv.get('HOOK_BASIC_AUTH_PREVIOUS_PASSWORD_FILE') ?? ''), ['etcd-operator-hook-basic-auth', 'previous-password'])
+    for (const [name, webhook] of webhooks(basicObjects)) t.same([webhook.basicAuth.usernameKey, webhook.basicAuth.passwordKey], ['username', 'password'], `${name}: Metacontroller sends the current ones`)
+
+    const plainEnv = (only(await render(), 'Deployment').spec.template.spec.containers[0].env as Array<{ name: string }>).map(e => e.name)
+    t.notOk(plainEnv.some(n => n.includes('PREVIOUS')), 'no credentials, no previous ones')
   })
 
   t.test('hook.metacontrollerAuth=false: no auth fields, hook.webhook still passes through', async t => {

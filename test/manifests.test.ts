@@ -104,3 +104,43 @@ t.test('kubectl kustomize manifests/ renders the listed objects', async t => {
     t.same(object, listed.find(o => key(o) === key(object)), `${key(object)} is applied as written`)
   }
 })
+
+t.test('small (c): scripts/make-tls-certs.sh makes the Secrets manifests/examples/tls.yaml names, and its output is never committed', async t => {
+  const { execFile } = await import('node:child_process')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { promisify } = await import('node:util')
+  const run = promisify(execFile)
+  const example = documents(readFileSync(join(MANIFESTS, 'examples/tls.yaml'), 'utf8'))[0]!
+  const { name, namespace } = example.metadata
+  const tls = example.spec.TLS.static
+  const out = mkdtempSync(join(tmpdir(), 'eocerts-'))
+  t.teardown(() => rmSync(out, { recursive: true, force: true }))
+  // As the README runs it, for the example's cluster and namespace.
+  const { stdout } = await run('bash', [join(ROOT, 'scripts/make-tls-certs.sh'), name, namespace, out, '.cluster.local'])
+  const commands = stdout.trim().split('\n').map(line => /^kubectl -n (\S+) create secret generic (\S+) --from-file=(\S+)$/.exec(line))
+  t.ok(commands.every(c => c !== null), 'it prints kubectl create secret commands only')
+  const secrets = Object.fromEntries(commands.map(c => [relative(out, c![3]!), { namespace: c![1], name: c![2] }]))
+  t.same(secrets, {
+    peer: { namespace, name: tls.member.peerSecret },
+    server: { namespace, name: tls.member.serverSecret },
+    operator: { namespace, name: tls.operatorSecret },
+  }, 'the Secrets it creates are the ones tls.yaml names, in its namespace')
+  // Each Secret holds the CoreOS file names the hook and the pods read.
+  t.same(readdirSync(join(out, 'peer')).sort(), ['peer-ca.crt', 'peer.crt', 'peer.key'])
+  t.same(readdirSync(join(out, 'server')).sort(), ['server-ca.crt', 'server.crt', 'server.key'])
+  t.same(readdirSync(join(out, 'operator')).sort(), ['etcd-client-ca.crt', 'etcd-client.crt', 'etcd-client.key'])
+
+  // ./certs (the README's output directory) is ignored, and no key or
+  // certificate file is tracked. Outside a git checkout (a tarball), the
+  // .gitignore line is all there is to check.
+  const inGit = await run('git', ['rev-parse', '--is-inside-work-tree'], { cwd: ROOT }).then(() => true, () => false)
+  if (!inGit) {
+    t.ok(readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').includes('certs/'), '.gitignore keeps certs/ out')
+    return
+  }
+  const ignored = await run('git', ['check-ignore', '--no-index', 'certs/peer/peer.key', 'certs/ca/ca.key'], { cwd: ROOT }).then(r => r.stdout, () => '')
+  t.same(ignored.trim().split('\n'), ['certs/peer/peer.key', 'certs/ca/ca.key'], '.gitignore keeps certs/ out')
+  const tracked = (await run('git', ['ls-files'], { cwd: ROOT })).stdout.split('\n')
+  t.same(tracked.filter(f => /(^|\/)certs\/|\.(key|pem|crt|csr|srl)$/.test(f)), [], 'no generated certificate or key is committed')
+})

@@ -162,3 +162,110 @@ t.test('logs never carry secrets: credentials and related Secret data', async t 
   t.notMatch(log, /wrong-token-guess/, 'nor a wrong guess')
   t.notMatch(log, new RegExp(secretData.slice(0, 40)), 'nor the Secret data')
 })
+
+t.test('item 14: during a rotation the previous bearer token is accepted too, while its file exists', async t => {
+  let clock = 0
+  const current = secretFile('rotation-token', 'new-token\n')
+  const previousPath = join(dir, 'rotation-previous-token') // not there yet
+  const changed: string[] = []
+  const previous = new WatchedFile(previousPath, 5000, () => clock, { optional: true, onChange: path => changed.push(path) })
+  const credentials = { bearerToken: new WatchedFile(current, 5000, () => clock), previousBearerToken: previous }
+  const app = buildApp({ membership: healthy, now: () => NOW, credentials })
+  t.teardown(() => app.close())
+  const sync = async (token: string) => (await app.inject({ method: 'POST', url: '/sync', payload: syncRequest(), headers: { authorization: `Bearer ${token}` } })).statusCode
+  t.equal(await sync('new-token'), 200, 'the current token')
+  t.equal(await sync('old-token'), 401, 'no previous file: nothing else')
+  t.equal(await sync(''), 401, 'an empty previous secret matches nothing')
+
+  // The operator adds the previous token next to the new one.
+  writeFileSync(previousPath, 'old-token\n')
+  clock += 5000
+  t.equal(await sync('old-token'), 200, 'the previous token, once its file is there')
+  t.equal(await sync('new-token'), 200, 'and the new one still')
+  t.equal(await sync('older-token'), 401, 'nothing else')
+  t.same(changed, [previousPath], 'the change is reported (for a log line, without the content)')
+
+  // Metacontroller restarted; the operator removes the previous key.
+  rmSync(previousPath)
+  clock += 5000
+  t.equal(await sync('old-token'), 401, 'the retired token, once its file is gone')
+  t.equal(await sync('new-token'), 200)
+  t.same(changed, [previousPath, previousPath])
+  t.throws(() => new WatchedFile(join(dir, 'missing-current')), /ENOENT/, 'the current token\'s file must still be there at start-up')
+})
+
+t.test('item 14: the previous basic auth (username and password files) is accepted too, while present', async t => {
+  let clock = 0
+  const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`
+  const previousUser = join(dir, 'previous-username')
+  const previousPassword = join(dir, 'previous-password')
+  writeFileSync(previousUser, 'metacontroller\n')
+  writeFileSync(previousPassword, 'old-pa55\n')
+  const watched = (path: string, optional = false) => new WatchedFile(path, 5000, () => clock, { optional })
+  const credentials = {
+    basicAuth: new BasicAuthFiles(watched(secretFile('current-username', 'metacontroller\n')), watched(secretFile('current-password', 'new-pa55\n'))),
+    previousBasicAuth: new BasicAuthFiles(watched(previousUser, true), watched(previousPassword, true)),
+  }
+  t.ok(isAuthorized(credentials, basic('metacontroller', 'new-pa55')), 'the new password')
+  t.ok(isAuthorized(credentials, basic('metacontroller', 'old-pa55')), 'the previous one')
+  t.notOk(isAuthorized(credentials, basic('metacontroller', 'other')), 'nothing else')
+  t.notOk(isAuthorized(credentials, 'Bearer old-pa55'), 'no other scheme')
+  rmSync(previousPassword)
+  clock += 5000
+  t.notOk(isAuthorized(credentials, basic('metacontroller', 'old-pa55')), 'half a previous credential matches nothing')
+  t.notOk(isAuthorized(credentials, basic('metacontroller', '')), 'nor an empty password')
+  t.ok(isAuthorized(credentials, basic('metacontroller', 'new-pa55')))
+  t.ok(isAuthorized({ previousBearerToken: new WatchedFile(secretFile('lonely', 'x')) }, undefined), 'a previous token alone configures no auth (readConfig refuses it)')
+})
+
+t.test('item 14: configuration of the previous credentials', async t => {
+  t.match(readConfig({ HOOK_BEARER_TOKEN_FILE: '/t', HOOK_BEARER_TOKEN_PREVIOUS_FILE: '/t-old' }), { bearerTokenFile: '/t', previousBearerTokenFile: '/t-old' })
+  t.match(readConfig({ HOOK_BASIC_AUTH_USERNAME_FILE: '/u', HOOK_BASIC_AUTH_PASSWORD_FILE: '/p', HOOK_BASIC_AUTH_PREVIOUS_USERNAME_FILE: '/pu', HOOK_BASIC_AUTH_PREVIOUS_PASSWORD_FILE: '/pp' }),
+    { basicAuthFiles: { usernameFile: '/u', passwordFile: '/p' }, previousBasicAuthFiles: { usernameFile: '/pu', passwordFile: '/pp' } })
+  t.match(readConfig({ HOOK_BASIC_AUTH_FILE: '/a', HOOK_BASIC_AUTH_PREVIOUS_FILE: '/a-old' }), { basicAuthFile: '/a', previousBasicAuthFile: '/a-old' })
+  t.match(readConfig({}), { previousBearerTokenFile: undefined, previousBasicAuthFile: undefined, previousBasicAuthFiles: undefined })
+  t.throws(() => readConfig({ HOOK_BEARER_TOKEN_PREVIOUS_FILE: '/t-old' }), /HOOK_BEARER_TOKEN_PREVIOUS_FILE needs HOOK_BEARER_TOKEN_FILE/)
+  t.throws(() => readConfig({ HOOK_BASIC_AUTH_PREVIOUS_FILE: '/a-old' }), /HOOK_BASIC_AUTH_PREVIOUS_\* needs HOOK_BASIC_AUTH_FILE or/)
+  t.throws(() => readConfig({ HOOK_BASIC_AUTH_FILE: '/a', HOOK_BASIC_AUTH_PREVIOUS_USERNAME_FILE: '/pu' }), /HOOK_BASIC_AUTH_PREVIOUS_USERNAME_FILE needs HOOK_BASIC_AUTH_PREVIOUS_PASSWORD_FILE/)
+})
+
+t.test('item 15: a probe server on its own port answers the kubelet without credentials or certificate, and serves nothing else', async t => {
+  const { Health, buildProbeApp } = await import('../hooks/server/probes.js')
+  const health = new Health()
+  const token = new WatchedFile(secretFile('probe-token', 'probe-token'))
+  const certs = join(dir, 'probe-certs')
+  const { execFileSync } = await import('node:child_process')
+  execFileSync('bash', [new URL('../scripts/make-tls-certs.sh', import.meta.url).pathname, 'hook', 'default', certs], { stdio: 'ignore' })
+  const { readFileSync } = await import('node:fs')
+  const read = (p: string) => readFileSync(join(certs, p), 'utf8')
+  // The hook as the chart runs it with requireClientCert: HTTPS, client CA, token.
+  const app = buildApp({ membership: healthy, now: () => NOW, credentials: { bearerToken: token }, health, https: { cert: read('server/server.crt'), key: read('server/server.key'), ca: read('ca/ca.crt') } })
+  const probes = buildProbeApp(health)
+  t.teardown(async () => { await probes.close() })
+  await probes.listen({ port: 0, host: '127.0.0.1' })
+  const port = (probes.server.address() as { port: number }).port
+  const get = async (path: string, method = 'GET') => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, ...(method === 'POST' ? { body: JSON.stringify(syncRequest()), headers: { 'content-type': 'application/json', 'authorization': 'Bearer probe-token' } } : {}) })
+    return { status: res.status, body: await res.json() as Record<string, unknown> }
+  }
+  t.same(await get('/healthz'), { status: 200, body: { ok: true } }, 'liveness over plain HTTP, no certificate, no token')
+  t.same(await get('/readyz'), { status: 200, body: { ok: true } }, 'readiness too')
+  const sync = await get('/sync', 'POST')
+  t.equal(sync.status, 404, '/sync is not served here, even with the token')
+  t.same(Object.keys(sync.body).sort(), ['error', 'message'])
+  t.equal((await get('/metrics')).status, 404, 'nor /metrics')
+  t.equal((await get('/customize', 'POST')).status, 404, 'nor /customize')
+  await app.close()
+  const closing = await get('/readyz')
+  t.equal(closing.status, 503, 'readiness follows the hook: 503 once it shuts down')
+  t.same(Object.keys(closing.body).sort(), ['error', 'message'])
+  t.equal((await get('/healthz')).status, 200, 'liveness does not')
+})
+
+t.test('item 15: HOOK_PROBE_PORT configuration', async t => {
+  t.equal(readConfig({}).probePort, undefined, 'unset: no probe server')
+  t.equal(readConfig({ HOOK_PROBE_PORT: '' }).probePort, undefined, 'empty: unset')
+  t.equal(readConfig({ HOOK_PROBE_PORT: '8081' }).probePort, 8081)
+  t.throws(() => readConfig({ HOOK_PROBE_PORT: '8080' }), /HOOK_PROBE_PORT=8080: want a port other than PORT \(8080\)/)
+  t.throws(() => readConfig({ HOOK_PROBE_PORT: '0' }), /HOOK_PROBE_PORT=0: want a whole number from 1 to 65535/)
+})

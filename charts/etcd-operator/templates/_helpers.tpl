@@ -47,6 +47,15 @@ app.kubernetes.io/part-of: etcd-operator
 {{- if .Values.security.tlsSecret }}https{{ else }}http{{ end }}
 {{- end }}
 
+{{/*
+The port the kubelet probes: the hook's own when it serves plain HTTP, else
+the plain-HTTP probe port (HOOK_PROBE_PORT), which needs no client
+certificate.
+*/}}
+{{- define "etcd-operator.probePort" -}}
+{{- if .Values.security.tlsSecret }}probes{{ else }}http{{ end }}
+{{- end }}
+
 {{/* The Service port: 443 for HTTPS unless set otherwise. */}}
 {{- define "etcd-operator.servicePort" -}}
 {{- if and .Values.security.tlsSecret (eq (int .Values.service.port) 80) }}443{{ else }}{{ int .Values.service.port }}{{ end }}

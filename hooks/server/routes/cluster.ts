@@ -6,7 +6,7 @@ import { SyncRequestSchema, SyncResponseSchema, type SyncRequest } from '../../a
 import { problemsOf } from '../../api/validate.js'
 import { syncCluster } from '../../cluster/sync.js'
 import type { MembershipClient } from '../../etcd/types.js'
-import { ErrorSchema } from '../errors.js'
+import { ErrorSchema, errorBody } from '../errors.js'
 import type { HookMetrics } from '../metrics.js'
 
 export interface ClusterRouteOptions {
@@ -32,7 +32,7 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
     const sync = request.body as SyncRequest
     const problems = problemsOf(sync.parent)
     if (problems.length > 0) {
-      return reply.code(422).send({ error: 'Unprocessable Entity', message: problems.join('; ') })
+      return reply.code(422).send(errorBody(422, problems.join('; ')))
     }
     // The cluster on every line; a child logger per sync costs more than
     // the planning of a steady cluster.
