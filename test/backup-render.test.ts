@@ -5,10 +5,11 @@
 import t from 'tap'
 import type { ClusterSpec } from '../hooks/api/cluster.js'
 import type { KubeObject } from '../hooks/api/kube.js'
+import { relatedResources } from '../hooks/cluster/customize.js'
 import { plan } from '../hooks/cluster/plan.js'
 import type { Observation } from '../hooks/etcd/types.js'
 import { NAME, NOW, members, memberId, syncRequest, type RequestFixture } from './helpers/fixtures.js'
-import { child, childrenOfKind } from './helpers/inspect.js'
+import { child, childrenOfKind, conditionOf } from './helpers/inspect.js'
 import { validateKubeObject } from './helpers/kube-schema.js'
 
 const ready = (...ordinals: number[]) => ordinals.map(ordinal => ({ ordinal }))
@@ -82,4 +83,65 @@ t.test('the snapshot is taken with the etcdctl of the version the cluster runs',
   // Mid-upgrade: the oldest version's etcdctl.
   const rolling = steady({ version: '3.5.33', backup: s3 }, [{ ordinal: 0, image: 'quay.io/coreos/etcd:v3.4.23' }, ...ready(1, 2)])
   t.equal(podSpecOf(child(rolling.response, 'CronJob', `${NAME}-backup`)).initContainers[0]?.image, 'quay.io/coreos/etcd:v3.4.23')
+})
+
+const job = (name: string, started: string, outcome: 'succeeded' | 'failed' | 'running', annotations: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: { name, namespace: 'default', creationTimestamp: started, labels: { 'app': 'etcd', 'etcd_cluster': NAME, 'app.kubernetes.io/component': 'backup', 'batch.kubernetes.io/job-name': name }, annotations },
+  status: {
+    startTime: started,
+    ...(outcome === 'succeeded' ? { completionTime: started.replace(':00Z', ':42Z'), conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: started.replace(':00Z', ':42Z') }] } : {}),
+    ...(outcome === 'failed' ? { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: started.replace(':00Z', ':30Z') }] } : {}),
+  },
+})
+const recorded = (revision: number) => ({
+  'etcd.database.coreos.com/backup-object': `s3://etcd-backups/prod/${NAME}-r${revision}.db`,
+  'etcd.database.coreos.com/backup-revision': String(revision),
+  'etcd.database.coreos.com/backup-size': '20480',
+  'etcd.database.coreos.com/backup-sha256': 'a'.repeat(64),
+})
+const withJobs = (jobs: KubeObject[], status?: RequestFixture['status']) => {
+  const request = syncRequest({ spec: { backup: s3 }, pods: ready(0, 1, 2), ...(status !== undefined ? { status } : {}) })
+  request.related = { 'Job.batch/v1': Object.fromEntries(jobs.map(j => [j.metadata.name, j])) }
+  return plan(request, healthy, NOW)
+}
+
+t.test('the customize hook asks for the backup Jobs (the CronJob owns them) and the operator Secret', async t => {
+  t.same(relatedResources({ metadata: { name: NAME, namespace: 'prod' }, spec: { backup: s3, TLS: { static: { operatorSecret: 'op' } } } }), [
+    { apiVersion: 'v1', resource: 'secrets', namespace: 'prod', names: ['op'] },
+    { apiVersion: 'batch/v1', resource: 'jobs', namespace: 'prod', labelSelector: { matchLabels: { 'app': 'etcd', 'etcd_cluster': NAME, 'app.kubernetes.io/component': 'backup' } } },
+  ])
+  t.same(relatedResources({ metadata: { name: NAME }, spec: {} }), [], 'nothing without TLS or backups')
+  // The Jobs the CronJob makes carry the labels the customize hook selects.
+  const template = (child(steady({ backup: s3 }).response, 'CronJob', `${NAME}-backup`).spec as { jobTemplate: { metadata: { labels: Record<string, string> } } }).jobTemplate
+  t.match(template.metadata.labels, { 'app': 'etcd', 'etcd_cluster': NAME, 'app.kubernetes.io/component': 'backup' })
+})
+
+t.test('status.backup: the last success with what the runner recorded, failures in a row, BackupHealthy', async t => {
+  const p = withJobs([
+    job(`${NAME}-backup-1`, '2026-11-26T08:00:00Z', 'succeeded', recorded(100)),
+    job(`${NAME}-backup-2`, '2026-11-26T08:30:00Z', 'succeeded', recorded(180)),
+    job(`${NAME}-backup-3`, '2026-11-26T09:00:00Z', 'failed'),
+    job(`${NAME}-backup-4`, '2026-11-26T09:30:00Z', 'running'),
+  ])
+  t.same(p.response.status.backup, {
+    failuresInARow: 1,
+    lastSuccess: { time: '2026-11-26T08:30:42Z', object: `s3://etcd-backups/prod/${NAME}-r180.db`, revision: 180, size: 20480, sha256: 'a'.repeat(64) },
+    lastFailure: { time: '2026-11-26T09:00:30Z', reason: 'BackoffLimitExceeded: Job has reached the specified backoff limit' },
+  })
+  t.match(conditionOf(p.response, 'BackupHealthy'), { status: 'True', reason: 'BackupSucceeded' })
+  // Three failures in a row (the threshold): BackupHealthy False.
+  const failing = withJobs([
+    job(`${NAME}-backup-2`, '2026-11-26T08:30:00Z', 'succeeded', recorded(180)),
+    ...['08:45', '09:00', '09:15'].map((at, i) => job(`${NAME}-backup-${i + 3}`, `2026-11-26T${at}:00Z`, 'failed')),
+  ])
+  t.match(conditionOf(failing.response, 'BackupHealthy'), { status: 'False', reason: 'BackupsFailing', message: /3 backups failed in a row/ })
+  // The Jobs aged out of the history: the status an earlier sync wrote is kept.
+  const aged = withJobs([], p.response.status)
+  t.same(aged.response.status.backup?.lastSuccess, p.response.status.backup?.lastSuccess, 'the last success is not lost')
+  // A success with no details recorded (its PATCH failed) still counts.
+  const bare = withJobs([job(`${NAME}-backup-7`, '2026-11-26T09:40:00Z', 'succeeded')])
+  t.match(bare.response.status.backup?.lastSuccess, { time: '2026-11-26T09:40:42Z', object: /no details recorded/ })
+  t.equal(bare.response.status.backup?.failuresInARow, 0)
 })

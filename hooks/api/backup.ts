@@ -5,6 +5,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConditionSchema, ObjectMetaSchema } from './kube.js'
 
+// The runner records a backup's result on its own Job under these
+// annotations (object, revision, size, sha256, etcd-version); the hook
+// reads them back from the Job Metacontroller shows it.
+export const BACKUP_ANNOTATION_PREFIX = 'etcd.database.coreos.com/backup-'
+
 const SecretName = (description: string) => Type.String({ minLength: 1, description })
 
 // An S3 (or S3-compatible) store, CoreOS's fields.

@@ -6,7 +6,7 @@
 // Field names follow the CoreOS etcd-operator (including `TLS`,
 // `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
 import { Type, type Static } from '@sinclair/typebox'
-import { BackupPolicySchema } from './backup.js'
+import { BackupPolicySchema, BackupStatusSchema } from './backup.js'
 import { ConditionSchema, ObjectMetaSchema, Opaque, StringMap, type KubeObject } from './kube.js'
 import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchema, syncResponseSchema } from './metacontroller.js'
 
@@ -102,6 +102,7 @@ export const ClusterStatusSchema = Type.Object({
   clusterID: Type.Optional(Type.String()),
   leader: Type.Optional(Type.String()),
   learners: Type.Optional(Type.Array(Type.String())),
+  backup: Type.Optional(BackupStatusSchema),
   highestOrdinal: Type.Optional(Type.Integer({ minimum: 0, description: 'The highest member ordinal this cluster has used: new members take higher ones, so no name (or volume) is ever reused.' })),
   lastAction: Type.Optional(Type.String()),
   observedGeneration: Type.Optional(Type.Integer()),

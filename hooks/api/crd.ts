@@ -187,6 +187,7 @@ export function buildCrd (): JsonSchema {
           { name: 'Phase', type: 'string', description: 'Creating, Running or Failed.', jsonPath: '.status.phase' },
           { name: 'Members', type: 'integer', priority: 1, description: 'Members in etcd (voters and learners).', jsonPath: '.status.size' },
           { name: 'Leader', type: 'string', priority: 1, description: 'Member that leads.', jsonPath: '.status.leader' },
+          { name: 'Last Backup', type: 'date', description: 'When the last scheduled backup succeeded.', jsonPath: '.status.backup.lastSuccess.time' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
         ],
         schema: { openAPIV3Schema: openAPIV3Schema() },

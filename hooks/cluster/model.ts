@@ -4,6 +4,7 @@
 import type { BackupPolicy } from '../api/backup.js'
 import type { ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
 import type { KubeObject } from '../api/kube.js'
+import type { ObservedBackupJob } from './observe/backup-jobs.js'
 
 export const CLIENT_PORT = 2379
 export const PEER_PORT = 2380
@@ -82,6 +83,8 @@ export interface Cluster {
   // calls with finalizing: true).
   deleting: boolean
   settings: HookSettings
+  // The backup CronJob's Jobs (from `related`), oldest first.
+  backupJobs: ObservedBackupJob[]
 }
 
 // A member pod a rule asks for; render/pod.ts makes the object.

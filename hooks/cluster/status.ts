@@ -9,6 +9,7 @@ import { condition, withTransitionTime } from '../kube/conditions.js'
 import { CLIENT_PORT, type Cluster, type ObservedPod } from './model.js'
 import { clientScheme, clientServiceName, loadBalancerServiceName, ordinalOf } from './names.js'
 import { highestOrdinal, type Membership } from './observe/membership.js'
+import { backupCondition, backupStatus } from './backup-status.js'
 import type { Step } from './rules/step.js'
 
 const RECOVERY_RULES = new Set<Step['rule']>([
@@ -47,11 +48,14 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const available = membership?.leaderId !== undefined
   const versions = runningVersions(membership, memberPods)
   const stamp = now.toISOString()
+  const backup = backupStatus(cluster)
+  const backupHealthy = backupCondition(cluster, backup)
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
   const status: ClusterStatus = {
     phase: phase(cluster, available, step),
     controlPaused: spec.paused,
-    conditions: conditions(cluster, observation, membership, step, facts).map(c => withTransitionTime(c, previous.conditions, stamp)),
+    conditions: [...conditions(cluster, observation, membership, step, facts), ...(backupHealthy !== undefined ? [backupHealthy] : [])]
+      .map(c => withTransitionTime(c, previous.conditions, stamp)),
     size: membership === undefined ? memberPods.length : membership.slots.length + membership.foreign.length,
     members: {
       ready: memberPods.filter(p => p.ready).map(p => p.name),
@@ -70,6 +74,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   if (step.waitingFor !== undefined) status.reason = `waiting for ${step.waitingFor}`
   const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
   if (clusterID !== undefined) status.clusterID = clusterID
+  if (backup !== undefined) status.backup = backup
   if (membership?.clusterVersion !== undefined) status.clusterVersion = membership.clusterVersion
   const leader = leaderName(membership)
   if (leader !== undefined) status.leader = leader

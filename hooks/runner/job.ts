@@ -8,7 +8,9 @@ import { join } from 'node:path'
 import { RunnerError, describe, errorCode, oneLine } from './errors.js'
 import type { JobTarget } from './options.js'
 
-export const ANNOTATION_PREFIX = 'etcd.database.coreos.com/backup-'
+// Shared with the hook, which reads them back (hooks/api/backup.ts).
+export { BACKUP_ANNOTATION_PREFIX as ANNOTATION_PREFIX } from '../api/backup.js'
+import { BACKUP_ANNOTATION_PREFIX as ANNOTATION_PREFIX } from '../api/backup.js'
 
 export interface BackupRecord {
   object: string

@@ -4,6 +4,7 @@ import type { SyncRequest } from '../../api/cluster.js'
 import { childrenOfKind } from '../../kube/objects.js'
 import { DEFAULT_SETTINGS, type Cluster, type HookSettings } from '../model.js'
 import { ordinalOf } from '../names.js'
+import { readBackupJobs } from './backup-jobs.js'
 import { observePod } from './pods.js'
 import { resolveSpec } from './spec.js'
 
@@ -24,6 +25,7 @@ export function readCluster (request: SyncRequest, settings: HookSettings = DEFA
     token: `${name}-${parent.metadata.uid ?? namespace}`,
     deleting: parent.metadata.deletionTimestamp !== undefined || request.finalizing === true,
     settings,
+    backupJobs: readBackupJobs(request, name, namespace),
   }
   for (const pod of childrenOfKind(request.children, 'Pod.v1').values()) {
     const ordinal = ordinalOf(cluster, pod.metadata.name)

@@ -17,6 +17,11 @@ export function backupJobLabels (cluster: Cluster): Record<string, string> {
   return Object.assign(clusterLabels(cluster), { 'app.kubernetes.io/component': 'backup' })
 }
 
+// The part of those labels that selects them.
+export function backupJobSelector (cluster: string): Record<string, string> {
+  return { 'app': 'etcd', 'etcd_cluster': cluster, 'app.kubernetes.io/component': 'backup' }
+}
+
 export function templateBackupChildren (cluster: Cluster, etcdImage: string): KubeObject[] {
   const backup = cluster.spec.backup
   if (backup === undefined) return []

@@ -4,6 +4,7 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import { Type } from '@sinclair/typebox'
 import { SyncRequestSchema, SyncResponseSchema, type SyncRequest } from '../../api/cluster.js'
 import { problemsOf } from '../../api/validate.js'
+import { relatedResources } from '../../cluster/customize.js'
 import { syncCluster } from '../../cluster/sync.js'
 import type { MembershipClient } from '../../etcd/types.js'
 import { ErrorSchema, errorBody } from '../errors.js'
@@ -63,15 +64,7 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
   // Metacontroller's customize hook: ask for the operator Secret, so that
   // it arrives with every sync in `related` and the hook never needs to read
   // the Kubernetes API itself.
-  app.post('/customize', { schema: { body: CustomizeRequestSchema } }, request => {
-    const { parent } = request.body
-    const secret = parent.spec.TLS?.static?.operatorSecret
-    return {
-      relatedResources: secret === undefined
-        ? []
-        : [{ apiVersion: 'v1', resource: 'secrets', namespace: parent.metadata.namespace ?? 'default', names: [secret] }],
-    }
-  })
+  app.post('/customize', { schema: { body: CustomizeRequestSchema } }, request => ({ relatedResources: relatedResources(request.body.parent) }))
 
   done()
 }
@@ -83,6 +76,7 @@ const CustomizeRequestSchema = Type.Object({
       TLS: Type.Optional(Type.Object({
         static: Type.Optional(Type.Object({ operatorSecret: Type.Optional(Type.String()) })),
       })),
+      backup: Type.Optional(Type.Unknown()),
     }),
   }),
 })

@@ -1,0 +1,55 @@
+// What the scheduled backups did, from the CronJob's Jobs and what their
+// runners recorded on them. Jobs age out of the CronJob's history: what an
+// earlier sync learned (the last success) is kept, never lost.
+import type { BackupStatus } from '../api/backup.js'
+import type { Condition } from '../api/kube.js'
+import { condition } from '../kube/conditions.js'
+import type { Cluster } from './model.js'
+import type { ObservedBackupJob } from './observe/backup-jobs.js'
+
+export function backupStatus (cluster: Cluster): BackupStatus | undefined {
+  if (cluster.spec.backup === undefined) return undefined
+  const previous = cluster.previous.backup
+  const jobs = cluster.backupJobs
+  const success = jobs.filter(j => j.outcome === 'succeeded').at(-1)
+  const failure = jobs.filter(j => j.outcome === 'failed').at(-1)
+  const status: BackupStatus = { failuresInARow: failuresInARow(jobs, previous?.failuresInARow ?? 0) }
+  const lastSuccess = success !== undefined ? successOf(success) : previous?.lastSuccess
+  if (lastSuccess !== undefined) status.lastSuccess = lastSuccess
+  const lastFailure = failure !== undefined ? { time: failure.finishedAt ?? failure.startedAt ?? '', reason: failure.failure ?? 'the backup Job failed' } : previous?.lastFailure
+  if (lastFailure !== undefined) status.lastFailure = lastFailure
+  return status
+}
+
+// BackupHealthy: False after failureThreshold failed runs in a row, True
+// again after a success.
+export function backupCondition (cluster: Cluster, status: BackupStatus | undefined): Condition | undefined {
+  const backup = cluster.spec.backup
+  if (backup === undefined || status === undefined) return undefined
+  const failures = status.failuresInARow ?? 0
+  if (failures >= backup.failureThreshold) {
+    return condition('BackupHealthy', false, { reason: 'BackupsFailing', message: `${failures} backups failed in a row; the last: ${status.lastFailure?.reason ?? 'unknown'}` })
+  }
+  return status.lastSuccess === undefined
+    ? condition('BackupHealthy', true, { reason: 'NoBackupYet', message: `schedule ${backup.schedule}; no backup has finished yet` })
+    : condition('BackupHealthy', true, { reason: 'BackupSucceeded', message: `last backup ${status.lastSuccess.object} at ${status.lastSuccess.time}` })
+}
+
+// Failed runs since the newest success among the Jobs shown; with no
+// success among them, added to the count an earlier sync made (a failed
+// Job an earlier sync counted is still among them while the history keeps
+// it, so only the newer ones count again).
+function failuresInARow (jobs: ObservedBackupJob[], before: number): number {
+  const finished = jobs.filter(j => j.outcome !== 'running')
+  const lastSuccess = finished.map(j => j.outcome).lastIndexOf('succeeded')
+  if (lastSuccess >= 0) return finished.length - 1 - lastSuccess
+  return Math.max(before, finished.length)
+}
+
+function successOf (job: ObservedBackupJob): NonNullable<BackupStatus['lastSuccess']> {
+  const success: NonNullable<BackupStatus['lastSuccess']> = { time: job.finishedAt ?? job.startedAt ?? '', object: job.object ?? `job ${job.name} (no details recorded)` }
+  if (job.revision !== undefined) success.revision = job.revision
+  if (job.size !== undefined) success.size = job.size
+  if (job.sha256 !== undefined) success.sha256 = job.sha256
+  return success
+}

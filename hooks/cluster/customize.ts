@@ -1,0 +1,31 @@
+// Metacontroller's customize hook for EtcdClusters: which objects that are
+// no children of ours each sync should bring along in `related`. Pure.
+import { backupJobSelector } from './render/backup.js'
+
+export interface CustomizeParent {
+  metadata: { name: string, namespace?: string | undefined }
+  spec: { TLS?: { static?: { operatorSecret?: string | undefined } | undefined } | undefined, backup?: unknown }
+}
+
+export interface RelatedResource {
+  apiVersion: string
+  resource: string
+  namespace: string
+  names?: string[]
+  labelSelector?: { matchLabels: Record<string, string> }
+}
+
+export function relatedResources (parent: CustomizeParent): RelatedResource[] {
+  const namespace = parent.metadata.namespace ?? 'default'
+  const secret = parent.spec.TLS?.static?.operatorSecret
+  return [
+    // The hook's etcd client certificate: the hook never reads the
+    // Kubernetes API itself.
+    ...(secret !== undefined ? [{ apiVersion: 'v1', resource: 'secrets', namespace, names: [secret] }] : []),
+    // The backup CronJob's Jobs (the CronJob owns them, so they are no
+    // children): their outcome is the cluster's backup status.
+    ...(parent.spec.backup !== undefined
+      ? [{ apiVersion: 'batch/v1', resource: 'jobs', namespace, labelSelector: { matchLabels: backupJobSelector(parent.metadata.name) } }]
+      : []),
+  ]
+}
