@@ -3,12 +3,11 @@
 // own whose hosts file carries the cluster DNS, so it reaches members by
 // their DNS names.
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 import type { Network, Netns } from './network.js'
-import { cleanEnv, run, sleep, tail } from './util.js'
+import { cleanEnv, run, sleep, tail, tcpOpens } from './util.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 export const SERVER_SOURCE = path.join(ROOT, 'hooks', 'server', 'main.ts')
@@ -107,18 +106,7 @@ export class HookServer {
   }
 
   private listening (): Promise<boolean> {
-    return new Promise(resolve => {
-      const s = net.connect({ host: this.ip!, port: HOOK_PORT, timeout: 1000 })
-      s.on('connect', () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.on('timeout', () => {
-        s.destroy()
-        resolve(false)
-      })
-      s.on('error', () => resolve(false))
-    })
+    return tcpOpens(this.ip!, HOOK_PORT, 1000)
   }
 
   // Kills the server (SIGKILL by default: no graceful shutdown).

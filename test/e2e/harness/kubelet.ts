@@ -29,12 +29,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import http from 'node:http'
-import net from 'node:net'
 import { createHash } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import { Store, POD, PVC, SECRET, type Obj, type WatchEvent } from './store.js'
 import type { Network, Netns } from './network.js'
-import { cleanEnv, deepEqual, sleep } from './util.js'
+import { cleanEnv, deepEqual, sleep, tcpOpens } from './util.js'
 
 const PERIOD_CAP_S = 1
 const INITIAL_DELAY_CAP_S = 2
@@ -599,18 +598,7 @@ export class Kubelet {
         if (!port) return false
         const host = probe.tcpSocket.host ?? ip
         await this.network.assertRoute(host)
-        return await new Promise<boolean>(resolve => {
-          const s = net.connect({ host, port, timeout: timeoutMs })
-          s.on('connect', () => {
-            s.destroy()
-            resolve(true)
-          })
-          s.on('timeout', () => {
-            s.destroy()
-            resolve(false)
-          })
-          s.on('error', () => resolve(false))
-        })
+        return await tcpOpens(host, port, timeoutMs)
       }
       if (probe.exec) {
         const [cmd, ...args] = probe.exec.command ?? []

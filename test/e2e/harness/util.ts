@@ -1,6 +1,7 @@
 // Small helpers shared by the end-to-end harness: waiting, running commands
 // with a bound, and comparing JSON values.
 import { spawn, execFileSync } from 'node:child_process'
+import net from 'node:net'
 
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
@@ -153,4 +154,21 @@ export const seconds = (ms: number) => Math.round(ms / 100) / 10
 export function tail (text: string, lines: number): string {
   const all = text.split('\n')
   return all.slice(Math.max(0, all.length - lines)).join('\n')
+}
+
+// Whether a TCP connection to host:port opens within timeoutMs (the caller
+// has checked that the address is one of ours).
+export function tcpOpens (host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const s = net.connect({ host, port, timeout: timeoutMs })
+    s.on('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.on('timeout', () => {
+      s.destroy()
+      resolve(false)
+    })
+    s.on('error', () => resolve(false))
+  })
 }

@@ -544,35 +544,47 @@ export const formatRecord = formatSync
 
 // Polls every member's status and records who leads when, and the longest
 // stretch during which no member claimed leadership.
-export class LeaderMonitor {
-  readonly timeline: Array<{ atMs: number, leader: string | undefined }> = []
-  private lastLeaderAt = Date.now()
-  maxGapMs = 0
+// Calls poll() every intervalMs until stopped (the first call once the
+// subclass is constructed).
+abstract class Poller {
   private stopped = false
-  private done: Promise<void>
+  private readonly done: Promise<void>
 
   constructor (
-    private readonly cluster: Cluster,
+    protected readonly cluster: Cluster,
     private readonly intervalMs: number,
   ) {
-    this.done = this.loop()
+    this.done = Promise.resolve().then(() => this.loop())
   }
+
+  protected abstract poll (): Promise<void>
 
   private async loop (): Promise<void> {
     while (!this.stopped) {
       const t0 = Date.now()
-      const leader = await this.cluster.leader()
-      const now = Date.now()
-      const prev = this.timeline[this.timeline.length - 1]
-      if (!prev || prev.leader !== leader) this.timeline.push({ atMs: now, leader })
-      if (leader) {
-        this.maxGapMs = Math.max(this.maxGapMs, now - this.lastLeaderAt)
-        this.lastLeaderAt = now
-      } else {
-        this.maxGapMs = Math.max(this.maxGapMs, now - this.lastLeaderAt)
-      }
+      await this.poll()
       await sleep(Math.max(0, this.intervalMs - (Date.now() - t0)))
     }
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    await this.done
+  }
+}
+
+export class LeaderMonitor extends Poller {
+  readonly timeline: Array<{ atMs: number, leader: string | undefined }> = []
+  private lastLeaderAt = Date.now()
+  maxGapMs = 0
+
+  protected async poll (): Promise<void> {
+    const leader = await this.cluster.leader()
+    const now = Date.now()
+    const prev = this.timeline[this.timeline.length - 1]
+    if (!prev || prev.leader !== leader) this.timeline.push({ atMs: now, leader })
+    this.maxGapMs = Math.max(this.maxGapMs, now - this.lastLeaderAt)
+    if (leader) this.lastLeaderAt = now
   }
 
   leaderAt (ms: number): string | undefined {
@@ -583,16 +595,11 @@ export class LeaderMonitor {
     }
     return cur
   }
-
-  async stop (): Promise<void> {
-    this.stopped = true
-    await this.done
-  }
 }
 
 // Polls etcd's member list and records every change of it: how many
 // voters and learners, and the fewest voters / most members ever seen.
-export class MembershipMonitor {
+export class MembershipMonitor extends Poller {
   readonly timeline: Array<{ atMs: number, voters: string[], learners: string[] }> = []
   minVoters = Infinity
   maxMembers = 0
@@ -601,41 +608,27 @@ export class MembershipMonitor {
   // sent there gets "rpc not supported for learner"), and which pods.
   learnerRoutes = 0
   readonly learnersRouted = new Set<string>()
-  private stopped = false
-  private readonly done: Promise<void>
 
-  constructor (
-    private readonly cluster: Cluster,
-    private readonly intervalMs: number,
-  ) {
-    this.done = this.loop()
-  }
-
-  private async loop (): Promise<void> {
-    while (!this.stopped) {
-      const t0 = Date.now()
-      const ml = await this.cluster.members()
-      if (ml) {
-        this.polls++
-        const label = (m: Member) => m.name || `(unstarted ${m.peerURLs.join()})`
-        const voters = ml.members.filter(m => !m.isLearner).map(label).sort()
-        const learners = ml.members.filter(m => m.isLearner).map(label).sort()
-        this.minVoters = Math.min(this.minVoters, voters.length)
-        this.maxMembers = Math.max(this.maxMembers, ml.members.length)
-        const prev = this.timeline[this.timeline.length - 1]
-        if (prev?.voters.join() !== voters.join() || prev.learners.join() !== learners.join()) this.timeline.push({ atMs: Date.now(), voters, learners })
-        const client = this.cluster.world.store.get(SERVICE, `${this.cluster.name}-client`)
-        const routed = client ? Object.values(this.cluster.world.services.routes(client)).flat() : []
-        const behind = ml.members.filter(m => m.isLearner && m.name).map(m => m.name).filter(name => {
-          const ip = this.cluster.podIP(name)
-          return ip !== undefined && routed.some(r => r.startsWith(`${ip}:`))
-        })
-        if (behind.length > 0) {
-          this.learnerRoutes++
-          for (const name of behind) this.learnersRouted.add(name)
-        }
-      }
-      await sleep(Math.max(0, this.intervalMs - (Date.now() - t0)))
+  protected async poll (): Promise<void> {
+    const ml = await this.cluster.members()
+    if (!ml) return
+    this.polls++
+    const label = (m: Member) => m.name || `(unstarted ${m.peerURLs.join()})`
+    const voters = ml.members.filter(m => !m.isLearner).map(label).sort()
+    const learners = ml.members.filter(m => m.isLearner).map(label).sort()
+    this.minVoters = Math.min(this.minVoters, voters.length)
+    this.maxMembers = Math.max(this.maxMembers, ml.members.length)
+    const prev = this.timeline[this.timeline.length - 1]
+    if (prev?.voters.join() !== voters.join() || prev.learners.join() !== learners.join()) this.timeline.push({ atMs: Date.now(), voters, learners })
+    const client = this.cluster.world.store.get(SERVICE, `${this.cluster.name}-client`)
+    const routed = client ? Object.values(this.cluster.world.services.routes(client)).flat() : []
+    const behind = ml.members.filter(m => m.isLearner && m.name).map(m => m.name).filter(name => {
+      const ip = this.cluster.podIP(name)
+      return ip !== undefined && routed.some(r => r.startsWith(`${ip}:`))
+    })
+    if (behind.length > 0) {
+      this.learnerRoutes++
+      for (const name of behind) this.learnersRouted.add(name)
     }
   }
 
@@ -644,11 +637,6 @@ export class MembershipMonitor {
     return this.timeline
       .map(e => `+${((e.atMs - sinceMs) / 1000).toFixed(1)}s ${e.voters.length} voters [${e.voters.join(', ')}]${e.learners.length ? ` + learner [${e.learners.join(', ')}]` : ''}`)
       .join('\n')
-  }
-
-  async stop (): Promise<void> {
-    this.stopped = true
-    await this.done
   }
 }
 
