@@ -3,11 +3,13 @@
 // 3.5 and 3.6, with TLS and without, to S3 and to a PVC. Each is valid
 // against the Kubernetes schemas; commands are plain binaries (no shell).
 import t from 'tap'
-import type { ClusterSpec } from '../hooks/api/cluster.js'
+import type { ClusterSpec, SyncResponse } from '../hooks/api/cluster.js'
 import type { KubeObject } from '../hooks/api/kube.js'
 import { relatedResources } from '../hooks/cluster/customize.js'
 import { plan } from '../hooks/cluster/plan.js'
-import type { Observation } from '../hooks/etcd/types.js'
+import type { MembershipClient, Observation } from '../hooks/etcd/types.js'
+import { buildApp } from '../hooks/server/app.js'
+import { readConfig } from '../hooks/server/config.js'
 import { NAME, NOW, members, memberId, syncRequest, type RequestFixture } from './helpers/fixtures.js'
 import { child, childrenOfKind, conditionOf } from './helpers/inspect.js'
 import { validateKubeObject } from './helpers/kube-schema.js'
@@ -144,4 +146,16 @@ t.test('status.backup: the last success with what the runner recorded, failures 
   const bare = withJobs([job(`${NAME}-backup-7`, '2026-11-26T09:40:00Z', 'succeeded')])
   t.match(bare.response.status.backup?.lastSuccess, { time: '2026-11-26T09:40:42Z', object: /no details recorded/ })
   t.equal(bare.response.status.backup?.failuresInARow, 0)
+})
+
+t.test('the runner image is the hook\'s own (RUNNER_IMAGE, set by the chart), through the HTTP route', async t => {
+  t.equal(readConfig({}).runnerImage, 'ghcr.io/etcd-operator/etcd-operator-hook:0.1.0')
+  t.equal(readConfig({ RUNNER_IMAGE: 'registry.example.com/etcd-operator:1.2.3' }).runnerImage, 'registry.example.com/etcd-operator:1.2.3')
+  const fake: MembershipClient = { observe: () => Promise.resolve(healthy), execute: () => Promise.reject(new Error('no write expected')) }
+  const app = buildApp({ membership: fake, now: () => NOW, settings: { runnerImage: 'registry.example.com/etcd-operator:1.2.3' } })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { backup: s3 }, pods: ready(0, 1, 2) }) })
+  t.equal(res.statusCode, 200)
+  const cronJob = res.json<SyncResponse>().children.find(c => c.kind === 'CronJob')
+  t.equal(cronJob && podSpecOf(cronJob).containers[0]?.image, 'registry.example.com/etcd-operator:1.2.3')
 })

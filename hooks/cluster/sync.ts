@@ -5,6 +5,7 @@
 import type { SyncRequest, SyncResponse } from '../api/cluster.js'
 import { EtcdError } from '../etcd/errors.js'
 import type { MembershipAction, MembershipClient, Observation } from '../etcd/types.js'
+import { DEFAULT_SETTINGS, type HookSettings } from './model.js'
 import { readCluster } from './observe/cluster.js'
 import { operatorCredentials } from './observe/credentials.js'
 import { planCluster, type Plan } from './plan.js'
@@ -33,12 +34,12 @@ export interface ClusterSync {
 }
 
 // `now` is read once etcd has answered: the plan's time is the answer's.
-export async function syncCluster (request: SyncRequest, etcd: MembershipClient, now: () => Date, timing: SyncTiming = { budgetMs: SYNC_BUDGET_MS, clock: Date.now }): Promise<ClusterSync> {
+export async function syncCluster (request: SyncRequest, etcd: MembershipClient, now: () => Date, timing: SyncTiming = { budgetMs: SYNC_BUDGET_MS, clock: Date.now }, settings: HookSettings = DEFAULT_SETTINGS): Promise<ClusterSync> {
   const deadline = timing.clock() + timing.budgetMs
   // The client certificate for members with client TLS, from `related`.
   const credentials = operatorCredentials(request)
   const tls = credentials.kind === 'ready' ? credentials.tls : undefined
-  const cluster = readCluster(request)
+  const cluster = readCluster(request, settings)
   const target = { ...observeTarget(cluster), tls }
   const observation: Observation = credentials.kind === 'problem'
     ? { reachable: false, error: credentials.message }

@@ -9,6 +9,7 @@ import { isAuthorized, type Credentials } from './auth.js'
 import { RouteTable, clientErrorHandler, errorBody } from './errors.js'
 import { HookMetrics } from './metrics.js'
 import { Health, addProbeRoutes } from './probes.js'
+import { DEFAULT_SETTINGS, type HookSettings } from '../cluster/model.js'
 import { clusterRoutes } from './routes/cluster.js'
 
 export interface AppOptions {
@@ -23,6 +24,8 @@ export interface AppOptions {
   https?: { cert: string, key: string, ca?: string | undefined } | undefined
   // Whether the app shuts down, shared with a probe server (probes.ts).
   health?: Health
+  // What the controllers are told by the hook's configuration.
+  settings?: HookSettings
 }
 
 // Probes and Prometheus need no credentials; nothing there is secret.
@@ -113,7 +116,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
 
   // One plugin per controller, each with its own paths.
-  void app.register(clusterRoutes, { membership: options.membership, now, metrics })
+  void app.register(clusterRoutes, { membership: options.membership, now, metrics, settings: options.settings ?? DEFAULT_SETTINGS })
 
   return app
 }

@@ -1,6 +1,8 @@
 // The server's settings, from its environment. Pure: `readConfig(env)`
 // returns settings or throws one error naming every bad variable (main.ts
 // prints it as one line and exits).
+import { DEFAULT_SETTINGS } from '../cluster/model.js'
+
 export interface Config {
   port: number
   // A second, plain-HTTP port serving only /healthz and /readyz: probes for
@@ -8,6 +10,8 @@ export interface Config {
   probePort?: number | undefined
   logLevel: string
   etcdRequestTimeoutMs: number
+  // The operator image, whose runner backup Jobs run (hooks/runner).
+  runnerImage: string
   tls?: { certFile: string, keyFile: string, clientCAFile?: string | undefined } | undefined
   bearerTokenFile?: string | undefined
   basicAuthFile?: string | undefined // "user:password" in one file
@@ -62,6 +66,7 @@ export function readConfig (env: Env): Config {
     probePort,
     logLevel,
     etcdRequestTimeoutMs,
+    runnerImage: setting('RUNNER_IMAGE') ?? DEFAULT_SETTINGS.runnerImage,
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, clientCAFile } : undefined,
     bearerTokenFile,
     basicAuthFile: current.file,

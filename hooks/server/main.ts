@@ -61,6 +61,7 @@ const secureContext = () => tlsFiles === undefined
 const health = new Health()
 const app = buildApp({
   membership: new EtcdGateway({ requestTimeoutMs: config.etcdRequestTimeoutMs }),
+  settings: { runnerImage: config.runnerImage },
   logger: {
     level: config.logLevel,
     // Credentials never reach the log, wherever they appear.

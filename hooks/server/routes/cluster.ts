@@ -6,6 +6,7 @@ import { SyncRequestSchema, SyncResponseSchema, type SyncRequest } from '../../a
 import { problemsOf } from '../../api/validate.js'
 import { relatedResources } from '../../cluster/customize.js'
 import { syncCluster } from '../../cluster/sync.js'
+import type { HookSettings } from '../../cluster/model.js'
 import type { MembershipClient } from '../../etcd/types.js'
 import { ErrorSchema, errorBody } from '../errors.js'
 import type { HookMetrics } from '../metrics.js'
@@ -14,10 +15,11 @@ export interface ClusterRouteOptions {
   membership: MembershipClient
   now: () => Date
   metrics: HookMetrics
+  settings: HookSettings
 }
 
 export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = (app, options, done) => {
-  const { membership, now, metrics } = options
+  const { membership, now, metrics, settings } = options
 
   app.post('/sync', {
     onResponse: (_request, reply, next) => {
@@ -39,7 +41,7 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
     // the planning of a steady cluster.
     const cluster = `${sync.parent.metadata.namespace ?? 'default'}/${sync.parent.metadata.name}`
     const log = request.log
-    const { response, plan, observeFailed, write } = await syncCluster(sync, membership, now)
+    const { response, plan, observeFailed, write } = await syncCluster(sync, membership, now, undefined, settings)
     if (observeFailed) metrics.etcdErrors.inc({ operation: 'observe' })
     if (write?.done === true) {
       const { kind, pod } = write.action
