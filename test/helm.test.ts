@@ -36,10 +36,21 @@ function only (objects: Obj[], kind: string): Obj {
   return found[0]!
 }
 
-// The sync and customize webhooks, by name: both must carry the same settings.
+// The two CompositeControllers: EtcdClusters and EtcdBackups.
+const CLUSTERS = 'etcdclusters.etcd.database.coreos.com'
+const BACKUPS = 'etcdbackups.etcd.database.coreos.com'
+function named (objects: Obj[], kind: string, name: string): Obj {
+  const found = objects.filter(o => o.kind === kind && o.metadata.name === name)
+  if (found.length !== 1) throw new Error(`${found.length} objects ${kind} ${name}`)
+  return found[0]!
+}
+
+// The sync and customize webhooks of both controllers, by name: all must
+// carry the same settings.
 function webhooks (objects: Obj[]): Array<[string, Obj]> {
-  const hooks = only(objects, 'CompositeController').spec.hooks
-  return [['sync', hooks.sync.webhook], ['customize', hooks.customize.webhook]]
+  const hooks = named(objects, 'CompositeController', CLUSTERS).spec.hooks
+  const backup = named(objects, 'CompositeController', BACKUPS).spec.hooks
+  return [['sync', hooks.sync.webhook], ['customize', hooks.customize.webhook], ['backup sync', backup.sync.webhook], ['backup customize', backup.customize.webhook]]
 }
 
 // The Secret behind a mounted file, e.g. an env var's value: [secretName, key].
@@ -137,8 +148,8 @@ if (missing !== undefined) {
       t.equal(service.spec.ports[0].targetPort, 'http')
 
       // Metacontroller reaches the hook through that Service.
-      const controller = only(objects, 'CompositeController')
-      t.equal(controller.metadata.name, 'etcdclusters.etcd.database.coreos.com')
+      t.same(objects.filter(o => o.kind === 'CompositeController').map(o => o.metadata.name), [CLUSTERS, BACKUPS], 'two controllers: EtcdClusters and EtcdBackups')
+      const controller = named(objects, 'CompositeController', CLUSTERS)
       t.same(controller.spec.parentResource, { apiVersion: 'etcd.database.coreos.com/v1beta2', resource: 'etcdclusters' })
       t.equal(controller.spec.generateSelector, true)
       t.ok(controller.spec.resyncPeriodSeconds > 0, 'a resync period')
@@ -157,6 +168,23 @@ if (missing !== undefined) {
       t.equal(controller.spec.hooks.sync.webhook.url, hookURL(service, '/sync', https))
       if (controller.spec.hooks.customize !== undefined) {
         t.equal(controller.spec.hooks.customize.webhook.url, hookURL(service, '/customize', https))
+      }
+      // EtcdBackups: one Job each (never updated: it runs once and stays as
+      // the record), and the runner's service account, on their own paths.
+      const backups = named(objects, 'CompositeController', BACKUPS)
+      t.same(backups.spec.parentResource, { apiVersion: 'etcd.database.coreos.com/v1beta2', resource: 'etcdbackups' })
+      t.equal(backups.spec.generateSelector, true)
+      t.same(backups.spec.childResources, [
+        { apiVersion: 'batch/v1', resource: 'jobs', updateStrategy: { method: 'OnDelete' } },
+        { apiVersion: 'v1', resource: 'serviceaccounts', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'roles', updateStrategy: { method: 'InPlace' } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'rolebindings', updateStrategy: { method: 'InPlace' } },
+      ])
+      t.equal(backups.spec.hooks.sync.webhook.url, hookURL(service, '/backup/sync', https))
+      t.same(Object.keys(backups.spec.hooks.sync.webhook).sort(), Object.keys(controller.spec.hooks.sync.webhook).sort(), 'the backup sync webhook has the same settings as the cluster\'s')
+      t.same({ ...backups.spec.hooks.sync.webhook, url: '' }, { ...controller.spec.hooks.sync.webhook, url: '' }, 'and the same values but the path')
+      if (controller.spec.hooks.customize !== undefined) {
+        t.equal(backups.spec.hooks.customize.webhook.url, hookURL(service, '/backup/customize', https))
       }
       // Probes: plain HTTP always, on the probe port when the hook serves TLS
       // (the kubelet has no client certificate).
@@ -178,8 +206,8 @@ if (missing !== undefined) {
       if (deployment.spec.replicas < 2) t.same(pdbs, [], 'no PodDisruptionBudget for a single replica: it would block drains')
 
       // The CRD comes from crds/, byte for byte the plain manifest's.
-      const crd = only(objects, 'CustomResourceDefinition')
-      t.same(crd, documents(readFileSync(new URL('../manifests/crd.yaml', import.meta.url), 'utf8'))[0], 'the chart\'s CRD is manifests/crd.yaml')
+      t.same(named(objects, 'CustomResourceDefinition', CLUSTERS), documents(readFileSync(new URL('../manifests/crd.yaml', import.meta.url), 'utf8'))[0], 'the chart\'s EtcdCluster CRD is manifests/crd.yaml')
+      t.same(named(objects, 'CustomResourceDefinition', BACKUPS), documents(readFileSync(new URL('../manifests/crd-etcdbackup.yaml', import.meta.url), 'utf8'))[0], 'the chart\'s EtcdBackup CRD is manifests/crd-etcdbackup.yaml')
 
       const monitors = objects.filter(o => o.kind === 'ServiceMonitor')
       if (monitors.length > 0) {
@@ -194,8 +222,10 @@ if (missing !== undefined) {
     const deployment = only(objects, 'Deployment')
     t.equal(deployment.spec.replicas, 2, 'two replicas')
     t.equal(deployment.spec.template.spec.containers[0].image, 'ghcr.io/etcd-operator/etcd-operator-hook:0.1.0', 'image tag defaults to appVersion')
-    t.equal(only(objects, 'CompositeController').spec.hooks.sync.webhook.url, 'http://etcd-operator.etcd-operator/sync')
-    t.equal(only(objects, 'CompositeController').spec.hooks.sync.webhook.timeout, '10s')
+    t.equal(named(objects, 'CompositeController', CLUSTERS).spec.hooks.sync.webhook.url, 'http://etcd-operator.etcd-operator/sync')
+    t.equal(named(objects, 'CompositeController', CLUSTERS).spec.hooks.sync.webhook.timeout, '10s')
+    t.equal(named(objects, 'CompositeController', BACKUPS).spec.hooks.sync.webhook.url, 'http://etcd-operator.etcd-operator/backup/sync')
+    t.equal(named(objects, 'CompositeController', BACKUPS).spec.hooks.customize.webhook.url, 'http://etcd-operator.etcd-operator/backup/customize')
     t.equal(only(objects, 'PodDisruptionBudget').spec.minAvailable, 1)
     t.same(objects.filter(o => o.kind === 'ServiceMonitor'), [], 'no ServiceMonitor unless asked for')
   })
@@ -209,9 +239,12 @@ if (missing !== undefined) {
 
   t.test('ci/production-values.yaml: names, port and v2 hooks follow the values', async t => {
     const objects = await render('production-values.yaml')
-    const controller = only(objects, 'CompositeController')
+    const controller = named(objects, 'CompositeController', CLUSTERS)
     t.equal(controller.spec.hooks.sync.webhook.url, 'http://etcd-hook.etcd-operator:8080/sync')
     t.equal(controller.spec.hooks.sync.version, 'v2')
+    const backups = named(objects, 'CompositeController', BACKUPS)
+    t.equal(backups.spec.hooks.sync.webhook.url, 'http://etcd-hook.etcd-operator:8080/backup/sync')
+    t.equal(backups.spec.hooks.sync.version, 'v2')
     t.equal(only(objects, 'Deployment').spec.template.spec.containers[0].image, 'registry.example.com/platform/etcd-operator-hook:0.1.0')
   })
 
@@ -353,7 +386,7 @@ if (missing !== undefined) {
     }
     const chart = (await render()).map(strip) as Obj[]
     const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`
-    const plain = ['hook.yaml', 'controller.yaml', 'rbac.yaml', 'crd.yaml']
+    const plain = ['hook.yaml', 'controller.yaml', 'rbac.yaml', 'crd.yaml', 'crd-etcdbackup.yaml']
       .flatMap(file => documents(readFileSync(new URL(`../manifests/${file}`, import.meta.url), 'utf8')))
     t.same(plain.map(key).sort(), chart.map(key).sort(), 'the same objects')
     for (const object of plain) {

@@ -73,13 +73,16 @@ t.test('kustomization.yaml installs every non-example manifest', async t => {
   // What `kubectl apply -k` will create, and where.
   const objects = listed.flatMap(f => documents(readFileSync(f, 'utf8')))
   const kinds = objects.map(o => o.kind).sort()
-  t.same(kinds, ['ClusterRole', 'ClusterRole', 'CompositeController', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service'])
+  t.same(kinds, ['ClusterRole', 'ClusterRole', 'CompositeController', 'CompositeController', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service'])
   for (const object of objects) {
     if (['Deployment', 'Service', 'PodDisruptionBudget'].includes(object.kind)) t.equal(object.metadata.namespace, 'etcd-operator', `${object.kind} in etcd-operator`)
   }
-  const controller = objects.find(o => o.kind === 'CompositeController')!
+  const controller = objects.find(o => o.kind === 'CompositeController' && o.metadata.name === 'etcdclusters.etcd.database.coreos.com')!
   const service = objects.find(o => o.kind === 'Service')!
   t.equal(controller.spec.hooks.sync.webhook.url, `http://${service.metadata.name}.${service.metadata.namespace}/sync`, 'the sync hook is the hook Service')
+  const backups = objects.find(o => o.kind === 'CompositeController' && o.metadata.name === 'etcdbackups.etcd.database.coreos.com')!
+  t.equal(backups.spec.hooks.sync.webhook.url, `http://${service.metadata.name}.${service.metadata.namespace}/backup/sync`, 'EtcdBackups: the same Service, their own path')
+  t.equal(backups.spec.hooks.customize.webhook.url, `http://${service.metadata.name}.${service.metadata.namespace}/backup/customize`)
   const deployment = objects.find(o => o.kind === 'Deployment')!
   t.equal(deployment.spec.replicas, 2)
   t.equal(deployment.spec.template.spec.automountServiceAccountToken, false)

@@ -3,7 +3,8 @@
 // a snapshot), and the on-demand EtcdBackup (CoreOS's API, plus
 // `clusterName` and the PVC store).
 import { Type, type Static } from '@sinclair/typebox'
-import { ConditionSchema, ObjectMetaSchema } from './kube.js'
+import { ConditionSchema, ObjectMetaSchema, type KubeObject } from './kube.js'
+import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchema, syncResponseSchema } from './metacontroller.js'
 
 // The runner records a backup's result on its own Job under these
 // annotations (object, revision, size, sha256, etcd-version); the hook
@@ -120,3 +121,24 @@ export const BackupStatusSchema = Type.Object({
   failuresInARow: Type.Optional(Type.Integer({ minimum: 0 })),
 })
 export type BackupStatus = Static<typeof BackupStatusSchema>
+
+// The EtcdBackup controller's sync request: its one Job child, typed as far
+// as the hook reads it.
+const Str = OptionalString
+export const ObservedBackupChildren = {
+  'Job.batch/v1': ChildrenOf('batch/v1', 'Job', {
+    status: Type.Optional(Open({
+      startTime: Str(),
+      completionTime: Str(),
+      conditions: OpenArray({ type: Str(), status: Str(), reason: Str(), message: Str(), lastTransitionTime: Str() }),
+    })),
+  }),
+}
+export const BackupSyncRequestSchema = syncRequestSchema(EtcdBackupSchema, ObservedBackupChildren)
+export type BackupSyncRequest = Omit<Static<typeof BackupSyncRequestSchema>, 'children'> & { children?: Static<typeof ChildMap> }
+export const BackupSyncResponseSchema = syncResponseSchema(EtcdBackupStatusSchema)
+export interface BackupSyncResponse {
+  status: EtcdBackupStatus
+  children: KubeObject[]
+  resyncAfterSeconds: number
+}

@@ -118,7 +118,7 @@ function addRules (root: JsonSchema, path: string[], rules: Array<{ rule: string
 // type and description first, CEL rules last: the file reads like the
 // CRDs people know.
 const FIRST = ['type', 'description']
-function ordered (schema: JsonSchema): JsonSchema {
+export function ordered (schema: JsonSchema): JsonSchema {
   const keys = Object.keys(schema)
   const rank = (key: string) => FIRST.includes(key) ? FIRST.indexOf(key) - FIRST.length : key.startsWith('x-kubernetes-') ? 1 : 0
   const out: JsonSchema = {}

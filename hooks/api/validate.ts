@@ -1,6 +1,7 @@
 // Checks of an EtcdCluster that its schema cannot express. Each problem is
 // a sentence naming the field, returned to Metacontroller as a 422 so that
 // nothing changes until the spec is fixed.
+import type { EtcdBackup } from './backup.js'
 import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './cluster.js'
 
 // Labels the hook sets itself; a user value would break selection.
@@ -28,6 +29,23 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   const backup = cluster.spec.backup
   if (backup !== undefined && (backup.s3 === undefined) === (backup.pvc === undefined)) {
     problems.push('spec.backup: exactly one of s3 and pvc says where backups go')
+  }
+  return problems
+}
+
+// The EtcdBackup's CEL rules (ETCD_BACKUP_RULES in backup.ts), in the
+// same words: what the API server refuses, the hook refuses too.
+export function backupProblemsOf (backup: EtcdBackup): string[] {
+  const { spec } = backup
+  const problems: string[] = []
+  if ((spec.clusterName !== undefined) === ((spec.etcdEndpoints?.length ?? 0) > 0)) {
+    problems.push('spec: exactly one of clusterName and etcdEndpoints says which etcd to back up')
+  }
+  if ((spec.s3 !== undefined) === (spec.pvc !== undefined)) {
+    problems.push('spec: exactly one of s3 and pvc says where the snapshot goes')
+  }
+  if (spec.storageType !== undefined && (spec.storageType === 'S3') !== (spec.s3 !== undefined)) {
+    problems.push('spec: storageType must name the store that is set')
   }
   return problems
 }

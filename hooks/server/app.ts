@@ -10,6 +10,7 @@ import { RouteTable, clientErrorHandler, errorBody } from './errors.js'
 import { HookMetrics } from './metrics.js'
 import { Health, addProbeRoutes } from './probes.js'
 import { DEFAULT_SETTINGS, type HookSettings } from '../cluster/model.js'
+import { backupRoutes } from './routes/backup.js'
 import { clusterRoutes } from './routes/cluster.js'
 
 export interface AppOptions {
@@ -117,6 +118,7 @@ export function buildApp (options: AppOptions): FastifyInstance {
 
   // One plugin per controller, each with its own paths.
   void app.register(clusterRoutes, { membership: options.membership, now, metrics, settings: options.settings ?? DEFAULT_SETTINGS })
+  void app.register(backupRoutes, { now, settings: options.settings ?? DEFAULT_SETTINGS })
 
   return app
 }

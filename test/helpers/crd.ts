@@ -12,8 +12,10 @@ type Json = Record<string, unknown>
 
 export const CRD_FILE = new URL('../../manifests/crd.yaml', import.meta.url)
 
-export function loadCrd (): Json {
-  return parse(readFileSync(CRD_FILE, 'utf8')) as Json
+export const BACKUP_CRD_FILE = new URL('../../manifests/crd-etcdbackup.yaml', import.meta.url)
+
+export function loadCrd (file: URL = CRD_FILE): Json {
+  return parse(readFileSync(file, 'utf8')) as Json
 }
 
 export function schemaOf (crd: Json, version = 'v1beta2'): Schema {

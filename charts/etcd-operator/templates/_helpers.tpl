@@ -117,3 +117,12 @@ trusts for the hook's HTTPS, and the client certificate it presents.
 {{- toYaml $extras }}
 {{- end }}
 {{- end }}
+
+{{/* One webhook of a CompositeController, at a path of the hook server: (dict "root" . "path" "/sync"). */}}
+{{- define "etcd-operator.webhook" -}}
+url: {{ include "etcd-operator.hookURL" . }}
+timeout: {{ .root.Values.hook.timeout | quote }}
+{{- with include "etcd-operator.webhookExtras" .root }}
+{{ . }}
+{{- end }}
+{{- end }}
