@@ -7,8 +7,8 @@
 // each has its own EtcdCluster and removes it at the end. E2E_ONLY=a,b runs
 // a subset (names below); E2E_VERBOSE=1 prints the harness log.
 import t, { type Test } from 'tap'
-import { World, Cluster, Writer, formatRecord, sleep, waitFor } from './harness/world.js'
-import { POD, PVC } from './harness/store.js'
+import { World, Cluster, Writer, formatRecord, sleep, waitFor, type MembershipMonitor } from './harness/world.js'
+import { POD, PVC, SERVICE } from './harness/store.js'
 import { podReady } from './harness/services.js'
 import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
 import { memberList } from './harness/etcd.js'
@@ -536,5 +536,169 @@ if (missing) {
     await expectAcked(t, c, writer, 'pw/')
     const ml = await c.members()
     t.same(ml?.members.map(m => m.name).sort(), pods.map(p => p.metadata.name).sort(), 'member list matches the pods')
+  })
+
+  // The pod a member label from the membership monitor names: "x-3", or
+  // "(unstarted http://x-3.x.default.svc:2380)".
+  const memberPod = (label: string) => label.startsWith('(unstarted ') ? (/\/\/([^.]+)\./.exec(label)?.[1] ?? label) : label
+  // Members (by pod) that were in etcd's member list at some point since
+  // `sinceMs` and missing from it later: removed (and maybe added again).
+  const flapped = (monitor: MembershipMonitor, sinceMs: number) => {
+    const entries = monitor.timeline.filter((e, i, all) => e.atMs >= sinceMs || all[i + 1] === undefined || all[i + 1]!.atMs >= sinceMs)
+    const out = new Set<string>()
+    entries.forEach((e, i) => {
+      const now = new Set([...e.voters, ...e.learners].map(memberPod))
+      for (const later of entries.slice(i + 1)) {
+        const then = new Set([...later.voters, ...later.learners].map(memberPod))
+        for (const m of now) if (!then.has(m)) out.add(m)
+      }
+    })
+    return [...out]
+  }
+  const actionsSince = (c: Cluster, ms: number) => syncsSince(c, ms).map(r => r.status?.lastAction as string | undefined).filter((a, i, all): a is string => !!a && a !== all[i - 1])
+
+  scenario('lag', '13. informer lag (children two syncs behind): scale 3 -> 5, no member removed, names only grow', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    const ids = await memberIds(c)
+    c.mc.informerLag = { syncs: 2 }
+    // How often a request lacked a pod that existed, or showed one gone.
+    let stale = 0
+    c.mc.intercept = request => {
+      const shown = Object.keys(request.children['Pod.v1'] ?? {}).sort().join()
+      const real = c.pods().map(p => p.metadata.name).sort().join()
+      if (shown !== real) stale++
+      return 'apply'
+    }
+    const monitor = c.membershipMonitor()
+    const writer = c.writer('lag/').start()
+    let up: number
+    try {
+      await writing(c, writer)
+      up = c.updateSpec(s => (s.size = 5))
+      converged(t, 'lag-scale-3-to-5', await c.waitSteady({ timeoutMs: 150_000, sinceMs: up, size: 5 }))
+    } finally {
+      await writer.stop()
+      await monitor.stop()
+      c.mc.intercept = undefined
+      c.mc.informerLag = { syncs: 0 }
+    }
+    t.comment(`membership over time:\n${monitor.describe(up)}`)
+    t.comment(`what the hook did: ${actionsSince(c, up).join(' | ')}`)
+    t.ok(stale >= 1, `the lag showed: ${stale} sync requests whose pods differed from the store's`)
+    t.ok(monitor.polls >= 20, `the member list was watched throughout (${monitor.polls} polls)`)
+    t.same(flapped(monitor, up), [], 'no member left etcd\'s member list once in it (no "added X, removed X")')
+    t.same(actionsSince(c, up).filter(a => a.includes('remov')), [], 'no removal in lastAction')
+    t.same(podDeletesSince(c, up), [], 'no pod deleted')
+    const created = syncsSince(c, up).flatMap(r => r.creates).filter(x => x.startsWith('Pod.v1/')).map(x => x.slice('Pod.v1/'.length))
+    t.same(created, ['lag-3', 'lag-4'], `each new name created once, in order (created: ${created.join(', ')})`)
+    t.equal(c.status.highestOrdinal, 4, 'status.highestOrdinal 4')
+    const ml = await c.members()
+    t.same(ml?.members.map(m => m.name).sort(), ['lag-0', 'lag-1', 'lag-2', 'lag-3', 'lag-4'], 'five members')
+    const after = await memberIds(c)
+    for (const [name, id] of ids) t.equal(after.get(name), id, `${name} is still the same member`)
+    t.ok(writer.acked.length >= 50, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''})`)
+    await expectAcked(t, c, writer, 'lag/')
+  })
+
+  scenario('stuck-learner', '14. a learner whose pod never starts, then size back: removed at once', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    const stuck = 'stuck-learner-3'
+    const ids = await memberIds(c)
+    world.kubelet.unschedulable(stuck)
+    const monitor = c.membershipMonitor()
+    const writer = c.writer('sl/').start()
+    let up: number
+    let down: number
+    try {
+      await writing(c, writer)
+      up = c.updateSpec(s => (s.size = 4))
+      await c.waitFor(async () => {
+        const p = c.pod(stuck)
+        const ml = await c.members()
+        return p?.status?.phase === 'Pending' && ml?.members.some(m => m.isLearner && m.peerURLs.some(u => u.includes(`//${stuck}.`)))
+      }, { timeoutMs: 60_000, what: `a learner for ${stuck} and its Pending pod` })
+      const pod = c.pod(stuck)!
+      const scheduled = (pod.status?.conditions ?? []).find((x: any) => x.type === 'PodScheduled')
+      t.match(scheduled, { status: 'False', reason: 'Unschedulable' }, `${stuck} is Pending, unschedulable (${scheduled?.message})`)
+      // The hook has seen it waiting.
+      await c.waitFor(() => c.status.observedGeneration === c.parent.metadata.generation && (c.status.lastAction ?? '').includes('learner') && c.mc.lastRecord?.status, { timeoutMs: 30_000, what: 'a sync after the learner was added' })
+      down = c.updateSpec(s => (s.size = 3))
+      await c.waitFor(async () => {
+        const ml = await c.members()
+        return ml && !ml.members.some(m => m.peerURLs.some(u => u.includes(`//${stuck}.`))) && !c.pod(stuck)
+      }, { timeoutMs: 60_000, what: `the learner ${stuck} out of etcd and its pod gone` })
+      t.comment(`the learner was out and its pod gone ${((Date.now() - down) / 1000).toFixed(1)} s after size went back`)
+      converged(t, 'stuck-learner-size-back', await c.waitSteady({ timeoutMs: 90_000, sinceMs: down, size: 3 }))
+    } finally {
+      await writer.stop()
+      await monitor.stop()
+      world.kubelet.schedulable(stuck)
+    }
+    t.comment(`membership over time:\n${monitor.describe(up)}`)
+    const actions = actionsSince(c, down)
+    t.comment(`what the hook did after size went back: ${actions.join(' | ')}`)
+    t.ok(actions.some(a => a.startsWith(`removed learner ${stuck}: size is 3`)), `lastAction said the unwanted learner was removed (${actions.join(' | ')})`)
+    t.ok(Date.now() - down < 5 * 60_000, 'long before the 15-minute start deadline')
+    t.same(podDeletesSince(c, up), [stuck], `only the learner's pod was deleted (${podDeletesSince(c, up).join(', ')})`)
+    t.same(await memberIds(c), ids, 'the same three members as before')
+    t.ok(monitor.minVoters >= 3, `never fewer than 3 voters (fewest: ${monitor.minVoters})`)
+    t.ok(writer.acked.length >= 20, `the writer ran throughout (${writer.acked.length} acknowledged, ${writer.failures} failed${writer.failures ? `, last: ${writer.lastError}` : ''})`)
+    await expectAcked(t, c, writer, 'sl/')
+  })
+
+  scenario('delete-orphan', '15. the EtcdCluster deleted with --cascade=orphan: pods released and running, no membership change', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    const writer = c.writer('do/').start()
+    try {
+      await c.waitFor(() => writer.acked.length >= 30, { timeoutMs: 30_000, what: '30 acknowledged writes' })
+    } finally {
+      await writer.stop()
+    }
+    const ids = await memberIds(c)
+    const uids = new Map(c.livePods().map(p => [p.metadata.name, p.metadata.uid]))
+    const podsShown: number[] = []
+    c.mc.intercept = request => {
+      podsShown.push(Object.keys(request.children['Pod.v1'] ?? {}).length)
+      return 'apply'
+    }
+    const monitor = c.membershipMonitor()
+    let tDel: number
+    try {
+      await c.waitFor(() => monitor.timeline.length > 0, { timeoutMs: 15_000, what: 'the membership monitor\'s first member list' })
+      // A finalizer of the test's own keeps the EtcdCluster, being deleted,
+      // after the garbage collector has released its children.
+      c.setFinalizer('e2e.test/hold', true)
+      tDel = c.deleteParent('Orphan')
+      await c.waitFor(() => c.parent.metadata.deletionTimestamp && !(c.parent.metadata.finalizers ?? []).includes('orphan') && c.pods().length === 0 && c.children(SERVICE).length === 0, {
+        timeoutMs: 30_000,
+        what: 'the garbage collector to release the children',
+      })
+      // Five seconds and four answered syncs of the released state.
+      await quietWindow(c, 'after the release', Date.now(), 5000, 4)
+    } finally {
+      await monitor.stop()
+      c.mc.intercept = undefined
+    }
+    t.comment(`membership over time:\n${monitor.describe(tDel)}`)
+    const syncs = syncsSince(c, tDel)
+    t.comment(`syncs after the deletion:\n  ${syncs.map(formatRecord).join('\n  ')}`)
+    t.comment(`pods in each request: ${podsShown.join(' ')}`)
+    t.ok(syncs.length >= 4 && syncs.every(r => r.deleting), `every sync since saw the deletionTimestamp (${syncs.length} syncs)`)
+    t.ok(podsShown.some(n => n === 0), 'requests after the release showed no pod')
+    t.same(syncs.flatMap(r => [...r.creates, ...r.updates, ...r.deletes]), [], 'no child written')
+    t.same(syncs.flatMap(r => r.ignored).filter(x => x.startsWith('delete ')), [], 'the hook asked to delete nothing')
+    t.comment(`creates Metacontroller ignored: ${[...new Set(syncs.flatMap(r => r.ignored))].join(', ') || 'none'}`)
+    t.equal(monitor.timeline.length, 1, 'etcd\'s member list never changed after the deletion')
+    t.ok(monitor.polls >= 10, `the member list was watched throughout (${monitor.polls} polls)`)
+    t.same(await memberIds(c), ids, 'the same three members')
+    const pods = c.podsMadeFor()
+    t.same(new Map(pods.map(p => [p.metadata.name, p.metadata.uid])), uids, 'the same pods')
+    t.ok(pods.every(p => !p.metadata.deletionTimestamp && p.status?.phase === 'Running' && podReady(p)), 'each Running and Ready')
+    t.ok(pods.every(p => !(p.metadata.ownerReferences ?? []).some(r => r.uid === c.uid)), 'released: no ownerReference to the EtcdCluster')
+    t.comment(`status.lastAction: ${c.status.lastAction}; phase ${c.status.phase}`)
+    await expectAcked(t, c, writer, 'do/')
+    c.setFinalizer('e2e.test/hold', false)
+    await c.waitFor(() => !world.store.get('EtcdCluster.etcd.database.coreos.com/v1beta2', c.name), { timeoutMs: 10_000, what: 'the EtcdCluster to go once its last finalizer went' })
+    t.equal(c.podsMadeFor().filter(p => !p.metadata.deletionTimestamp).length, 3, 'the released pods keep running after the EtcdCluster is gone')
   })
 }

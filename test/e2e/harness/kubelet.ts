@@ -25,7 +25,9 @@
 //   Initialized, ContainersReady, Ready) and containerStatuses.
 // Test hooks: failPod (kill hard + phase Failed, like an eviction),
 // nodeDown/nodeUp (the pod's node stops: processes killed, link down,
-// Ready=False after a node grace period; then back with the pod restarted).
+// Ready=False after a node grace period; then back with the pod restarted),
+// unschedulable/schedulable (pods of that name stay Pending, PodScheduled
+// False/Unschedulable, as with a node selector no node matches).
 import fs from 'node:fs'
 import path from 'node:path'
 import http from 'node:http'
@@ -117,6 +119,8 @@ export class Kubelet {
   private readonly pods = new Map<string, PodRt>()
   readonly imageChanges: ImageChange[] = []
   private stopped = false
+  // Pod names no node will take (unschedulable), with the scheduler's message.
+  private readonly unschedulableNames = new Map<string, string>()
   private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
 
   constructor (
@@ -208,6 +212,14 @@ export class Kubelet {
   private async startPod (rt: PodRt): Promise<void> {
     const pod = this.current(rt)
     if (!pod) return
+    const unschedulable = this.unschedulableNames.get(rt.name)
+    if (unschedulable !== undefined) {
+      rt.scheduled = false
+      rt.scheduleMessage = unschedulable
+      this.log(`kubelet: ${rt.name}: Unschedulable: ${unschedulable}`)
+      this.writeStatus(rt)
+      return
+    }
     for (const v of pod.spec?.volumes ?? []) {
       if (v.emptyDir) {
         const d = path.join(rt.dir, 'volumes', v.name)
@@ -756,6 +768,20 @@ export class Kubelet {
       this.startContainer(rt, c)
     }
     if (rt.deleting) this.store.remove(POD, rt.name)
+  }
+
+  // Pods named `name` (now or later) stay Pending: no node takes them
+  // (PodScheduled False, Unschedulable), as with a node selector nothing
+  // matches. Nothing runs, so the member never starts.
+  unschedulable (name: string, message = '0/1 nodes are available: 1 node(s) didn\'t match Pod\'s node affinity/selector.'): void {
+    this.unschedulableNames.set(name, message)
+  }
+
+  // Undoes unschedulable(name); a Pending pod of that name starts now.
+  schedulable (name: string): void {
+    if (!this.unschedulableNames.delete(name)) return
+    const rt = this.pods.get(name)
+    if (rt && !rt.scheduled && !rt.deleting && !rt.gone) rt.starting = this.startPod(rt).catch(e => this.log(`kubelet: pod ${rt.name}: ${String(e)}`))
   }
 
   // Stops everything at once (end of a run).

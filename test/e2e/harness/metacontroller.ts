@@ -20,6 +20,29 @@
 // child, related object or the parent changes (its informers), and at once
 // on a new parent generation. One sync at a time, as Metacontroller's queue does per parent.
 //
+// Informer lag (`informerLag`, off by default): each sync request carries
+// the children as they were at the start of the sync `syncs` syncs
+// earlier, as a lagging informer cache would show them: a pod just created
+// is missing, a deleted one still there. With `parentMs`, the parent (spec,
+// generation, status) is the version the store held `parentMs` ago, and a
+// change of it triggers a sync only once that time has passed: the
+// informer that lags is the one whose events trigger the syncs, so the
+// sync a change triggers sees at least that change (a status the last sync
+// wrote is not hidden from the sync it triggers, which would make any
+// status that depends on the previous one go round for ever). The response is applied to the real store all the same:
+// creates of children that exist meanwhile get AlreadyExists (swallowed),
+// deletes carry a UID precondition (a child re-made under the same name is
+// not deleted), updates go only to the object observed (same uid).
+//
+// A parent being deleted (deletionTimestamp; our CompositeController has no
+// finalize hook, so `finalizing` stays false): the hook is still called and
+// the status written, but children are neither created, updated nor
+// deleted (Metacontroller manages children only while the parent is not
+// being deleted, or when it finalizes); what the response asked for is
+// recorded in `ignored`. Children the garbage collector released (an
+// orphaning delete removes their ownerReferences) stop appearing in
+// `children` and are not adopted again while the parent is being deleted.
+//
 // The test can look at every sync (records), the updates the API server
 // refused (rejectedUpdates: pod spec changes other than images must never be
 // attempted) and contract violations (nulls, unknown child types, ...).
@@ -63,6 +86,11 @@ export interface SyncRecord {
   httpStatus?: number
   error?: string
   dropped?: boolean
+  // The synced parent had a deletionTimestamp: children were not managed.
+  deleting?: boolean
+  // Child changes the response asked for that were not made because the
+  // parent is being deleted ("create Pod.v1/x", "delete Pod.v1/y").
+  ignored: string[]
   creates: string[]
   updates: string[]
   deletes: string[]
@@ -96,11 +124,30 @@ export interface SyncResponse {
 // behave as if it never arrived (the hook died before answering).
 export type Interceptor = (request: any, response: SyncResponse) => 'apply' | 'drop' | Promise<'apply' | 'drop'>
 
+// Informer lag: requests built from what was observed `syncs` syncs ago.
+export interface InformerLag {
+  syncs: number
+  // The parent (spec, status, generation) lags this long, and so do the
+  // syncs its changes trigger.
+  parentMs?: number
+}
+
+interface Observed {
+  parent: Obj
+  children: Record<string, Record<string, Obj>>
+}
+
 export class Metacontroller {
   readonly records: SyncRecord[] = []
   readonly rejectedUpdates: string[] = []
   readonly violations: string[] = []
   intercept?: Interceptor
+  // Off (no lag) unless a test sets it.
+  informerLag: InformerLag = { syncs: 0 }
+  // What each sync observed, newest last (kept for the lag).
+  private history: Observed[] = []
+  // Versions of the parent with when they were written (for parentMs).
+  private parentVersions: Array<{ atMs: number, obj: Obj }> = []
   private nextAt = Infinity
   private wake?: () => void
   private stopped = false
@@ -137,10 +184,14 @@ export class Metacontroller {
     if (ev.key === PARENT) {
       if (ev.obj.metadata.name !== this.parentName) return
       const newGen = ev.obj.metadata.generation !== ev.old?.metadata.generation
-      this.requestSync(newGen ? 0 : EVENT_DELAY_MS)
+      const lagMs = this.informerLag.parentMs ?? 0
+      this.parentVersions.push({ atMs: Date.now(), obj: clone(ev.obj) })
+      if (this.parentVersions.length > 200) this.parentVersions.splice(0, 100)
+      this.requestSync((newGen ? 0 : EVENT_DELAY_MS) + lagMs)
       return
     }
-    if ((CHILD_TYPES as readonly string[]).includes(ev.key) && this.owned(ev.obj)) this.requestSync(EVENT_DELAY_MS)
+    // (An update that released a child from this parent counts too.)
+    if ((CHILD_TYPES as readonly string[]).includes(ev.key) && (this.owned(ev.obj) || (ev.old !== undefined && this.owned(ev.old)))) this.requestSync(EVENT_DELAY_MS)
     // A related object changed (or appeared, or went): sync the parent too.
     if (Object.values(RELATED_TYPES).includes(ev.key) && this.isRelated(ev.key, ev.obj)) this.requestSync(EVENT_DELAY_MS)
   }
@@ -235,13 +286,44 @@ export class Metacontroller {
     return this.syncing
   }
 
-  private buildRequest (parent: Obj, rules: RelatedRule[]): any {
+  // The parent and its children as the store holds them now.
+  private observeNow (parent: Obj): Observed {
     const children: Record<string, Record<string, Obj>> = {}
     for (const type of CHILD_TYPES) {
       children[type] = {}
       for (const o of this.store.list(type)) if (this.owned(o, parent.metadata.uid)) children[type][o.metadata.name] = clone(o)
     }
-    return { controller: clone(CONTROLLER), parent: clone(parent), children, related: this.related(parent, rules), finalizing: false }
+    return { parent: clone(parent), children }
+  }
+
+  // What this sync's request shows: now, or `informerLag.syncs` syncs ago
+  // (the oldest kept while fewer syncs have run).
+  private observe (live: Obj): Observed {
+    const now = this.observeNow(live)
+    const lag = Math.max(0, Math.floor(this.informerLag.syncs))
+    this.history.push(now)
+    if (this.history.length > lag + 1) this.history.splice(0, this.history.length - lag - 1)
+    const parent = this.laggedParent(live)
+    if (lag === 0) return { parent, children: now.children }
+    const old = this.history[0]!
+    // A parent of another uid (deleted and re-made) is not this one's past.
+    if (old.parent.metadata.uid !== live.metadata.uid) return { parent, children: now.children }
+    return { parent, children: clone(old.children) }
+  }
+
+  // The parent as a cache `parentMs` behind shows it: the newest version
+  // written at least that long ago (the live one without such a lag).
+  private laggedParent (live: Obj): Obj {
+    const lagMs = this.informerLag.parentMs ?? 0
+    if (lagMs <= 0) return clone(live)
+    const before = Date.now() - lagMs
+    const versions = this.parentVersions.filter(v => v.obj.metadata.uid === live.metadata.uid)
+    const seen = versions.filter(v => v.atMs <= before)
+    return clone(seen[seen.length - 1]?.obj ?? versions[0]?.obj ?? live)
+  }
+
+  private buildRequest (observed: Observed, rules: RelatedRule[]): any {
+    return { controller: clone(CONTROLLER), parent: clone(observed.parent), children: clone(observed.children), related: this.related(observed.parent, rules), finalizing: false }
   }
 
   // The customize hook's rules for this parent: asked once per parent
@@ -279,8 +361,10 @@ export class Metacontroller {
   }
 
   private async syncOnce (): Promise<void> {
-    const parent = this.parent()
-    if (!parent) return
+    const live = this.parent()
+    if (!live) return
+    const observed = this.observe(live)
+    const parent = observed.parent
     this.syncing = true
     const rec: SyncRecord = {
       n: this.records.length + 1,
@@ -291,7 +375,9 @@ export class Metacontroller {
       updates: [],
       deletes: [],
       rejected: [],
+      ignored: [],
       statusChanged: false,
+      ...(parent.metadata.deletionTimestamp ? { deleting: true } : {}),
     }
     try {
       let rules: RelatedRule[] | undefined
@@ -300,7 +386,7 @@ export class Metacontroller {
       } catch (e) {
         rec.error = errorText(e)
       }
-      const request = rules ? this.buildRequest(parent, rules) : undefined
+      const request = rules ? this.buildRequest(observed, rules) : undefined
       const response = request ? await this.call(request, rec) : undefined
       if (response && !this.stopped) {
         if ((await this.intercept?.(request, response)) === 'drop') {
@@ -430,12 +516,20 @@ export class Metacontroller {
       rec.error = `invalid response: ${errors.join('; ')}`
       return
     }
-    {
-      // Deletes: observed, owned, not desired, not already being deleted.
+    if (parent.metadata.deletionTimestamp) {
+      // Being deleted, no finalize hook: children are left alone.
+      for (const type of CHILD_TYPES) {
+        for (const name of Object.keys(request.children[type] ?? {})) if (!desired.get(type)?.has(name)) rec.ignored.push(`delete ${type}/${name}`)
+      }
+      for (const [type, group] of desired) for (const name of group.keys()) if (!request.children[type]?.[name]) rec.ignored.push(`create ${type}/${name}`)
+    } else {
+      // Deletes: observed, owned, not desired, not already being deleted
+      // (with a UID precondition: only the object observed).
       for (const type of CHILD_TYPES) {
         for (const name of Object.keys(request.children[type] ?? {})) {
           const cur = this.store.get(type, name)
           if (!cur || cur.metadata.deletionTimestamp || desired.get(type)?.has(name)) continue
+          if (cur.metadata.uid !== request.children[type][name].metadata.uid) continue
           try {
             this.store.delete(type, name)
             rec.deletes.push(`${type}/${name}`)
@@ -528,10 +622,12 @@ export function formatSync (r: SyncRecord): string {
   const parts = [`#${r.n} +${r.ms}ms gen=${r.generation}`]
   if (r.httpStatus) parts.push(`http=${r.httpStatus}`)
   if (r.error) parts.push(`ERROR ${r.error.slice(0, 300)}`)
+  if (r.deleting) parts.push('parent-deleting')
   if (r.creates.length) parts.push(`create ${r.creates.join(' ')}`)
   if (r.updates.length) parts.push(`update ${r.updates.join(' ')}`)
   if (r.deletes.length) parts.push(`delete ${r.deletes.join(' ')}`)
   if (r.rejected.length) parts.push(`REJECTED ${r.rejected.join(' ')}`)
+  if (r.ignored.length) parts.push(`ignored (parent deleting) ${r.ignored.join(' ')}`)
   if (r.status) {
     const conds = (r.status.conditions ?? []).filter((c: any) => c.status === 'True').map((c: any) => c.type)
     parts.push(`phase=${r.status.phase} [${conds.join(',')}] ready=${(r.status.members?.ready ?? []).length} leader=${r.status.leader ?? '-'} action="${r.status.lastAction ?? ''}"`)

@@ -2,8 +2,11 @@
 // (`<Kind>.<apiVersion>`, the key Metacontroller uses) and name, resource
 // versions, watch events, graceful pod deletion, and the validation the
 // harness depends on (pod specs are immutable but for images, PVC specs are
-// immutable, a Service's clusterIP is immutable). All objects live in one
-// namespace.
+// immutable, a Service's clusterIP is immutable), finalizers, and the
+// garbage collector's two cascades: background (an owner's final removal
+// deletes its dependents) and orphan (`kubectl delete --cascade=orphan`:
+// the `orphan` finalizer, the dependents' ownerReferences to the owner
+// removed, then the finalizer). All objects live in one namespace.
 import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { clone, deepEqual, isObject } from './util.js'
@@ -54,6 +57,11 @@ export class ApiError extends Error {
     this.name = 'ApiError'
   }
 }
+
+// How long the garbage collector takes to act on an orphaning delete.
+const GC_DELAY_MS = 200
+
+export type PropagationPolicy = 'Background' | 'Orphan'
 
 export class Store extends EventEmitter {
   readonly namespace = 'default'
@@ -116,6 +124,12 @@ export class Store extends EventEmitter {
       else o.metadata[f] = old.metadata[f]
     }
     validateUpdate(old, o)
+    // The last finalizer of an object being deleted went: it goes now.
+    if (old.metadata.deletionTimestamp && o.kind !== 'Pod' && !(o.metadata.finalizers ?? []).length) {
+      this.bucket(key).set(o.metadata.name, { ...o, metadata: { ...o.metadata, resourceVersion: String(this.rv++) } })
+      this.remove(key, o.metadata.name)
+      return o
+    }
     if (deepEqual({ ...old, metadata: { ...old.metadata, resourceVersion: '' } }, { ...o, metadata: { ...o.metadata, resourceVersion: '' } })) return old
     if (o.metadata.generation !== undefined && !deepEqual(old.spec, o.spec)) o.metadata.generation = (old.metadata.generation ?? 1) + 1
     o.metadata.resourceVersion = String(this.rv++)
@@ -137,11 +151,25 @@ export class Store extends EventEmitter {
 
   // DELETE: pods are deleted gracefully (deletionTimestamp set; the kubelet
   // removes them once their containers stopped); PVCs still used by a pod
-  // wait for it (kubernetes.io/pvc-protection); the rest go at once.
-  delete (key: string, name: string): void {
+  // wait for it (kubernetes.io/pvc-protection); an object with finalizers
+  // stays, with a deletionTimestamp, until they are removed; the rest go at
+  // once. `Orphan` (kubectl delete --cascade=orphan) adds the `orphan`
+  // finalizer: the garbage collector then releases the dependents (removes
+  // their ownerReferences to this object) and removes the finalizer. With
+  // `Background` (the default) the dependents are deleted once it is gone.
+  delete (key: string, name: string, opts: { propagationPolicy?: PropagationPolicy } = {}): void {
     const old = this.get(key, name)
     if (!old) throw new ApiError(404, `${key} "${name}" not found`)
     if (old.metadata.deletionTimestamp) return
+    const orphan = opts.propagationPolicy === 'Orphan' && old.kind !== 'Pod'
+    const finalizers = [...(old.metadata.finalizers ?? []), ...(orphan && !(old.metadata.finalizers ?? []).includes('orphan') ? ['orphan'] : [])]
+    if (finalizers.length && old.kind !== 'Pod') {
+      const o = { ...old, metadata: { ...old.metadata, finalizers, deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), resourceVersion: String(this.rv++) } }
+      this.bucket(key).set(name, o)
+      this.emitEvent({ type: 'modified', key, obj: o, old })
+      if (orphan) setTimeout(() => this.orphanDependents(key, name, old.metadata.uid ?? ''), GC_DELAY_MS)
+      return
+    }
     const graceful = old.kind === 'Pod' || (old.kind === 'PersistentVolumeClaim' && this.pvcInUse(name))
     if (!graceful) {
       this.remove(key, name)
@@ -152,12 +180,40 @@ export class Store extends EventEmitter {
     this.emitEvent({ type: 'modified', key, obj: o, old })
   }
 
-  // Final removal (after graceful deletion finished).
+  // The garbage collector's orphan step: every dependent loses its
+  // ownerReference to the owner, then the owner's `orphan` finalizer goes.
+  private orphanDependents (key: string, name: string, uid: string): void {
+    const owner = this.get(key, name)
+    if (owner?.metadata.uid !== uid || !(owner.metadata.finalizers ?? []).includes('orphan')) return
+    for (const d of this.dependents(uid)) {
+      const refs = (d.metadata.ownerReferences ?? []).filter(r => r.uid !== uid)
+      const o: Obj = { ...d, metadata: { ...d.metadata, ownerReferences: refs, resourceVersion: String(this.rv++) } }
+      if (!refs.length) delete o.metadata.ownerReferences
+      this.bucket(typeKey(d)).set(d.metadata.name, o)
+      this.emitEvent({ type: 'modified', key: typeKey(d), obj: o, old: d })
+    }
+    this.update({ ...clone(owner), metadata: { ...clone(owner.metadata), finalizers: (owner.metadata.finalizers ?? []).filter(f => f !== 'orphan') } })
+  }
+
+  // Objects with an ownerReference to uid.
+  dependents (uid: string): Obj[] {
+    return [...this.objects.values()].flatMap(b => [...b.values()]).filter(o => (o.metadata.ownerReferences ?? []).some(r => r.uid === uid))
+  }
+
+  // Final removal (after graceful deletion finished); the garbage collector
+  // then deletes its dependents (background cascade).
   remove (key: string, name: string): void {
     const old = this.get(key, name)
     if (!old) return
     this.bucket(key).delete(name)
     this.emitEvent({ type: 'deleted', key, obj: old })
+    for (const d of old.metadata.uid ? this.dependents(old.metadata.uid) : []) {
+      try {
+        this.delete(typeKey(d), d.metadata.name)
+      } catch {
+        /* gone meanwhile */
+      }
+    }
     if (key === POD) {
       // pvc-protection: finish PVC deletions no pod needs any more.
       for (const pvc of this.list(PVC)) {

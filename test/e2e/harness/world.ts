@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Network, removeLeftovers, acquireMachineLock, runId, PREFIX, type Netns } from './network.js'
-import { Store, POD, SERVICE, PVC, PDB, SECRET, type Obj } from './store.js'
+import { Store, POD, SERVICE, PVC, PDB, SECRET, type Obj, type PropagationPolicy } from './store.js'
 import { Kubelet } from './kubelet.js'
 import { Services, podReady } from './services.js'
 import { HookServer, ensureHookBuilt, ROOT } from './hook.js'
@@ -244,12 +244,12 @@ export class World {
   async createCluster (name: string, spec: Record<string, unknown>, opts: { tls?: StaticTLS } = {}): Promise<Cluster> {
     const c = new Cluster(this, name)
     c.tls = opts.tls
-    this.store.create({
+    c.uid = this.store.create({
       apiVersion: 'etcd.database.coreos.com/v1beta2',
       kind: 'EtcdCluster',
       metadata: { name, namespace: this.store.namespace, generation: 1 },
       spec,
-    })
+    }).metadata.uid ?? ''
     this.clusters.set(name, c)
     c.mc.start()
     return c
@@ -271,6 +271,8 @@ export class Cluster {
   readonly mc: Metacontroller
   // Client TLS material when the cluster's members serve https.
   tls?: StaticTLS
+  // The EtcdCluster's uid (kept: the object may be gone).
+  uid = ''
 
   constructor (
     readonly world: World,
@@ -311,8 +313,36 @@ export class Cluster {
   }
 
   private ownedBy (o: Obj): boolean {
-    const uid = this.parent.metadata.uid
-    return (o.metadata.ownerReferences ?? []).some(r => r.uid === uid)
+    return (o.metadata.ownerReferences ?? []).some(r => r.uid === this.uid)
+  }
+
+  // Made for this cluster: owned, or released by it (its controller-uid
+  // label stays on a child an orphaning delete released).
+  private madeFor (o: Obj): boolean {
+    return this.ownedBy(o) || o.metadata.labels?.['controller-uid'] === this.uid
+  }
+
+  // Pods made for this cluster, owned or released.
+  podsMadeFor (): Obj[] {
+    return this.world.store.list(POD).filter(o => this.madeFor(o))
+  }
+
+  // `kubectl delete etcdcluster NAME [--cascade=orphan]`: the API server's
+  // DELETE (the loop goes on while the object stays: finalizers). Returns
+  // the time of the deletion.
+  deleteParent (propagationPolicy: PropagationPolicy = 'Background'): number {
+    this.world.store.delete(PARENT, this.name, { propagationPolicy })
+    this.world.log(`EtcdCluster ${this.name} deleted (propagation ${propagationPolicy})`)
+    return Date.now()
+  }
+
+  // Adds (or removes) a finalizer of the test's own on the EtcdCluster: it
+  // then stays, being deleted, until the finalizer goes.
+  setFinalizer (name: string, present: boolean): void {
+    const p = structuredClone(this.parent)
+    const rest = (p.metadata.finalizers ?? []).filter(f => f !== name)
+    p.metadata.finalizers = present ? [...rest, name] : rest
+    this.world.store.update(p)
   }
 
   children (key: string): Obj[] {
@@ -366,10 +396,12 @@ export class Cluster {
     return `${repo}:v${String(spec.version).replace(/^v/, '')}`
   }
 
-  // The member list as a ready member sees it.
+  // The member list as a ready member sees it (asked of the pods made for
+  // this cluster: also those an orphaning delete released).
   async members (): Promise<{ clusterId: string, members: Member[] } | undefined> {
-    const ready = this.livePods().filter(podReady)
-    for (const p of ready.length ? ready : this.livePods()) {
+    const live = this.podsMadeFor().filter(p => !p.metadata.deletionTimestamp)
+    const ready = live.filter(podReady)
+    for (const p of ready.length ? ready : live) {
       if (!p.status?.podIP) continue
       try {
         return await memberList(this.world.network, p.status.podIP, 2000, this.via(p.metadata.name))
@@ -493,12 +525,13 @@ export class Cluster {
   }
 
   // Deletes the EtcdCluster: its loop stops and the garbage collector
-  // removes its children (pods terminate).
+  // removes its children (pods terminate), and whatever an orphaning
+  // delete released of them.
   async delete (): Promise<void> {
     await this.mc.stop()
     const store = this.world.store
     for (const key of [POD, SERVICE, PVC, PDB]) {
-      for (const o of this.children(key)) {
+      for (const o of store.list(key).filter(x => this.madeFor(x))) {
         try {
           store.delete(key, o.metadata.name)
         } catch {
@@ -508,8 +541,8 @@ export class Cluster {
     }
     store.remove(PARENT, this.name)
     this.world.clusters.delete(this.name)
-    await waitFor(() => store.list(POD).filter(p => p.metadata.ownerReferences?.some(r => r.name === this.name)).length === 0, { timeoutMs: 30_000, what: `pods of ${this.name} to go` })
-    for (const key of [PVC]) for (const o of store.list(key)) if (o.metadata.ownerReferences?.some(r => r.name === this.name)) store.remove(key, o.metadata.name)
+    await waitFor(() => store.list(POD).filter(p => this.madeFor(p) || (p.metadata.ownerReferences ?? []).some(r => r.name === this.name)).length === 0, { timeoutMs: 30_000, what: `pods of ${this.name} to go` })
+    for (const key of [PVC]) for (const o of store.list(key)) if (this.madeFor(o) || (o.metadata.ownerReferences ?? []).some(r => r.name === this.name)) store.remove(key, o.metadata.name)
     // The user's Secrets (not owned by the cluster) go with the test.
     for (const name of this.tls?.secrets ?? []) store.remove(SECRET, name)
     await this.world.services.settled()
@@ -529,10 +562,11 @@ export class Cluster {
     return new MembershipMonitor(this, intervalMs)
   }
 
-  // Every key under `prefix`, from each live member's own store.
+  // Every key under `prefix`, from each live member's own store (released
+  // pods included).
   async readEveryMember (prefix: string): Promise<Map<string, Map<string, string>>> {
     const out = new Map<string, Map<string, string>>()
-    for (const p of this.livePods()) {
+    for (const p of this.podsMadeFor().filter(x => !x.metadata.deletionTimestamp)) {
       if (!p.status?.podIP) throw new Error(`pod ${p.metadata.name} has no address`)
       out.set(p.metadata.name, await rangePrefix(this.world.network, p.status.podIP, prefix, { serializable: true, via: this.via(p.metadata.name) }))
     }
