@@ -5,7 +5,7 @@
 import type { EtcdBackupSpec, EtcdBackupStatus } from '../api/backup.js'
 import type { KubeObject } from '../api/kube.js'
 import type { HookSettings } from '../cluster/model.js'
-import type { PVCStore, S3Store } from './render/pod.js'
+import type { PVCStore, S3Store } from '../snapshot/pod.js'
 
 export const DEFAULT_TIMEOUT_SECONDS = 600
 

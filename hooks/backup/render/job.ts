@@ -4,7 +4,7 @@
 // may patch jobs in this namespace, nothing else). Pure.
 import type { KubeObject } from '../../api/kube.js'
 import type { Backup, BackupSource } from '../model.js'
-import { templateBackupPodSpec } from './pod.js'
+import { templateBackupPodSpec } from '../../snapshot/pod.js'
 
 export function accessName (backup: Pick<Backup, 'name'>): string {
   return `${backup.name}-backup`

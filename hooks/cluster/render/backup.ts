@@ -2,7 +2,7 @@
 // its runner uses to record a result on its own Job (a Role that may patch
 // jobs in this namespace, nothing else).
 import type { KubeObject } from '../../api/kube.js'
-import { templateBackupPodSpec } from '../../backup/render/pod.js'
+import { templateBackupPodSpec } from '../../snapshot/pod.js'
 import { CLIENT_PORT, type Cluster, type ResolvedBackup } from '../model.js'
 import { clientScheme, clientServiceName } from '../names.js'
 import { clusterLabels, metadata } from './labels.js'

@@ -1,9 +1,10 @@
-// The pod of a backup Job, scheduled (the EtcdCluster's CronJob) or on
-// demand (an EtcdBackup's Job): etcd's own etcdctl takes the snapshot from
-// one member (an init container of the etcd image), then the runner of the
-// operator image checks, uploads and records it (hooks/runner). Plain
-// binaries with explicit commands: etcd images from 3.5 on have no shell.
-import type { BackupPVCSchema, BackupS3Schema } from '../../api/backup.js'
+// The pod of a backup Job, shared by both controllers: scheduled (the
+// EtcdCluster's CronJob, hooks/cluster) or on demand (an EtcdBackup's Job,
+// hooks/backup). etcd's own etcdctl takes the snapshot from one member (an
+// init container of the etcd image), then the runner of the operator image
+// checks, uploads and records it (hooks/runner). Plain binaries with
+// explicit commands: etcd images from 3.5 on have no shell.
+import type { BackupPVCSchema, BackupS3Schema } from '../api/backup.js'
 import type { Static } from '@sinclair/typebox'
 
 export const SNAPSHOT_DIR = '/snapshot'
