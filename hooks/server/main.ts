@@ -62,6 +62,7 @@ const health = new Health()
 const app = buildApp({
   membership: new EtcdGateway({ requestTimeoutMs: config.etcdRequestTimeoutMs }),
   settings: { runnerImage: config.runnerImage },
+  // fastify's own pino logger (fastify depends on pino; we do not import it).
   logger: {
     level: config.logLevel,
     // Credentials never reach the log, wherever they appear.
