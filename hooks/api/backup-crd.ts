@@ -5,7 +5,7 @@
 // compares.
 import { API_GROUP } from './cluster.js'
 import { ETCD_BACKUP_RULES, EtcdBackupSpecSchema, EtcdBackupStatusSchema } from './backup.js'
-import { ordered, toStructural, type JsonSchema } from './crd.js'
+import { namespacedCrd, ordered, toStructural, type JsonSchema } from './crd.js'
 
 export const BACKUP_CRD_NAME = `etcdbackups.${API_GROUP}`
 
@@ -28,30 +28,13 @@ export function backupOpenAPIV3Schema (): JsonSchema {
 }
 
 export function buildBackupCrd (): JsonSchema {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: {
-      name: BACKUP_CRD_NAME,
-      labels: { 'app.kubernetes.io/name': 'etcd-operator', 'app.kubernetes.io/part-of': 'etcd-operator' },
-    },
-    spec: {
-      group: API_GROUP,
-      scope: 'Namespaced',
-      names: { kind: 'EtcdBackup', listKind: 'EtcdBackupList', plural: 'etcdbackups', singular: 'etcdbackup' },
-      versions: [{
-        name: 'v1beta2',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'Succeeded', type: 'boolean', description: 'Whether the snapshot was taken and stored.', jsonPath: '.status.succeeded' },
-          { name: 'Revision', type: 'integer', description: 'etcd revision of the snapshot.', jsonPath: '.status.etcdRevision' },
-          { name: 'Object', type: 'string', description: 'Where the snapshot is.', jsonPath: '.status.object' },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: { openAPIV3Schema: backupOpenAPIV3Schema() },
-      }],
-    },
-  }
+  return namespacedCrd({
+    names: { kind: 'EtcdBackup', listKind: 'EtcdBackupList', plural: 'etcdbackups', singular: 'etcdbackup' },
+    printerColumns: [
+      { name: 'Succeeded', type: 'boolean', description: 'Whether the snapshot was taken and stored.', jsonPath: '.status.succeeded' },
+      { name: 'Revision', type: 'integer', description: 'etcd revision of the snapshot.', jsonPath: '.status.etcdRevision' },
+      { name: 'Object', type: 'string', description: 'Where the snapshot is.', jsonPath: '.status.object' },
+    ],
+    schema: backupOpenAPIV3Schema(),
+  })
 }

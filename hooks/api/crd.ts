@@ -158,39 +158,42 @@ export function openAPIV3Schema (): JsonSchema {
 }
 
 export function buildCrd (): JsonSchema {
+  return namespacedCrd({
+    names: { kind: 'EtcdCluster', listKind: 'EtcdClusterList', plural: 'etcdclusters', singular: 'etcdcluster', shortNames: ['etcd'] },
+    printerColumns: [
+      { name: 'Size', type: 'integer', description: 'Members wanted.', jsonPath: '.spec.size' },
+      { name: 'Ready', type: 'string', description: 'Available condition: etcd has a leader.', jsonPath: '.status.conditions[?(@.type=="Available")].status' },
+      { name: 'Version', type: 'string', description: 'Oldest etcd version running.', jsonPath: '.status.currentVersion' },
+      { name: 'Phase', type: 'string', description: 'Creating, Running or Failed.', jsonPath: '.status.phase' },
+      { name: 'Members', type: 'integer', priority: 1, description: 'Members in etcd (voters and learners).', jsonPath: '.status.size' },
+      { name: 'Leader', type: 'string', priority: 1, description: 'Member that leads.', jsonPath: '.status.leader' },
+      { name: 'Last Backup', type: 'date', description: 'When the last scheduled backup succeeded.', jsonPath: '.status.backup.lastSuccess.time' },
+    ],
+    schema: openAPIV3Schema(),
+  })
+}
+
+// A namespaced CRD of our group, version v1beta2 with a status subresource,
+// its printer columns ending in Age. Shared by EtcdCluster and EtcdBackup.
+export function namespacedCrd (crd: { names: { kind: string, listKind: string, plural: string, singular: string, shortNames?: string[] }, printerColumns: JsonSchema[], schema: JsonSchema }): JsonSchema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
-      name: CRD_NAME,
+      name: `${crd.names.plural}.${API_GROUP}`,
       labels: { 'app.kubernetes.io/name': 'etcd-operator', 'app.kubernetes.io/part-of': 'etcd-operator' },
     },
     spec: {
       group: API_GROUP,
       scope: 'Namespaced',
-      names: {
-        kind: 'EtcdCluster',
-        listKind: 'EtcdClusterList',
-        plural: 'etcdclusters',
-        singular: 'etcdcluster',
-        shortNames: ['etcd'],
-      },
+      names: crd.names,
       versions: [{
         name: 'v1beta2',
         served: true,
         storage: true,
         subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'Size', type: 'integer', description: 'Members wanted.', jsonPath: '.spec.size' },
-          { name: 'Ready', type: 'string', description: 'Available condition: etcd has a leader.', jsonPath: '.status.conditions[?(@.type=="Available")].status' },
-          { name: 'Version', type: 'string', description: 'Oldest etcd version running.', jsonPath: '.status.currentVersion' },
-          { name: 'Phase', type: 'string', description: 'Creating, Running or Failed.', jsonPath: '.status.phase' },
-          { name: 'Members', type: 'integer', priority: 1, description: 'Members in etcd (voters and learners).', jsonPath: '.status.size' },
-          { name: 'Leader', type: 'string', priority: 1, description: 'Member that leads.', jsonPath: '.status.leader' },
-          { name: 'Last Backup', type: 'date', description: 'When the last scheduled backup succeeded.', jsonPath: '.status.backup.lastSuccess.time' },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: { openAPIV3Schema: openAPIV3Schema() },
+        additionalPrinterColumns: [...crd.printerColumns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+        schema: { openAPIV3Schema: crd.schema },
       }],
     },
   }
