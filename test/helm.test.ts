@@ -217,6 +217,19 @@ if (missing !== undefined) {
     })
   }
 
+  t.test('the aggregated edit and view roles cover every resource the chart\'s CRDs define', async t => {
+    const objects = await render()
+    const plurals = objects.filter(o => o.kind === 'CustomResourceDefinition').map(o => o.spec.names.plural as string).sort()
+    t.same(plurals, ['etcdbackups', 'etcdclusters'])
+    const rolesResources = (name: string) => (named(objects, 'ClusterRole', name).rules as Array<{ resources: string[] }>).flatMap(r => r.resources)
+    const edit = rolesResources('etcd-operator-etcdclusters-edit')
+    const view = rolesResources('etcd-operator-etcdclusters-view')
+    for (const plural of plurals) {
+      t.ok(edit.includes(plural), `edit (and admin) can manage ${plural}`)
+      t.ok(view.includes(plural) && view.includes(`${plural}/status`), `view can read ${plural} and their status`)
+    }
+  })
+
   t.test('default values', async t => {
     const objects = await render()
     const deployment = only(objects, 'Deployment')
@@ -235,6 +248,21 @@ if (missing !== undefined) {
     const monitor = only(objects, 'ServiceMonitor')
     t.equal(monitor.metadata.labels.release, 'kube-prometheus-stack', 'extra labels for the Prometheus selector')
     t.equal(monitor.spec.endpoints[0].interval, '15s')
+  })
+
+  t.test('the ServiceMonitor scrapes the hook the way it serves: HTTPS with its CA, and a client certificate when required', async t => {
+    const plain = only(await render('servicemonitor-values.yaml'), 'ServiceMonitor').spec.endpoints[0]
+    t.equal(plain.scheme, 'http', 'plain HTTP hook: plain scrape')
+    t.equal(plain.tlsConfig, undefined)
+    const tlsOnly = only(await render('servicemonitor-values.yaml', ['--set', 'security.tlsSecret=hook-tls']), 'ServiceMonitor').spec.endpoints[0]
+    t.equal(tlsOnly.scheme, 'https', 'the hook serves only HTTPS on the Service port: an http scrape would fail')
+    t.same(tlsOnly.tlsConfig, { serverName: `etcd-operator.${NAMESPACE}.svc`, ca: { secret: { name: 'hook-tls', key: 'ca.crt' } } }, 'trusts the tlsSecret CA, as Metacontroller does')
+    const mutual = only(await render('security-values.yaml', ['--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.clientSecret=prometheus-client-tls']), 'ServiceMonitor').spec.endpoints[0]
+    t.same(mutual.tlsConfig.cert, { secret: { name: 'prometheus-client-tls', key: 'tls.crt' } }, 'presents a client certificate')
+    t.same(mutual.tlsConfig.keySecret, { name: 'prometheus-client-tls', key: 'tls.key' })
+    const missing = await refusal(['--values', `${CHART}/ci/security-values.yaml`, '--set', 'serviceMonitor.enabled=true'])
+    t.not(missing.code, 0, 'requireClientCert with a ServiceMonitor but no clientSecret fails')
+    t.match(missing.stderr, /serviceMonitor\.clientSecret: the hook requires client certificates/)
   })
 
   t.test('ci/production-values.yaml: names, port and v2 hooks follow the values', async t => {

@@ -126,6 +126,20 @@ const compositeController = {
   },
 }
 
+// prometheus-operator's SafeTLSConfig (ca and cert from a Secret key,
+// keySecret a SecretKeySelector), as its ServiceMonitor CRD has it.
+const selector = { type: 'object', additionalProperties: false, required: ['name', 'key'], properties: { name: str, key: str } }
+const tlsConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    serverName: str,
+    ca: { type: 'object', additionalProperties: false, required: ['secret'], properties: { secret: selector } },
+    cert: { type: 'object', additionalProperties: false, required: ['secret'], properties: { secret: selector } },
+    keySecret: selector,
+  },
+}
+
 // monitoring.coreos.com/v1 ServiceMonitor: the fields the chart writes.
 const serviceMonitor = {
   type: 'object',
@@ -148,7 +162,7 @@ const serviceMonitor = {
             type: 'object',
             additionalProperties: false,
             required: ['port'],
-            properties: { port: str, path: { type: 'string', pattern: '^/' }, interval: goDuration, scrapeTimeout: goDuration },
+            properties: { port: str, scheme: { enum: ['http', 'https'] }, path: { type: 'string', pattern: '^/' }, interval: goDuration, scrapeTimeout: goDuration, tlsConfig },
           },
         },
       },
