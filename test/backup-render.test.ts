@@ -8,6 +8,7 @@ import type { KubeObject } from '../hooks/api/kube.js'
 import { relatedResources } from '../hooks/cluster/customize.js'
 import { plan } from '../hooks/cluster/plan.js'
 import type { MembershipClient, Observation } from '../hooks/etcd/types.js'
+import { problemsOf } from '../hooks/api/validate.js'
 import { buildApp } from '../hooks/server/app.js'
 import { readConfig } from '../hooks/server/config.js'
 import { NAME, NOW, members, memberId, syncRequest, type RequestFixture } from './helpers/fixtures.js'
@@ -146,6 +147,53 @@ t.test('status.backup: the last success with what the runner recorded, failures 
   const bare = withJobs([job(`${NAME}-backup-7`, '2026-11-26T09:40:00Z', 'succeeded')])
   t.match(bare.response.status.backup?.lastSuccess, { time: '2026-11-26T09:40:42Z', object: /no details recorded/ })
   t.equal(bare.response.status.backup?.failuresInARow, 0)
+})
+
+t.test('BackupHealthy turns False when no backup succeeded within two schedule periods (runs that never start fail no Job)', async t => {
+  // s3: every 30 minutes, timeoutSeconds 900. The last success 08:30:42;
+  // due again 09:00 and 09:30, which may run until 09:45.
+  const lastSucceeded = [job(`${NAME}-backup-1`, '2026-11-26T08:30:00Z', 'succeeded', recorded(100))]
+  const at = (time: string, jobs: KubeObject[], backup: Record<string, unknown> = s3, cronJobCreated?: string) => {
+    const request = syncRequest({ spec: { backup: backup as ClusterSpec['backup'] }, pods: ready(0, 1, 2) })
+    request.related = { 'Job.batch/v1': Object.fromEntries(jobs.map(j => [j.metadata.name, j])) }
+    if (cronJobCreated !== undefined) {
+      const cronJob = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `${NAME}-backup`, namespace: 'default', creationTimestamp: cronJobCreated } }
+      request.children = { ...request.children, 'CronJob.batch/v1': { [`${NAME}-backup`]: cronJob } }
+    }
+    return conditionOf(plan(request, healthy, new Date(time)).response, 'BackupHealthy')
+  }
+  t.match(at('2026-11-26T09:44:00Z', lastSucceeded), { status: 'True', reason: 'BackupSucceeded' }, 'the second due run may still be within its timeout')
+  t.match(at('2026-11-26T09:46:00Z', lastSucceeded), { status: 'False', reason: 'BackupsOverdue', message: /no backup succeeded since 2026-11-26T08:30:42Z.*second time at 2026-11-26T09:30:00.000Z/ })
+  t.match(at('2026-11-26T09:46:00Z', [...lastSucceeded, job(`${NAME}-backup-2`, '2026-11-26T09:30:00Z', 'running')]), { status: 'True' }, 'a Job still running reports first')
+  t.match(at('2026-11-26T12:00:00Z', lastSucceeded, { ...s3, suspend: true }), { status: 'True' }, 'suspended on purpose: not overdue')
+  // None succeeded yet: due since the CronJob was created.
+  t.match(at('2026-11-26T09:14:00Z', [], s3, '2026-11-26T08:10:00Z'), { status: 'True', reason: 'NoBackupYet' })
+  t.match(at('2026-11-26T09:16:00Z', [], s3, '2026-11-26T08:10:00Z'), { status: 'False', reason: 'BackupsOverdue', message: /since 2026-11-26T08:10:00Z/ })
+  t.match(at('2026-11-27T09:16:00Z', []), { status: 'True', reason: 'NoBackupYet' }, 'no CronJob observed yet: nothing is due')
+  const noTimes = { ...job(`${NAME}-backup-9`, '', 'succeeded'), status: { conditions: [{ type: 'Complete', status: 'True' }] } }
+  t.match(at('2026-11-27T09:16:00Z', [noTimes]), { status: 'True', reason: 'BackupSucceeded' }, 'a success without times: not taken as overdue')
+  // The schedule's time zone moves when it is due: 03:00 in Berlin is 02:00 UTC in November.
+  const nightly = { ...s3, schedule: '0 3 * * *', timeZone: 'Europe/Berlin', timeoutSeconds: 600 }
+  t.match(at('2026-11-28T02:09:00Z', lastSucceeded, nightly), { status: 'True' })
+  t.match(at('2026-11-28T02:11:00Z', lastSucceeded, nightly), { status: 'False', message: /second time at 2026-11-28T02:00:00.000Z/ })
+  t.match(at('2026-11-28T02:11:00Z', lastSucceeded, { ...nightly, timeZone: undefined }), { status: 'True' }, 'in UTC it is due at 03:00')
+})
+
+t.test('a schedule or time zone the API server would refuse is refused by the hook, naming the field', async t => {
+  const problems = (backup: Record<string, unknown>) => problemsOf(syncRequest({ spec: { backup: { ...s3, ...backup } } }).parent)
+  t.same(problems({}), [])
+  t.same(problems({ schedule: '@hourly' }), [], 'a descriptor Kubernetes knows')
+  t.same(problems({ schedule: '30 2 * * 1-5', timeZone: 'Europe/Berlin' }), [], 'weekdays at 02:30 in Berlin')
+  t.match(problems({ schedule: '*/30 * * * * *' }), [/^spec\.backup\.schedule: '\*\/30 \* \* \* \* \*' has 6 fields; a schedule has five/], 'cron-parser would take seconds; Kubernetes does not')
+  t.match(problems({ schedule: '61 * * * *' }), [/^spec\.backup\.schedule: '61 \* \* \* \*' is not a schedule: .*59/])
+  t.match(problems({ schedule: '@fortnightly' }), [/^spec\.backup\.schedule: '@fortnightly' is not a schedule: the descriptors are @yearly/])
+  t.match(problems({ schedule: 'TZ=Europe/Berlin 0 3 * * *' }), [/^spec\.backup\.schedule: .*TZ= prefix is not allowed: set timeZone instead/])
+  t.match(problems({ timeZone: 'Mars/Olympus' }), [/^spec\.backup\.timeZone: 'Mars\/Olympus' is not a time zone name/])
+  const app = buildApp({ membership: { observe: () => Promise.resolve(healthy), execute: () => Promise.reject(new Error('no write')) }, now: () => NOW })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { backup: { ...s3, schedule: '0 25 * * *' } }, pods: ready(0, 1, 2) }) })
+  t.equal(res.statusCode, 422, 'nothing changes until the schedule is fixed')
+  t.match(res.body, /spec\.backup\.schedule/)
 })
 
 t.test('the runner image is the hook\'s own (RUNNER_IMAGE, set by the chart), through the HTTP route', async t => {

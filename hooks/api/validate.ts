@@ -3,6 +3,7 @@
 // nothing changes until the spec is fixed.
 import type { EtcdBackup } from './backup.js'
 import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './cluster.js'
+import { scheduleProblem, timeZoneProblem } from './schedule.js'
 
 // Labels the hook sets itself; a user value would break selection.
 export function isReservedLabel (key: string): boolean {
@@ -30,6 +31,7 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   if (backup !== undefined && (backup.s3 === undefined) === (backup.pvc === undefined)) {
     problems.push('spec.backup: exactly one of s3 and pvc says where backups go')
   }
+  if (backup !== undefined) problems.push(...scheduleProblems(backup.schedule, backup.timeZone))
   return problems
 }
 
@@ -114,4 +116,13 @@ export class NestingError extends Error {
     super(`the request nests deeper than ${MAX_NESTING} levels`)
     this.name = 'NestingError'
   }
+}
+
+// The CronJob's schedule and time zone, checked as the API server would:
+// a CronJob it refuses would fail on every sync.
+function scheduleProblems (schedule: string, timeZone: string | undefined): string[] {
+  const zone = timeZone === undefined ? undefined : timeZoneProblem(timeZone)
+  if (zone !== undefined) return [`spec.backup.timeZone: ${zone}`]
+  const problem = scheduleProblem(schedule, timeZone)
+  return problem === undefined ? [] : [`spec.backup.schedule: ${problem}`]
 }

@@ -3,6 +3,7 @@
 // earlier sync learned (the last success) is kept, never lost.
 import type { BackupStatus } from '../api/backup.js'
 import type { Condition } from '../api/kube.js'
+import { nextFires } from '../api/schedule.js'
 import { condition } from '../kube/conditions.js'
 import type { Cluster } from './model.js'
 import type { ObservedBackupJob } from './observe/backup-jobs.js'
@@ -21,14 +22,19 @@ export function backupStatus (cluster: Cluster): BackupStatus | undefined {
   return status
 }
 
-// BackupHealthy: False after failureThreshold failed runs in a row, True
-// again after a success.
-export function backupCondition (cluster: Cluster, status: BackupStatus | undefined): Condition | undefined {
+// BackupHealthy: False after failureThreshold failed runs in a row, or
+// when no backup succeeded within two schedule periods; True again after a
+// success.
+export function backupCondition (cluster: Cluster, status: BackupStatus | undefined, now: Date): Condition | undefined {
   const backup = cluster.spec.backup
   if (backup === undefined || status === undefined) return undefined
   const failures = status.failuresInARow ?? 0
   if (failures >= backup.failureThreshold) {
     return condition('BackupHealthy', false, { reason: 'BackupsFailing', message: `${failures} backups failed in a row; the last: ${status.lastFailure?.reason ?? 'unknown'}` })
+  }
+  const overdue = overdueSince(cluster, status, now)
+  if (overdue !== undefined) {
+    return condition('BackupHealthy', false, { reason: 'BackupsOverdue', message: `no backup succeeded since ${overdue.since}, though schedule ${backup.schedule} came due twice since (the second time at ${overdue.secondDue}); are the backup Jobs starting? (kubectl get jobs -l etcd_cluster=${cluster.name})` })
   }
   return status.lastSuccess === undefined
     ? condition('BackupHealthy', true, { reason: 'NoBackupYet', message: `schedule ${backup.schedule}; no backup has finished yet` })
@@ -52,4 +58,21 @@ function successOf (job: ObservedBackupJob): NonNullable<BackupStatus['lastSucce
   if (job.size !== undefined) success.size = job.size
   if (job.sha256 !== undefined) success.sha256 = job.sha256
   return success
+}
+
+// A run that never started (CronJob suspended by Kubernetes, a missed
+// deadline, no Job at all) fails no Job and so never counts as a failure:
+// two schedule periods without a success say it. The second due run gets
+// its timeoutSeconds to finish first. Since the last success, or since the
+// CronJob was created when none succeeded yet; never while suspended.
+// (The schedule passed validation: api/validate.ts.)
+function overdueSince (cluster: Cluster, status: BackupStatus, now: Date): { since: string, secondDue: string } | undefined {
+  const backup = cluster.spec.backup
+  const since = status.lastSuccess?.time ?? cluster.backupsSince
+  if (backup === undefined || backup.suspend || since === undefined || Number.isNaN(Date.parse(since))) return undefined
+  // A running Job will report soon (activeDeadlineSeconds ends it).
+  if (cluster.backupJobs.some(j => j.outcome === 'running')) return undefined
+  const [, second] = nextFires(backup.schedule, backup.timeZone, new Date(since), 2)
+  if (second === undefined || second.getTime() + backup.timeoutSeconds * 1000 > now.getTime()) return undefined
+  return { since, secondDue: second.toISOString() }
 }

@@ -85,6 +85,8 @@ export interface Cluster {
   settings: HookSettings
   // The backup CronJob's Jobs (from `related`), oldest first.
   backupJobs: ObservedBackupJob[]
+  // When the backup CronJob was created: scheduled backups are due since.
+  backupsSince: string | undefined
 }
 
 // A member pod a rule asks for; render/pod.ts makes the object.

@@ -7,6 +7,11 @@ export function podName (cluster: Pick<Cluster, 'name'>, ordinal: number): strin
   return `${cluster.name}-${ordinal}`
 }
 
+// The backup CronJob, and its service account, Role and RoleBinding.
+export function backupCronJobName (cluster: Pick<Cluster, 'name'>): string {
+  return `${cluster.name}-backup`
+}
+
 export function ordinalOf (cluster: Pick<Cluster, 'name'>, objectName: string): number | undefined {
   const prefix = `${cluster.name}-`
   if (!objectName.startsWith(prefix)) return undefined

@@ -49,7 +49,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const versions = runningVersions(membership, memberPods)
   const stamp = now.toISOString()
   const backup = backupStatus(cluster)
-  const backupHealthy = backupCondition(cluster, backup)
+  const backupHealthy = backupCondition(cluster, backup, now)
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
   const status: ClusterStatus = {
     phase: phase(cluster, available, step),

@@ -1,10 +1,12 @@
 // The request, read into the controller's model: spec with defaults, member
 // pods by ordinal, Services and claims by name. No I/O.
 import type { SyncRequest } from '../../api/cluster.js'
+import type { KubeObject } from '../../api/kube.js'
 import { childrenOfKind } from '../../kube/objects.js'
 import { DEFAULT_SETTINGS, type Cluster, type HookSettings } from '../model.js'
 import { ordinalOf } from '../names.js'
 import { readBackupJobs } from './backup-jobs.js'
+import { backupCronJobName } from '../names.js'
 import { observePod } from './pods.js'
 import { resolveSpec } from './spec.js'
 
@@ -26,6 +28,7 @@ export function readCluster (request: SyncRequest, settings: HookSettings = DEFA
     deleting: parent.metadata.deletionTimestamp !== undefined || request.finalizing === true,
     settings,
     backupJobs: readBackupJobs(request, name, namespace),
+    backupsSince: createdAt(childrenOfKind(request.children, 'CronJob.batch/v1').get(backupCronJobName({ name }))),
   }
   for (const pod of childrenOfKind(request.children, 'Pod.v1').values()) {
     const ordinal = ordinalOf(cluster, pod.metadata.name)
@@ -33,4 +36,9 @@ export function readCluster (request: SyncRequest, settings: HookSettings = DEFA
   }
   cluster.pods.sort((a, b) => a.ordinal - b.ordinal)
   return cluster
+}
+
+function createdAt (object: KubeObject | undefined): string | undefined {
+  const created = object?.metadata.creationTimestamp
+  return typeof created === 'string' ? created : undefined
 }

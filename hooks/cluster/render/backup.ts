@@ -4,12 +4,8 @@
 import type { KubeObject } from '../../api/kube.js'
 import { templateBackupPodSpec } from '../../snapshot/pod.js'
 import { CLIENT_PORT, type Cluster, type ResolvedBackup } from '../model.js'
-import { clientScheme, clientServiceName } from '../names.js'
+import { backupCronJobName, clientScheme, clientServiceName } from '../names.js'
 import { clusterLabels, metadata } from './labels.js'
-
-export function backupName (cluster: Pick<Cluster, 'name'>): string {
-  return `${cluster.name}-backup`
-}
 
 // The labels of every Job the CronJob starts: the customize hook asks for
 // Jobs with these (the CronJob owns them, so they are no children of ours).
@@ -33,7 +29,7 @@ function templateBackupCronJob (cluster: Cluster, backup: ResolvedBackup, etcdIm
   return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
-    metadata: metadata(cluster, backupName(cluster), 'backup'),
+    metadata: metadata(cluster, backupCronJobName(cluster), 'backup'),
     spec: {
       schedule: backup.schedule,
       ...(backup.timeZone !== undefined ? { timeZone: backup.timeZone } : {}),
@@ -53,7 +49,7 @@ function templateBackupCronJob (cluster: Cluster, backup: ResolvedBackup, etcdIm
           template: {
             metadata: { labels: backupJobLabels(cluster) },
             spec: {
-              serviceAccountName: backupName(cluster),
+              serviceAccountName: backupCronJobName(cluster),
               ...templateBackupPodSpec({
                 cluster: cluster.name,
                 endpoint: `${clientScheme(cluster)}://${clientServiceName(cluster)}.${cluster.namespace}.svc${cluster.spec.pod.ClusterDomain ?? ''}:${CLIENT_PORT}`,
@@ -73,7 +69,7 @@ function templateBackupCronJob (cluster: Cluster, backup: ResolvedBackup, etcdIm
 }
 
 function templateBackupAccess (cluster: Cluster): KubeObject[] {
-  const name = backupName(cluster)
+  const name = backupCronJobName(cluster)
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(cluster, name, 'backup'), automountServiceAccountToken: false },
     {
