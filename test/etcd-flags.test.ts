@@ -72,6 +72,7 @@ t.test('item 1: the table has every minor we support, and what etcd\'s sources s
   t.match(says('3.6.3', 'snapshot-count'), [/deprecates --snapshot-count/], 'deprecated in 3.6.0-3.6.7 (kept as deprecated for all of 3.6)')
   t.match(says('3.8.0', 'name'), [/etcd 3\.8\.0 is not in the flag table/])
   t.match(serverArgProblems('3.5.33', ['name=x']), [/takes flags only, not 'name=x'/])
+  t.match(serverArgProblems('latest', ['--name=x']), [/etcd latest is not in the flag table/])
 })
 
 t.test('items 1-2: member pods for every version and variant take only flags their etcd knows and does not deprecate', async t => {
@@ -96,7 +97,8 @@ t.test('item 2: the checks bite: the rendered arguments plus a flag the version 
   t.match(serverArgProblems('3.6.14', [...args, '--experimental-compact-hash-check-enabled']), [/deprecates/])
   t.match(envProblems('3.6.14', ['ETCD_NAME', 'ETCD_LOG_LEVEL'], args), [/^ETCD_NAME repeats the argument --name=example-0: etcd refuses to start/])
   t.match(envProblems('3.5.33', ['ETCD_ENABLE_V2'], args), [/ETCD_ENABLE_V2: etcd 3\.5\.33 deprecates --enable-v2/], 'a deprecated setting through the environment is named too')
-  t.same(envProblems('3.5.33', ['GOMAXPROCS', 'ETCD_UNHEARD_OF'], args), [], 'others only make etcd warn')
+  t.same(envProblems('3.5.33', ['GOMAXPROCS', 'ETCD_UNHEARD_OF'], [...args, 'stray']), [], 'others only make etcd warn')
+  t.same(envProblems('3.8.0', ['ETCD_ENABLE_V2'], []), [], 'a minor the table lacks says nothing here (spec.version refuses it)')
   t.throws(() => runnableServerArgs('3.5.33', [...args, '--enable-v2=true']), /would not run: etcd 3\.5\.33 deprecates --enable-v2.*; etcd 3\.6\.0 does not know --enable-v2/, 'the renderer refuses it, naming each version')
 })
 
@@ -195,6 +197,7 @@ t.test('item 5: the backup Job runs etcdctl snapshot save of the cluster\'s vers
   t.same(toolArgProblems(ETCDUTL, 'etcdutl', '3.7.1', ['snapshot', 'restore', 'f.db', '--data-dir=/d', '--bump-revision=1000', '--mark-compacted']), [])
   t.match(toolArgProblems(ETCDUTL, 'etcdutl', '3.4.23', ['snapshot', 'status', 'f.db']), [/etcdutl 3\.4\.23 is not in the flag table/], 'no etcdutl before 3.5')
   t.match(toolArgProblems(ETCDCTL, 'etcdctl', '3.6.0', ['--endpoints=x', '--max-recv-bytes=1', '--auth-jwt-token=t', 'snapshot', 'save', 'f']), [/etcdctl 3\.6\.0 does not know --auth-jwt-token/], 'global flags per version')
+  t.match(toolArgProblems(ETCDCTL, 'etcdctl', '3.6.0', ['--Bad', 'snapshot', 'save', 'f']), [/etcdctl 3\.6\.0 does not know --Bad/])
 })
 
 t.test('item 4: /readyz and /livez where etcd serves them (3.4.29+, 3.5.11+, 3.6, 3.7), /health before; the startupProbe stays', async t => {

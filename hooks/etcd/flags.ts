@@ -249,22 +249,22 @@ export const ETCDUTL: Readonly<Record<string, Tool>> = {
   3.7: tool('timeout write-out', { 'snapshot status': commandLine(''), 'snapshot restore': commandLine(RESTORE_3_6) }),
 }
 
-// "3.5" of "3.5.33"; undefined when it is no version.
-function minorOf (version: string): string | undefined {
+// This version's entry of a per-minor table, and its patch; undefined
+// when it is no version or a minor the table does not have.
+function entryOf<T> (table: Readonly<Record<string, T>>, version: string): { entry: T, minor: string, patch: number } | undefined {
   const parsed = parseVersion(version)
-  return parsed === undefined ? undefined : `${parsed[0]}.${parsed[1]}`
-}
-
-function patchOf (version: string): number {
-  return parseVersion(version)?.[2] ?? 0
+  if (parsed === undefined) return undefined
+  const minor = `${parsed[0]}.${parsed[1]}`
+  const entry = table[minor]
+  return entry === undefined ? undefined : { entry, minor, patch: parsed[2] }
 }
 
 // What etcd `version` would say of `--flag` in this command line:
 // undefined when it takes the flag as it is.
-function flagProblem (line: CommandLine, version: string, flag: string, extra: ReadonlySet<string> = new Set()): string | undefined {
+function flagProblem (line: CommandLine, at: { minor: string, patch: number }, version: string, flag: string, global: ReadonlySet<string> = new Set()): string | undefined {
   const since = line.since[flag]
-  if (!line.flags.has(flag) && !extra.has(flag) && (since === undefined || patchOf(version) < since)) {
-    return `etcd ${version} does not know --${flag}${since !== undefined ? ` (${minorOf(version) ?? ''}.${since} and later do)` : ''}`
+  if (!line.flags.has(flag) && !global.has(flag) && (since === undefined || at.patch < since)) {
+    return `etcd ${version} does not know --${flag}${since !== undefined ? ` (${at.minor}.${since} and later do)` : ''}`
   }
   const why = line.deprecated[flag]
   return why === undefined ? undefined : `etcd ${version} deprecates --${flag}: ${why}`
@@ -280,12 +280,12 @@ function flagName (arg: string): string | undefined {
 // arguments as they are (exit 2 on an unknown flag, a warning on a
 // deprecated one): one sentence each.
 export function serverArgProblems (version: string, args: readonly string[]): string[] {
-  const line = ETCD_SERVER_FLAGS[minorOf(version) ?? '']
-  if (line === undefined) return [`etcd ${version} is not in the flag table (hooks/etcd/flags.ts knows ${Object.keys(ETCD_SERVER_FLAGS).join(', ')})`]
+  const found = entryOf(ETCD_SERVER_FLAGS, version)
+  if (found === undefined) return [`etcd ${version} is not in the flag table (hooks/etcd/flags.ts knows ${Object.keys(ETCD_SERVER_FLAGS).join(', ')})`]
   return args.flatMap(arg => {
     const name = flagName(arg)
     if (name === undefined) return [`etcd takes flags only, not '${arg}'`]
-    const problem = flagProblem(line, version, name)
+    const problem = flagProblem(found.entry, found, version, name)
     return problem === undefined ? [] : [problem]
   })
 }
@@ -303,7 +303,7 @@ export function versionsAhead (version: string): string[] {
   const parsed = parseVersion(version)
   if (parsed === undefined) return minors.map(minor => `${minor}.0`)
   const own = parsed.join('.')
-  return [own, ...minors.map(minor => `${minor}.0`).filter(first => compareVersions(first, own) > 0 && minorOf(first) !== minorOf(own))]
+  return [own, ...minors.filter(minor => compareVersions(`${minor}.0`, `${parsed[0]}.${parsed[1]}.0`) > 0).map(minor => `${minor}.0`)]
 }
 
 // Problems of these arguments for any version the pod may run under.
@@ -347,7 +347,7 @@ export function envProblems (version: string, names: readonly string[], args: re
     if (!name.startsWith('ETCD_')) return []
     const flag = name.slice('ETCD_'.length).toLowerCase().replaceAll('_', '-')
     return versionsAhead(version).flatMap(ahead => {
-      const why = ETCD_SERVER_FLAGS[minorOf(ahead) ?? '']?.deprecated[flag]
+      const why = entryOf(ETCD_SERVER_FLAGS, ahead)?.entry.deprecated[flag]
       return why === undefined ? [] : [`${name}: etcd ${ahead} deprecates --${flag}: ${why}`]
     })
   })
@@ -356,18 +356,19 @@ export function envProblems (version: string, names: readonly string[], args: re
 // Why etcdctl or etcdutl of this version would not run these arguments
 // (global flags, the subcommand's words, its flags, then its file).
 export function toolArgProblems (tools: Readonly<Record<string, Tool>>, name: string, version: string, args: readonly string[]): string[] {
-  const found = tools[minorOf(version) ?? '']
+  const found = entryOf(tools, version)
   if (found === undefined) return [`${name} ${version} is not in the flag table`]
-  const words = args.filter(arg => !arg.startsWith('--'))
-  const command = Object.keys(found.commands).filter(known => words.join(' ').startsWith(known)).sort((a, b) => b.length - a.length)[0]
-  if (command === undefined) return [`${name} ${version} has no subcommand '${words.slice(0, 2).join(' ')}' (it has: ${Object.keys(found.commands).join(', ')})`]
-  const line = found.commands[command] ?? commandLine('')
+  const { commands, global } = found.entry
+  const words = args.filter(arg => !arg.startsWith('--')).join(' ')
+  const match = Object.entries(commands).find(([known]) => words === known || words.startsWith(`${known} `))
+  if (match === undefined) return [`${name} ${version} has no subcommand '${words.split(' ').slice(0, 2).join(' ')}' (it has: ${Object.keys(commands).join(', ')})`]
+  const [command, line] = match
   const deprecated = line.deprecated['']
   return [
     ...(deprecated !== undefined ? [`${name} ${version} deprecates '${command}': ${deprecated}`] : []),
     ...args.flatMap(arg => {
       if (!arg.startsWith('--')) return []
-      const problem = flagProblem(line, version, flagName(arg) ?? arg, found.global)
+      const problem = flagProblem(line, found, version, flagName(arg) ?? arg.slice(2), global)
       return problem === undefined ? [] : [problem.replace(/^etcd /, `${name} `)]
     }),
   ]
