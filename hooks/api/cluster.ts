@@ -71,7 +71,7 @@ export const PodDisruptionBudgetSchema = Type.Object({
 
 export const ClusterSpecSchema = Type.Object({
   size: Type.Integer({ minimum: 1, maximum: MAX_SIZE, description: 'Number of etcd members (1 to 9; odd sizes tolerate the most failures).' }),
-  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.6.14; a leading v is accepted. Upgrades go one minor at a time, from the patch etcd\'s upgrade guide names (3.5.32 before 3.6, 3.6.11 before 3.7).' })),
+  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, 3.4 to 3.7 (the minors whose command line the operator knows), e.g. 3.6.14; a leading v is accepted. Upgrades go one minor at a time, from the patch etcd\'s upgrade guide names (3.5.32 before 3.6, 3.6.11 before 3.7).' })),
   repository: Type.Optional(Type.String({ default: DEFAULT_REPOSITORY, minLength: 1, description: 'Image repository; the image is `<repository>:v<version>`.' })),
   paused: Type.Optional(Type.Boolean({ default: false, description: 'When true the hook changes no member: no membership change, no pod created, changed or deleted.' })),
   pod: Type.Optional(PodPolicySchema),
