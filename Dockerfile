@@ -6,8 +6,13 @@
 # Node 24 (LTS); the project supports Node 22 and 24.
 ARG NODE_IMAGE=node:24-bookworm-slim
 # Backup Jobs check snapshots with etcd's own etcdutl (hooks/runner): taken
-# from the etcd image at build time, so the runner needs no shell.
-ARG ETCD_IMAGE=quay.io/coreos/etcd:v3.5.33
+# from the etcd image at build time, so the runner needs no shell. It
+# follows the default version (3.6.14): etcdutl 3.6 `snapshot status` opens
+# the bbolt file read-only and reads 3.4 and 3.5 snapshots as well (their
+# meta bucket has no storage version: it reports none), while 3.5's cannot
+# report the storage version of 3.6 and 3.7 snapshots
+# (etcdutl/snapshot/v3_snapshot.go, server/storage/schema/version.go, v3.6.14).
+ARG ETCD_IMAGE=quay.io/coreos/etcd:v3.6.14
 
 FROM ${ETCD_IMAGE} AS etcd
 

@@ -131,7 +131,7 @@ t.test('bare endpoints to a PVC: the first endpoint, the default etcd image, spe
   const job = jobOf(sync({ spec, related: [secret('etcd-client')] }))!
   await validateKubeObject(job)
   const pod = podOf(job)
-  t.equal(pod.initContainers[0]?.image, 'quay.io/coreos/etcd:v3.5.33')
+  t.equal(pod.initContainers[0]?.image, 'quay.io/coreos/etcd:v3.6.14')
   t.ok(pod.initContainers[0]?.args.includes('--endpoints=https://etcd-a:2379'))
   t.ok(pod.volumes.some(v => v.secret?.secretName === 'etcd-client'))
   t.ok(pod.volumes.some(v => v.persistentVolumeClaim?.claimName === 'backups'))

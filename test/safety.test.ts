@@ -346,19 +346,25 @@ t.test('item 2: the upgrade rules etcd enforces are checked before a pod moves, 
   expectRule(t, 'upgradeMember', cluster('3.5.32', '3.6.14'))
   expectRule(t, 'upgradeBlocked', cluster('3.6.10', '3.7.1'))
   expectRule(t, 'upgradeMember', cluster('3.6.11', '3.7.1'))
+  expectRule(t, 'upgradeMember', cluster('3.6.14', '3.7.1'))
+  expectRule(t, 'upgradeBlocked', cluster('3.4.45', '3.5.10'))
   expectRule(t, 'upgradeBlocked', cluster('3.5.33', '3.7.1'))
   expectRule(t, 'upgradeBlocked', cluster('3.6.14', '3.5.33'))
   expectRule(t, 'upgradeMember', cluster('3.5.21', '3.5.33'))
 })
 
-t.test('item 2: the default version is a current patch at or above the 3.6 floor', async t => {
+t.test('item 2: the default version is the newest 3.6 patch, which the previous default (3.5.33) may roll to', async t => {
   const p = run({}, { reachable: false, error: 'no pods' })
   const fresh = syncRequest({})
   delete (fresh.parent.spec as { version?: string }).version
   const seed = plan(fresh, { reachable: false, error: 'no pods' }, NOW)
   const image = etcdContainer(child(seed.response, 'Pod', pod(0))).image
-  t.equal(image, 'quay.io/coreos/etcd:v3.5.33')
+  t.equal(image, 'quay.io/coreos/etcd:v3.6.14')
   t.ok(p.rule === 'bootstrap')
+  // A cluster that took the previous default rolls to this one.
+  const defaulted = syncRequest({ pods: [0, 1, 2].map(ordinal => ({ ordinal, image: 'quay.io/coreos/etcd:v3.5.33' })) })
+  delete (defaulted.parent.spec as { version?: string }).version
+  expectRule(t, 'upgradeMember', plan(defaulted, answering(reachable(members(0, 1, 2), 0), 0, 1, 2), NOW))
 })
 
 t.test('item 20/21: with quorum lost the member list is the member\'s own (stale): pods restart on their volumes, no membership write', async t => {

@@ -13,9 +13,11 @@ import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchem
 export const API_GROUP = 'etcd.database.coreos.com'
 export const API_VERSION = `${API_GROUP}/v1beta2`
 
-// A current 3.5 patch at or above the floor for 3.6 (etcd/versions.ts), so a
-// cluster left at the default can move on to 3.6 later.
-export const DEFAULT_VERSION = '3.5.33'
+// The newest 3.6 patch (etcd's mainline), at or above the floor for 3.7
+// (etcd/versions.ts). A cluster left at the previous default, 3.5.33,
+// rolls to it as an allowed upgrade (the 3.6 floor is 3.5.32); the member
+// arguments we render run on both (etcd/flags.ts).
+export const DEFAULT_VERSION = '3.6.14'
 export const DEFAULT_REPOSITORY = 'quay.io/coreos/etcd'
 export const MAX_SIZE = 9
 // Member pods are named `<cluster>-<ordinal>` and must stay a DNS label (63);
@@ -69,7 +71,7 @@ export const PodDisruptionBudgetSchema = Type.Object({
 
 export const ClusterSpecSchema = Type.Object({
   size: Type.Integer({ minimum: 1, maximum: MAX_SIZE, description: 'Number of etcd members (1 to 9; odd sizes tolerate the most failures).' }),
-  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, e.g. 3.5.33; a leading v is accepted. Upgrades go one minor at a time, from the patch etcd\'s upgrade guide names (3.5.32 before 3.6, 3.6.11 before 3.7).' })),
+  version: Type.Optional(Type.String({ default: DEFAULT_VERSION, pattern: VersionPattern, description: 'etcd version, 3.4 to 3.7 (the minors whose command line the operator knows), e.g. 3.6.14; a leading v is accepted. Upgrades go one minor at a time, from the patch etcd\'s upgrade guide names (3.5.32 before 3.6, 3.6.11 before 3.7).' })),
   repository: Type.Optional(Type.String({ default: DEFAULT_REPOSITORY, minLength: 1, description: 'Image repository; the image is `<repository>:v<version>`.' })),
   paused: Type.Optional(Type.Boolean({ default: false, description: 'When true the hook changes no member: no membership change, no pod created, changed or deleted.' })),
   pod: Type.Optional(PodPolicySchema),

@@ -1,6 +1,8 @@
 // Checks of an EtcdCluster that its schema cannot express. Each problem is
 // a sentence naming the field, returned to Metacontroller as a 422 so that
 // nothing changes until the spec is fixed.
+import { ETCD_SERVER_FLAGS } from '../etcd/flags.js'
+import { parseVersion } from '../etcd/versions.js'
 import type { EtcdBackup } from './backup.js'
 import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './cluster.js'
 import { scheduleProblem, timeZoneProblem } from './schedule.js'
@@ -23,6 +25,10 @@ export function problemsOf (cluster: EtcdCluster): string[] {
     if (isReservedLabel(key)) problems.push(`spec.pod.labels: "${key}" is reserved for the operator (app, etcd_*)`)
   }
   problems.push(...etcdEnvProblems(cluster.spec.pod?.etcdEnv ?? []))
+  const version = parseVersion(cluster.spec.version ?? '')
+  if (version !== undefined && ETCD_SERVER_FLAGS[`${version[0]}.${version[1]}`] === undefined) {
+    problems.push(`spec.version ${cluster.spec.version ?? ''}: the operator knows the command line of etcd ${Object.keys(ETCD_SERVER_FLAGS).join(', ')} only, and renders no member it cannot check (hooks/etcd/flags.ts)`)
+  }
   const tls = cluster.spec.TLS?.static
   if (tls?.member?.serverSecret !== undefined && tls.operatorSecret === undefined) {
     problems.push('spec.TLS.static.operatorSecret is required with member.serverSecret: the hook needs a client certificate to manage membership')

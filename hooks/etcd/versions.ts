@@ -18,9 +18,15 @@ export function versionOfImage (image: string): string {
   return tag.replace(/^v/, '')
 }
 
-// etcd 3.5.11 added /readyz and /livez; older versions only have /health,
-// which fails without a leader.
+// /readyz and /livez came with 3.4.29 and 3.5.11 (etcdhttp/health.go,
+// served on the metrics listener too); older versions only have /health,
+// which fails without a leader. From 3.5.19 and 3.6.0 /readyz also fails
+// on a learner (its non_learner check), which keeps learners out of the
+// client Service; learners are promoted once their pod runs, not when
+// it is ready (rules/learner.ts).
 export function hasReadyzLivez (version: string): boolean {
+  const parsed = parseVersion(version)
+  if (parsed?.[0] === 3 && parsed[1] === 4) return parsed[2] >= 29
   return compareVersions(version, '3.5.11') >= 0
 }
 
@@ -49,6 +55,12 @@ export function upgradeRefusal (running: string, wanted: string): string | undef
   const floor = to[1] === from[1] + 1 ? UPGRADE_FLOORS[`${to[0]}.${to[1]}`] : undefined
   if (floor !== undefined && compareVersions(running, floor) < 0) {
     return `etcd's upgrade guide for ${to[0]}.${to[1]} asks every ${from[0]}.${from[1]} member to run ${floor} or later first (one runs ${from.join('.')}): set version ${floor} or later, then ${wanted}`
+  }
+  // A member keeps its probes through an in-place upgrade: the version it
+  // moves to must serve the /readyz and /livez they may ask for (3.4.29+
+  // to 3.5.0-3.5.10, or a patch back, would never be ready again).
+  if (hasReadyzLivez(running) && !hasReadyzLivez(wanted)) {
+    return `members on ${from.join('.')} are probed on /readyz and /livez, which etcd ${wanted} does not serve (3.4.29 and later 3.4 patches, 3.5.11 and later, and 3.6 on do)`
   }
   return undefined
 }

@@ -73,7 +73,9 @@ export function templateBackupPodSpec (backup: BackupPod): Record<string, unknow
   }
 }
 
-// `etcdctl snapshot save` streams a consistent snapshot from one member.
+// `etcdctl snapshot save` streams a consistent snapshot from one member:
+// the one snapshot subcommand etcdctl keeps in 3.6 and 3.7 (status and
+// restore moved to etcdutl in 3.5; etcd/flags.ts, test/etcd-flags.test.ts).
 function snapshotArgs (backup: BackupPod): string[] {
   return [
     `--endpoints=${backup.endpoint}`,

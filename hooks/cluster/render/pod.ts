@@ -1,5 +1,6 @@
 // The member pod: rendered new from the spec, or an observed one kept as it
 // is but for its image (an upgrade) and labels.
+import { runnableServerArgs } from '../../etcd/flags.js'
 import { hasReadyzLivez, versionOfImage } from '../../etcd/versions.js'
 import { keepObserved } from '../../kube/objects.js'
 import type { KubeObject } from '../../api/kube.js'
@@ -22,6 +23,7 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
   const { spec } = cluster
   const policy = spec.pod
   const image = options.image ?? spec.image
+  const version = versionOfImage(image) || spec.version
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -45,7 +47,9 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
         image,
         // Plain flags: etcd images from 3.5 on have no shell.
         command: ['/usr/local/bin/etcd'],
-        args: etcdArgs(cluster, options),
+        // Valid for this version and every minor an in-place upgrade may
+        // move the pod to: its arguments stay as they are (flags.ts).
+        args: runnableServerArgs(version, etcdArgs(cluster, options)),
         ...(policy.etcdEnv !== undefined ? { env: policy.etcdEnv } : {}),
         ports: [
           { name: 'client', containerPort: CLIENT_PORT, protocol: 'TCP' },
@@ -57,7 +61,7 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
           ...(spec.tls.peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, mountPath: PEER_TLS_DIR, readOnly: true }] : []),
           ...(spec.tls.serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, mountPath: SERVER_TLS_DIR, readOnly: true }] : []),
         ],
-        ...probes(versionOfImage(image) || spec.version),
+        ...probes(version),
         ...(policy.resources !== undefined ? { resources: policy.resources } : {}),
       }],
       volumes: volumes(cluster, options.pod),
