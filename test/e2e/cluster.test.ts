@@ -6,110 +6,18 @@
 // Scenarios run one after another on one World (they share the machine);
 // each has its own EtcdCluster and removes it at the end. E2E_ONLY=a,b runs
 // a subset (names below); E2E_VERBOSE=1 prints the harness log.
-import t, { type Test } from 'tap'
-import { World, Cluster, Writer, formatRecord, sleep, waitFor, type MembershipMonitor } from './harness/world.js'
+import { type Test } from 'tap'
+import { formatRecord, waitFor } from './harness/world.js'
 import { POD, PVC, SERVICE } from './harness/store.js'
 import { podReady } from './harness/services.js'
-import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
 import { memberList } from './harness/etcd.js'
-import type { SyncRecord } from './harness/metacontroller.js'
+import { Suite, VERSION, IMAGE, memberIds, syncsSince, podDeletesSince, writing, quietWindow, expectEverywhere, expectAcked, flapped, actionsSince } from './harness/scenario.js'
 
-const VERSION = '3.4.23'
-const IMAGE = (v: string) => `quay.io/coreos/etcd:v${v}`
-const only = (process.env.E2E_ONLY ?? '').split(',').filter(Boolean)
-const convergence: Array<[string, number]> = []
-
-const missing = missingPrereq({ hook: true })
-if (missing) {
-  if (REQUIRE_ALL) t.fail(`end-to-end scenarios cannot run: ${missing}`)
-  else {
-    console.error(skipBanner('cluster.test.ts', missing))
-    t.comment(skipBanner('cluster.test.ts', missing))
-    t.test('end-to-end scenarios', { skip: missing }, async () => {})
-  }
-} else {
-  const world = await World.start({ hook: true, log: s => (process.env.E2E_VERBOSE ? console.error(s) : undefined) })
-  const suiteStart = world.startedAt
-  t.teardown(async () => {
-    await world.destroy()
-    if (convergence.length) {
-      t.comment('convergence times (s): ' + convergence.map(([k, v]) => `${k}=${v}`).join(', '))
-    }
-    t.comment(`end-to-end suite took ${((Date.now() - suiteStart) / 1000).toFixed(0)} s`)
-  })
-
-  // One scenario: a fresh cluster, the body, the contract checks, the
-  // cluster's removal, and on failure everything describe() knows.
-  // With `tls`, the scenario's certificates and Secrets are made first and
-  // the cluster gets spec.TLS.static (see World.staticTLS).
-  const scenario = (name: string, title: string, body: (t: Test, c: Cluster) => Promise<void>, spec: Record<string, unknown> = {}, opts: { tls?: boolean } = {}) => {
-    if (only.length && !only.includes(name)) return
-    t.test(title, async t => {
-      const crashesBefore = world.hook!.crashes
-      const tls = opts.tls ? await world.staticTLS(name) : undefined
-      const c = await world.createCluster(name, { size: 3, version: VERSION, ...spec, ...(tls ? { TLS: tls.spec } : {}) }, { tls })
-      try {
-        await body(t, c)
-      } catch (e) {
-        t.fail(String(e instanceof Error ? e.message : e))
-      } finally {
-        t.same(c.mc.rejectedUpdates, [], 'the hook never asked for a pod change the API server refuses')
-        t.same(c.mc.violations, [], 'every response kept the Metacontroller contract')
-        t.equal(world.hook!.crashes - crashesBefore, 0, 'the hook server never crashed')
-        if (!t.passing()) t.comment(`diagnostics for ${name}:\n${c.describe()}`)
-        await c.delete()
-      }
-    })
-  }
-  const converged = (t: Test, what: string, s: number) => {
-    convergence.push([what, s])
-    t.comment(`convergence ${what}: ${s} s`)
-  }
-  const memberIds = async (c: Cluster) => new Map(((await c.members())?.members ?? []).map(m => [m.name, m.id]))
-  const syncsSince = (c: Cluster, ms: number): SyncRecord[] => c.mc.records.filter(r => r.atMs >= ms)
-  // The writer's first writes acknowledged: writes are going on when the
-  // change that follows starts.
-  const writing = (c: Cluster, writer: Writer) => c.waitFor(() => writer.acked.length >= 5, {
-    timeoutMs: 30_000,
-    what: 'the writer\'s first five acknowledged writes',
-    describe: () => `writer: ${writer.acked.length} acknowledged, ${writer.failures} failed${writer.lastError ? `, last: ${writer.lastError}` : ''}\n${c.describe()}`,
-  })
-  // A window in which something must not happen: `windowMs` from `sinceMs`,
-  // then `syncs` more syncs that the hook answered, so that it has seen the
-  // world again after the window however slow the machine is.
-  const quietWindow = async (c: Cluster, what: string, sinceMs: number, windowMs: number, syncs: number) => {
-    await sleep(Math.max(0, sinceMs + windowMs - Date.now()))
-    let answered = 0
-    await c.waitFor(async () => !(await c.mc.nextSync()).error && ++answered >= syncs, { timeoutMs: 90_000, what: `${syncs} answered syncs ${what}` })
-  }
-  const podDeletesSince = (c: Cluster, ms: number) => syncsSince(c, ms).flatMap(r => r.deletes).filter(d => d.startsWith('Pod.v1/')).map(d => d.slice('Pod.v1/'.length))
-  // A value from every member's own store (serializable reads), retried
-  // briefly: a member may apply the last entries a moment later.
-  const expectEverywhere = async (t: Test, c: Cluster, key: string, value: string) => {
-    for (const p of c.livePods()) {
-      const name = p.metadata.name
-      const got = await world.etcdctlOk([...c.etcdctlTLS(), 'get', key, '--print-value-only', '--consistency=s'], {
-        endpoints: `${c.scheme}://${name}.${c.name}.default.svc:2379`,
-        timeoutMs: 15_000,
-        what: `${key} on ${name}`,
-      })
-      t.equal(got.trim(), value, `${key} read back from ${name}`)
-    }
-  }
-
-  // Every write the writer saw acknowledged, on every member's own store.
-  const expectAcked = async (t: Test, c: Cluster, writer: Writer, prefix: string) => {
-    for (const [pod, kvs] of await waitFor(
-      async () => {
-        const all = await c.readEveryMember(prefix)
-        return [...all.values()].every(kv => writer.acked.every(k => kv.has(k))) ? all : undefined
-      },
-      { timeoutMs: 15_000, what: 'every acknowledged write on every member', describe: () => c.describe() },
-    ).catch(async () => c.readEveryMember(prefix))) {
-      const lost = writer.acked.filter(k => !kvs.has(k))
-      t.same(lost, [], `${pod} has all ${writer.acked.length} acknowledged writes`)
-    }
-  }
+const suite = await Suite.start('cluster.test.ts')
+if (suite) {
+  const world = suite.world
+  const scenario = suite.scenario.bind(suite)
+  const converged = (t: Test, what: string, s: number) => suite.converged(t, what, s)
 
   scenario('create', '1. create size 3', async (t, c) => {
     const start = Date.now()
@@ -537,25 +445,6 @@ if (missing) {
     const ml = await c.members()
     t.same(ml?.members.map(m => m.name).sort(), pods.map(p => p.metadata.name).sort(), 'member list matches the pods')
   })
-
-  // The pod a member label from the membership monitor names: "x-3", or
-  // "(unstarted http://x-3.x.default.svc:2380)".
-  const memberPod = (label: string) => label.startsWith('(unstarted ') ? (/\/\/([^.]+)\./.exec(label)?.[1] ?? label) : label
-  // Members (by pod) that were in etcd's member list at some point since
-  // `sinceMs` and missing from it later: removed (and maybe added again).
-  const flapped = (monitor: MembershipMonitor, sinceMs: number) => {
-    const entries = monitor.timeline.filter((e, i, all) => e.atMs >= sinceMs || all[i + 1] === undefined || all[i + 1]!.atMs >= sinceMs)
-    const out = new Set<string>()
-    entries.forEach((e, i) => {
-      const now = new Set([...e.voters, ...e.learners].map(memberPod))
-      for (const later of entries.slice(i + 1)) {
-        const then = new Set([...later.voters, ...later.learners].map(memberPod))
-        for (const m of now) if (!then.has(m)) out.add(m)
-      }
-    })
-    return [...out]
-  }
-  const actionsSince = (c: Cluster, ms: number) => syncsSince(c, ms).map(r => r.status?.lastAction as string | undefined).filter((a, i, all): a is string => !!a && a !== all[i - 1])
 
   scenario('lag', '13. informer lag (children two syncs behind): scale 3 -> 5, no member removed, names only grow', async (t, c) => {
     await c.waitSteady({ timeoutMs: 90_000 })
