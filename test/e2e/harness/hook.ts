@@ -121,6 +121,28 @@ export class HookServer {
     })
   }
 
+  // The server's log lines (pino JSON) written at or after `sinceMs`, for
+  // assertions on what it did; lines that are not JSON are skipped.
+  logEntries (sinceMs = 0): Array<Record<string, unknown>> {
+    let text: string
+    try {
+      text = fs.readFileSync(this.logPath, 'utf8')
+    } catch {
+      return []
+    }
+    const out: Array<Record<string, unknown>> = []
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>
+        if (typeof entry.time === 'number' && entry.time >= sinceMs) out.push(entry)
+      } catch {
+        /* a line cut short */
+      }
+    }
+    return out
+  }
+
   logTail (lines = 40): string {
     try {
       return tail(fs.readFileSync(this.logPath, 'utf8'), lines)

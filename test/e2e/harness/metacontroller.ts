@@ -322,6 +322,13 @@ export class Metacontroller {
     return clone(seen[seen.length - 1]?.obj ?? versions[0]?.obj ?? live)
   }
 
+  // Whether a sync now would see the parent as the store holds it (no
+  // parentMs lag, or the parent unchanged for longer than it).
+  parentCaughtUp (): boolean {
+    const live = this.parent()
+    return !live || this.laggedParent(live).metadata.resourceVersion === live.metadata.resourceVersion
+  }
+
   private buildRequest (observed: Observed, rules: RelatedRule[]): any {
     return { controller: clone(CONTROLLER), parent: clone(observed.parent), children: clone(observed.children), related: this.related(observed.parent, rules), finalizing: false }
   }

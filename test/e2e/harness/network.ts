@@ -35,6 +35,8 @@ export interface Netns {
   // Lines for the namespace's own names (a pod's hostname), before the table.
   ownHosts: string
   lastHosts?: string
+  // Addresses this namespace is cut off from (partition()).
+  partitionedFrom?: string[]
 }
 
 function pidAlive (pid: number): boolean {
@@ -265,6 +267,26 @@ export class Network {
   // Detaches (down) or re-attaches (up) a namespace's link to the bridge.
   async setLink (ns: Netns, up: boolean): Promise<void> {
     await runOk('ip', ['link', 'set', ns.veth, up ? 'up' : 'down'])
+  }
+
+  // A network partition between pods: `ns` is cut off from `peers` by
+  // blackhole routes inside it, so nothing it sends them leaves and what
+  // they send it gets no answer (TCP fails both ways: its SYN-ACKs and ACKs
+  // are dropped too). The host (the kubelet's probes, the hook) and the
+  // Services' proxies still reach it, as across a partition between nodes.
+  async partition (ns: Netns, peers: string[]): Promise<void> {
+    if (!this.namespaces.has(ns.name)) throw new Error(`partition: ${ns.name} is not a namespace of this harness`)
+    for (const ip of peers) {
+      if (!this.inSubnet(ip)) throw new Error(`partition: ${ip} is not in the harness subnet ${this.subnet}.0/24`)
+      await runOk('ip', ['-n', ns.name, 'route', 'replace', 'blackhole', `${ip}/32`])
+    }
+    ns.partitionedFrom = [...new Set([...(ns.partitionedFrom ?? []), ...peers])]
+  }
+
+  // Ends partition(): the blackhole routes go.
+  async heal (ns: Netns): Promise<void> {
+    for (const ip of ns.partitionedFrom ?? []) await runOk('ip', ['-n', ns.name, 'route', 'del', 'blackhole', `${ip}/32`])
+    ns.partitionedFrom = []
   }
 
   async removeNamespace (ns: Netns): Promise<void> {
