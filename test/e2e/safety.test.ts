@@ -296,7 +296,8 @@ if (suite) {
     let restartedAt = 0
     let restarted: Promise<void> | undefined
     c.mc.intercept = async (_request, response): Promise<'apply' | 'drop'> => {
-      const added = /^added member (\S+) as a learner/.exec(String(response.status?.lastAction ?? ''))
+      // (not "added member x as a learner failed; retrying")
+      const added = /^added member (\S+) as a learner$/.exec(String(response.status?.lastAction ?? ''))
       if (killed || !added?.[1]) return 'apply'
       const pod = added[1]
       // The learner is in etcd and the answer creates its pod: the hook
@@ -311,6 +312,8 @@ if (suite) {
       }, { timeoutMs: 60_000, what: `the learner ${pod} to run` }).then(async () => {
         await sleep(2000)
         learnerWhenBack = (await c.members())?.members.find(x => x.name === pod)?.isLearner
+      }).finally(async () => {
+        // Back in any case: the scenarios after this one need it.
         restartedAt = Date.now()
         await world.hook!.start()
         world.log(`test: hook back; ${pod} ${learnerWhenBack ? 'still a learner' : 'not a learner'}`)
@@ -323,7 +326,7 @@ if (suite) {
     try {
       await writing(c, writer)
       tS = c.updateSpec(s => (s.size = 4))
-      await c.waitFor(() => restarted, { timeoutMs: 60_000, what: 'a learner to be added' })
+      await c.waitFor(() => killed, { timeoutMs: 60_000, what: 'a learner to be added' })
       await restarted
       converged(t, 'hookkill-promote', await c.waitSteady({ timeoutMs: 120_000, sinceMs: tS, size: 4 }))
     } finally {
