@@ -5,10 +5,12 @@
 // directory the SDK's default chain applies (environment, web identity, ...).
 import type { S3ClientConfig } from '@aws-sdk/client-s3'
 import { fromIni } from '@aws-sdk/credential-providers'
+import { getProfileName, loadSharedConfigFiles } from '@smithy/core/config'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { RunnerError, describe, errorCode } from './errors.js'
 import { exists } from './files.js'
+import { isRegionName } from './options.js'
 
 export type Credentials = NonNullable<S3ClientConfig['credentials']>
 
@@ -37,4 +39,20 @@ async function readKey (dir: string, name: string): Promise<string | undefined> 
     if (errorCode(error) === 'ENOENT') return undefined
     throw new RunnerError(`--aws-dir ${dir}: cannot read ${name}: ${describe(error)}`)
   }
+}
+
+// The region of the profile in the Secret's `config` file (the CoreOS
+// format carries it there), read by the SDK's own ini loader; the S3
+// client itself only looks at ~/.aws, not at the mounted Secret.
+export async function regionFrom (awsDir: string | undefined): Promise<string | undefined> {
+  if (awsDir === undefined) return undefined
+  const configFile = join(awsDir, 'config')
+  if (!await exists(configFile)) return undefined
+  const { configFile: profiles } = await loadSharedConfigFiles({
+    filepath: join(awsDir, 'credentials'), configFilepath: configFile, ignoreCache: true,
+  })
+  const region = profiles[getProfileName({})]?.region
+  if (region === undefined) return undefined
+  if (!isRegionName(region)) throw new RunnerError(`--aws-dir ${awsDir}: config names region '${region}', which is not a region name`)
+  return region
 }

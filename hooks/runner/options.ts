@@ -8,7 +8,8 @@ export interface S3Settings {
   kind: 's3'
   bucket: string
   endpoint?: string
-  region: string
+  // --s3-region; without it the Secret's config file names the region (s3.ts)
+  region?: string
   forcePathStyle: boolean
   awsDir?: string
 }
@@ -65,18 +66,22 @@ function s3Settings (flags: Flags): S3Settings {
   if (endpoint !== undefined && !/^https?:$/.test(urlProtocol(endpoint))) {
     throw new UsageError(`--s3-endpoint: expected an http:// or https:// URL, got '${endpoint}'`)
   }
-  const region = flags.optional('s3-region') ?? 'us-east-1'
-  if (!/^[a-z0-9-]+$/.test(region)) throw new UsageError(`--s3-region: '${region}' is not a region name`)
+  const region = flags.optional('s3-region')
+  if (region !== undefined && !isRegionName(region)) throw new UsageError(`--s3-region: '${region}' is not a region name`)
   const bucket = s3Parts(flags).bucket
   const awsDir = flags.optional('aws-dir')
   return {
     kind: 's3',
     bucket,
-    region,
+    ...(region !== undefined ? { region } : {}),
     forcePathStyle: flags.switch('s3-force-path-style'),
     ...(endpoint !== undefined ? { endpoint } : {}),
     ...(awsDir !== undefined ? { awsDir: resolve(awsDir) } : {}),
   }
+}
+
+export function isRegionName (text: string): boolean {
+  return /^[a-z0-9-]+$/.test(text)
 }
 
 function urlProtocol (text: string): string {

@@ -5,12 +5,14 @@
 import { DeleteObjectCommand, GetObjectCommand, S3Client, paginateListObjectsV2, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { Readable } from 'node:stream'
-import { credentialsFrom } from './aws.js'
+import { credentialsFrom, regionFrom } from './aws.js'
 import { RunnerError, describe } from './errors.js'
 import type { S3Settings } from './options.js'
 import type { Store } from './store.js'
 
 const MiB = 1024 * 1024
+// The SDK needs a region to sign with; S3-compatible stores accept this one.
+const DEFAULT_REGION = 'us-east-1'
 // S3's least part size is 5 MiB and its most parts 10,000: parts grow with
 // the file so that even a 100 GiB one fits. Memory: QUEUE_SIZE parts.
 export const DEFAULT_PART_SIZE = 8 * MiB
@@ -20,7 +22,7 @@ const MAX_PARTS = 9000
 export async function s3ClientConfig (settings: S3Settings): Promise<S3ClientConfig> {
   const credentials = await credentialsFrom(settings.awsDir)
   return {
-    region: settings.region,
+    region: settings.region ?? await regionFrom(settings.awsDir) ?? DEFAULT_REGION,
     forcePathStyle: settings.forcePathStyle,
     // AWS answers a bucket of another region with a redirect naming it.
     followRegionRedirects: true,
