@@ -377,3 +377,27 @@ t.test('item 20/21: with quorum lost the member list is the member\'s own (stale
   expectRule(t, 'quorumUnhealthy', scale)
   t.equal(scale.action, undefined)
 })
+
+t.test('item 13: a sync that cannot reach etcd, or sees stale children, keeps what earlier syncs learned', async t => {
+  const learned = {
+    phase: 'Running' as const,
+    clusterID: 'cdf818194e3a8c32',
+    clusterVersion: '3.4.0',
+    highestOrdinal: 4,
+    lastAction: 'added learner example-4',
+    backup: { failuresInARow: 0, lastSuccess: { time: '2026-11-26T09:30:00Z', object: 's3://b/k.db', revision: 7, size: 20480, sha256: 'a'.repeat(64) } },
+  }
+  const lost = run({ pods: ready(0, 1, 2), status: learned }, { reachable: false, error: 'context deadline exceeded' })
+  for (const field of ['clusterID', 'clusterVersion', 'highestOrdinal', 'lastAction'] as const) {
+    t.same(lost.response.status[field], learned[field], `${field} kept while etcd does not answer`)
+  }
+  // spec.backup is off here: the record of the last backup stays.
+  t.same(lost.response.status.backup?.lastSuccess, learned.backup.lastSuccess, 'the last backup is kept after backups were turned off')
+  t.equal(lost.response.status.phase, 'Running', 'the phase is not reset to Creating')
+  // The informer still lacks the pod of the learner added last sync, and
+  // etcd answers: nothing is forgotten either, names keep growing.
+  const stale = run({ pods: ready(0, 1, 2), status: learned }, answering(reachable(members(0, 1, 2, { ordinal: 4, learner: true }), 0), 0, 1, 2, 4))
+  t.equal(stale.response.status.clusterVersion, learned.clusterVersion, 'the cluster version is kept when this sync did not read it')
+  t.ok((stale.response.status.highestOrdinal ?? 0) >= 4, 'ordinal 4 stays taken')
+  t.same(stale.response.status.backup?.lastSuccess, learned.backup.lastSuccess, 'the last backup is kept')
+})

@@ -9,8 +9,10 @@ import type { Cluster } from './model.js'
 import type { ObservedBackupJob } from './observe/backup-jobs.js'
 
 export function backupStatus (cluster: Cluster): BackupStatus | undefined {
-  if (cluster.spec.backup === undefined) return undefined
   const previous = cluster.previous.backup
+  // Scheduled backups turned off: the objects stay in the store, and so
+  // does the record of the last one (where it is, its revision).
+  if (cluster.spec.backup === undefined) return previous === undefined ? undefined : recordOf(previous)
   const jobs = cluster.backupJobs
   const success = jobs.filter(j => j.outcome === 'succeeded').at(-1)
   const failure = jobs.filter(j => j.outcome === 'failed').at(-1)
@@ -20,6 +22,12 @@ export function backupStatus (cluster: Cluster): BackupStatus | undefined {
   const lastFailure = failure !== undefined ? { time: failure.finishedAt ?? failure.startedAt ?? '', reason: failure.failure ?? 'the backup Job failed' } : previous?.lastFailure
   if (lastFailure !== undefined) status.lastFailure = lastFailure
   return status
+}
+
+function recordOf (previous: BackupStatus): BackupStatus | undefined {
+  const { lastSuccess, lastFailure } = previous
+  if (lastSuccess === undefined && lastFailure === undefined) return undefined
+  return { ...(lastSuccess !== undefined ? { lastSuccess } : {}), ...(lastFailure !== undefined ? { lastFailure } : {}) }
 }
 
 // BackupHealthy: False after failureThreshold failed runs in a row, or

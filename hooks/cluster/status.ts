@@ -75,7 +75,10 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
   if (clusterID !== undefined) status.clusterID = clusterID
   if (backup !== undefined) status.backup = backup
-  if (membership?.clusterVersion !== undefined) status.clusterVersion = membership.clusterVersion
+  // etcd's word, kept while etcd does not answer: the upgrade guard and
+  // users read it.
+  const clusterVersion = membership?.clusterVersion ?? previous.clusterVersion
+  if (clusterVersion !== undefined) status.clusterVersion = clusterVersion
   const leader = leaderName(membership)
   if (leader !== undefined) status.leader = leader
   const highest = highestOrdinal(cluster, membership)
