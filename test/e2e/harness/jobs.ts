@@ -169,7 +169,7 @@ export class JobController {
         this.store.delete(JOB, old.metadata.name)
       }
     }
-    void job
+    job
   }
 }
 

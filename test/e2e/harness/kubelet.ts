@@ -270,23 +270,23 @@ export class Kubelet {
     const base = `${pod.metadata.name}-${uid.slice(0, 8)}`
     const hasInit = (pod.spec?.initContainers ?? []).length > 0
     const container = (c: any, init: boolean, i: number): ContainerRt => ({
-        name: c.name,
-        init,
-        // The first container's log keeps the pod's name (podLog).
-        logPath: path.join(this.dir, 'logs', !init && i === 0 && !hasInit ? `${base}.log` : `${base}-${c.name}.log`),
-        logOffset: 0,
-        spec: c,
-        image: c.image,
-        run: 0,
-        state: { waiting: { reason: 'ContainerCreating' } },
-        restartCount: 0,
-        ready: false,
-        started: false,
-        backoffMs: BACKOFF_START_MS,
-        startedAtMs: 0,
-        readiness: { successes: 0, failures: 0 },
-        liveness: { successes: 0, failures: 0 },
-      })
+      name: c.name,
+      init,
+      // The first container's log keeps the pod's name (podLog).
+      logPath: path.join(this.dir, 'logs', !init && i === 0 && !hasInit ? `${base}.log` : `${base}-${c.name}.log`),
+      logOffset: 0,
+      spec: c,
+      image: c.image,
+      run: 0,
+      state: { waiting: { reason: 'ContainerCreating' } },
+      restartCount: 0,
+      ready: false,
+      started: false,
+      backoffMs: BACKOFF_START_MS,
+      startedAtMs: 0,
+      readiness: { successes: 0, failures: 0 },
+      liveness: { successes: 0, failures: 0 },
+    })
     const rt: PodRt = {
       name: pod.metadata.name,
       uid,
@@ -584,7 +584,7 @@ export class Kubelet {
     const file = this.rewrite(String(c.spec.terminationMessagePath ?? '/dev/termination-log'), this.mounts(rt, c))
     if (!file.startsWith('/dev/') && fs.existsSync(file)) return fs.readFileSync(file, 'utf8').slice(0, TERMINATION_MESSAGE_BYTES)
     if (exitCode === 0 || c.spec.terminationMessagePolicy !== 'FallbackToLogsOnError') return undefined
-    let out = ''
+    let out: string
     try {
       const fd = fs.openSync(c.logPath, 'r')
       const size = fs.fstatSync(fd).size
