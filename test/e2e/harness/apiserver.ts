@@ -131,7 +131,7 @@ export class ApiServer {
   // A JSON merge patch (RFC 7386) of the Job's labels and annotations.
   private patchJob (namespace: string, name: string, patch: any): Obj {
     const job = this.store.get(JOB, name)
-    if (!job || job.metadata.namespace !== namespace) throw new ApiError(404, `jobs.batch "${name}" not found`)
+    if (job?.metadata.namespace !== namespace || !job) throw new ApiError(404, `jobs.batch "${name}" not found`)
     const extra = Object.keys(patch ?? {}).filter(k => k !== 'metadata').concat(Object.keys(patch?.metadata ?? {}).filter(k => k !== 'annotations' && k !== 'labels').map(k => `metadata.${k}`))
     if (extra.length) throw new ApiError(422, `the harness patches only metadata.labels and metadata.annotations, not ${extra.join(', ')}`)
     const next = structuredClone(job)

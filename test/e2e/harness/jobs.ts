@@ -97,7 +97,7 @@ export class JobController {
 
   private deadlineExceeded (name: string, uid: string): void {
     const job = this.store.get(JOB, name)
-    if (!job || job.metadata.uid !== uid || finished(job)) return
+    if (job?.metadata.uid !== uid || !job || finished(job)) return
     const pod = this.podOf(job)
     if (pod) this.store.delete(POD, pod.metadata.name)
     this.finish(job, { failed: 1 }, { type: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' })
@@ -111,7 +111,7 @@ export class JobController {
     this.store.updateStatus(JOB, job.metadata.name, status)
     this.log(`job controller: ${job.metadata.name}: ${cond.type} (${cond.reason})`)
     const owner = (job.metadata.ownerReferences ?? []).find(r => r.controller && r.kind === 'CronJob')
-    if (owner) this.cronJobFinished(owner.name, job, cond.type === 'Complete')
+    if (owner) this.cronJobFinished(owner.name, cond.type === 'Complete')
   }
 
   // One run of a CronJob's schedule, now. Returns the Job, or undefined with
@@ -154,7 +154,7 @@ export class JobController {
     return this.store.list(JOB).filter(j => (j.metadata.ownerReferences ?? []).some(r => r.uid === cj.metadata.uid))
   }
 
-  private cronJobFinished (cronJob: string, job: Obj, succeeded: boolean): void {
+  private cronJobFinished (cronJob: string, succeeded: boolean): void {
     const cj = this.store.get(CRONJOB, cronJob)
     if (!cj) return
     const status = { ...(cj.status ?? {}), ...(succeeded ? { lastSuccessfulTime: now() } : {}) }
@@ -169,7 +169,6 @@ export class JobController {
         this.store.delete(JOB, old.metadata.name)
       }
     }
-    job
   }
 }
 
