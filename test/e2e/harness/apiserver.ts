@@ -88,7 +88,7 @@ export class ApiServer {
     req.on('end', () => {
       const { code, message, user } = this.answer(req, Buffer.concat(chunks).toString('utf8'))
       this.requests.push({ method: req.method ?? '', path: req.url ?? '', user, code, message })
-      this.log(`api server: ${req.method} ${req.url} by ${user}: ${code} ${message}`)
+      this.log(`api server: ${req.method} ${req.url} by ${user}: ${code}${code < 300 ? '' : ` ${message}`}`)
       const body = code < 300 ? message : JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code })
       res.writeHead(code, { 'Content-Type': 'application/json' }).end(body)
     })
