@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { type Test } from 'tap'
 import { type Cluster, type EtcdBackupRun, waitFor } from './harness/world.js'
-import { PVC, type Obj } from './harness/store.js'
+import { POD, PVC, type Obj } from './harness/store.js'
 import { put } from './harness/etcd.js'
 import { JOB } from './harness/apiserver.js'
 import { CRONJOB, finished } from './harness/jobs.js'
@@ -77,6 +77,13 @@ if (suite) {
     t.equal(status.size, bytes.length, `size ${status.size} is the object's`)
     t.equal(status.sha256, sha256(bytes), 'sha256 is the object\'s')
     t.match(status.sha256, /^[0-9a-f]{64}$/, 'sha256 lowercase hex')
+  }
+
+  const podOf = (job: Obj): Obj | undefined => world.store.list(POD).find(p => (p.metadata.ownerReferences ?? []).some(r => r.uid === job.metadata.uid))
+  const containerLog = (pod: Obj, container: string): string => {
+    const dir = path.join(world.dir, 'logs')
+    const file = fs.readdirSync(dir).find(f => f.startsWith(`${pod.metadata.name}-`) && f.endsWith(`-${container}.log`))
+    return file ? fs.readFileSync(path.join(dir, file), 'utf8') : ''
   }
 
   // Only PATCHes of jobs in this namespace by the backup's service account,
@@ -152,6 +159,12 @@ if (suite) {
       const healthy = await c.waitFor(() => c.condition('BackupHealthy')?.status === 'False' && c.condition('BackupHealthy'), { timeoutMs: 20_000, what: 'BackupHealthy False' })
       t.pass(`BackupHealthy False: ${healthy.reason}: ${healthy.message}`)
       t.equal(recorded(second, 'object'), undefined, 'a failed run records no object on its Job')
+      // Why it failed, as the pod shows it (the hook sees only the Job).
+      const pod = podOf(second)
+      t.equal(pod?.status?.phase, 'Failed', `the run's pod ${pod?.metadata.name} Failed`)
+      t.equal(pod?.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0, 'its snapshot init container succeeded')
+      t.equal(pod?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 1, 'its upload container exited 1')
+      t.match(containerLog(pod!, 'upload'), /s3 upload to s3:\/\/etcd-backups\/failure\/.* failed: connect ECONNREFUSED/, 'the runner names the store\'s error')
     } finally {
       await s3.start()
     }
@@ -181,8 +194,7 @@ if (suite) {
       t.ok(st.lastSuccessDate, `lastSuccessDate ${st.lastSuccessDate}`)
       checkApiCalls(t, apiBefore, 'ondemand-backup')
       const job = backup.job()!
-      const n = backup.mc.records.length
-      await waitFor(() => backup.mc.records.length >= n + 2, { timeoutMs: 30_000, what: 'two more syncs of the EtcdBackup' })
+      for (let i = 0; i < 2; i++) t.notOk((await backup.mc.nextSync()).error, 'a later sync of the EtcdBackup answered')
       t.equal(world.store.get(JOB, job.metadata.name)?.metadata.annotations?.[`${BACKUP_ANNOTATION_PREFIX}sha256`], st.sha256, 'the Job keeps the runner\'s annotations over later syncs')
       t.same(backup.mc.violations, [], 'every EtcdBackup response kept the Metacontroller contract')
       t.equal(world.store.list(JOB).filter(j => (j.metadata.ownerReferences ?? []).some(r => r.uid === backup.parent?.metadata.uid)).length, 1, 'one Job')
