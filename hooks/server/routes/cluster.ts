@@ -60,6 +60,8 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
       log.debug({ cluster, rule: plan.rule }, 'steady')
     }
     metrics.recordPhase(cluster, response.status.phase ?? 'Unknown')
+    const backupsOn = sync.parent.spec.backup !== undefined && sync.parent.metadata.deletionTimestamp == null
+    metrics.recordBackup(sync.parent.metadata.namespace ?? 'default', sync.parent.metadata.name, backupsOn ? response.status.backup : undefined)
     return response
   })
 
