@@ -26,8 +26,10 @@
 // - Init containers run in order, each to completion, before the
 //   containers; a failed one is restarted with the same backoff (the pod
 //   stays Pending, Initialized False) or, with restartPolicy Never, fails
-//   the pod. Termination messages: terminationMessagePath when it lies in a
-//   volume, else with FallbackToLogsOnError the tail of a failed run's output.
+//   the pod. Termination messages: each run gets an empty file standing for
+//   its terminationMessagePath (default /dev/termination-log; the path is
+//   rewritten to it in the arguments like a mount); what the container wrote
+//   there, else with FallbackToLogsOnError the tail of a failed run's output.
 // - A Never/OnFailure pod whose containers all exited is Succeeded (all 0)
 //   or Failed.
 // - The operator image (RUNNER_IMAGE) runs `node` on this repository's
@@ -80,6 +82,8 @@ function withServiceAccount (dir: string, bin: string, argv: string[]): [string,
   const script = `mount -t tmpfs -o size=1m,mode=755 tmpfs /run && mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind "$0" ${SERVICE_ACCOUNT_DIR} && exec "$@"`
   return ['/bin/sh', ['-c', script, dir, bin, ...argv]]
 }
+
+const terminationPath = (c: ContainerRt): string => String(c.spec.terminationMessagePath ?? '/dev/termination-log')
 
 // A Never/OnFailure pod: Running while a container runs, then Succeeded
 // (every container exited 0) or Failed.
@@ -518,7 +522,9 @@ export class Kubelet {
       setWaiting(resolved.reason, resolved.message)
       return
     }
-    const mounts = [...this.mounts(rt, c), ...resolved.paths].sort((a, b) => b[0].length - a[0].length)
+    const termination = this.terminationFile(rt, c)
+    fs.writeFileSync(termination, '')
+    const mounts = [...this.mounts(rt, c), ...resolved.paths, [terminationPath(c), termination] as [string, string]].sort((a, b) => b[0].length - a[0].length)
     const env = this.containerEnv(rt, c, pod, mounts)
     if (typeof env === 'string') {
       setWaiting('CreateContainerConfigError', env)
@@ -577,12 +583,19 @@ export class Kubelet {
     return ({ 'metadata.name': rt.name, 'metadata.namespace': this.store.namespace, 'metadata.uid': rt.uid, 'status.podIP': rt.ip, 'status.hostIP': this.network.gateway, 'spec.nodeName': 'e2e-node', 'spec.serviceAccountName': pod.spec?.serviceAccountName ?? 'default' } as Record<string, string | undefined>)[f]
   }
 
-  // What the container left as its termination message: the file at
-  // terminationMessagePath when it lies in a volume, else (with
-  // FallbackToLogsOnError and a failure) the tail of this run's output.
+  private terminationFile (rt: PodRt, c: ContainerRt): string {
+    const d = path.join(rt.dir, 'termination')
+    fs.mkdirSync(d, { recursive: true })
+    return path.join(d, c.name)
+  }
+
+  // What the container left as its termination message: what it wrote to
+  // its terminationMessagePath, else (with FallbackToLogsOnError and a
+  // failure) the tail of this run's output.
   private terminationMessage (rt: PodRt, c: ContainerRt, exitCode: number): string | undefined {
-    const file = this.rewrite(String(c.spec.terminationMessagePath ?? '/dev/termination-log'), this.mounts(rt, c))
-    if (!file.startsWith('/dev/') && fs.existsSync(file)) return fs.readFileSync(file, 'utf8').slice(0, TERMINATION_MESSAGE_BYTES)
+    const file = this.terminationFile(rt, c)
+    const written = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(0, TERMINATION_MESSAGE_BYTES) : ''
+    if (written !== '') return written
     if (exitCode === 0 || c.spec.terminationMessagePolicy !== 'FallbackToLogsOnError') return undefined
     let out: string
     try {
