@@ -953,24 +953,30 @@ export class Kubelet {
     }, NODE_GRACE_MS)
   }
 
-  // The node is back: the kubelet finds the containers dead and restarts them.
+  // The node is back: the kubelet finds the containers dead and starts the
+  // pod again in a new sandbox: init containers first, as after a reboot.
   async nodeUp (name: string): Promise<void> {
     const rt = this.rt(name)
     if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
     if (rt.ns) await this.network.setLink(rt.ns, true)
     rt.nodeDown = false
     rt.nodeNotReady = false
+    for (const c of [...rt.initContainers, ...rt.containers]) while (c.proc) await sleep(50)
     for (const c of rt.containers) {
-      while (c.proc) await sleep(50)
       c.state = { terminated: { exitCode: 137, reason: 'Error', finishedAt: now() } }
       c.lastState = c.state
       c.ready = false
-      this.writeStatus(rt)
-      if (rt.deleting) continue
-      c.restartCount++
-      this.startContainer(rt, c)
+      if (!rt.deleting) c.restartCount++
     }
-    if (rt.deleting) this.store.remove(POD, rt.name)
+    if (rt.deleting) {
+      this.store.remove(POD, rt.name)
+      return
+    }
+    // A new pod sandbox: the init containers run again first (volumes kept).
+    for (const c of rt.initContainers) c.restartCount++
+    rt.initDone = 0
+    this.writeStatus(rt)
+    this.startNext(rt)
   }
 
   // Pods named `name` (now or later) stay Pending: no node takes them

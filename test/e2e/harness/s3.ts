@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
-import { S3Client, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3'
+import { S3Client, ListObjectsV2Command, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import type { Network, Netns } from './network.js'
 import { cleanEnv, sleep, tcpOpens } from './util.js'
 
@@ -103,6 +103,17 @@ export class S3Store {
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
       return out.sort()
+    } finally {
+      s3.destroy()
+    }
+  }
+
+  // Writes an object (a test's own, e.g. a corrupt snapshot).
+  async put (key: string, body: Buffer): Promise<void> {
+    await this.network.assertRoute(this.ip)
+    const s3 = this.client()
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body }))
     } finally {
       s3.destroy()
     }
