@@ -877,8 +877,9 @@ export class Kubelet {
         image: c.image,
         imageID: `docker-pullable://${c.image.split(':')[0]}@sha256:${createHash('sha256').update(c.image).digest('hex')}`,
         containerID: `containerd://${createHash('sha256').update(`${rt.uid}/${c.name}/${c.run}`).digest('hex')}`,
-        // Containers wait for the init containers (PodInitializing).
-        state: !c.init && !initialized && c.run === 0 ? { waiting: { reason: 'PodInitializing' } } : c.state,
+        // Containers (and later init containers) wait for the init
+        // containers before them (PodInitializing).
+        state: c.run === 0 && (!c.init || rt.initContainers.indexOf(c) > rt.initDone) ? { waiting: { reason: 'PodInitializing' } } : c.state,
         ...(c.lastState ? { lastState: c.lastState } : { lastState: {} }),
       })
       status.containerStatuses = rt.containers.map(statusOf)
