@@ -69,6 +69,8 @@ if (suite) {
       return j && finished(j) ? j : undefined
     }, { timeoutMs: 90_000, what: `backup Job ${job.metadata.name} to finish` })
     t.equal(finished(done), expect, `backup Job ${job.metadata.name}: ${finished(done)}`)
+    // The runner's record on its own Job (only a success has one).
+    if (expect === 'Complete') t.match(recorded(done, 'object'), /^(s3|pvc):\/\//, `the runner recorded its result on Job ${job.metadata.name} (${recorded(done, 'object')})`)
     return done
   }
 
@@ -114,7 +116,7 @@ if (suite) {
     const rev = await writeKeys(c, 'sched/', N)
     const apiBefore = world.api.requests.length
     const job = await runBackup(t, c, 'Complete')
-    const b = await backupStatusAfter(c, job, x => x.lastSuccess?.object === recorded(job, 'object'))
+    const b = await backupStatusAfter(c, job, x => x.lastSuccess !== undefined && x.lastSuccess.object === recorded(job, 'object'))
     t.comment(`status.backup: ${JSON.stringify(b)}`)
     const keys = await s3.keys('scheduled/')
     const names = named(keys, 'scheduled', c.name)
@@ -221,7 +223,7 @@ if (suite) {
     await c.waitSteady({ timeoutMs: 60_000 })
     await writeKeys(c, 'pvc/', N)
     const job = await runBackup(t, c, 'Complete')
-    const b = await backupStatusAfter(c, job, x => x.lastSuccess?.object === recorded(job, 'object'))
+    const b = await backupStatusAfter(c, job, x => x.lastSuccess !== undefined && x.lastSuccess.object === recorded(job, 'object'))
     t.comment(`status.backup: ${JSON.stringify(b)}`)
     t.match(b.lastSuccess.object, /^pvc:\/\//, `object ${b.lastSuccess.object}`)
     const claim = world.store.get(PVC, 'backup-store')!
