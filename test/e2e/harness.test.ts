@@ -202,6 +202,26 @@ if (missing) {
     t.match(world.api.requests.at(-1), { user: 'system:serviceaccount:default:hw-other', code: 403 }, `refused: ${world.api.requests.at(-1)?.message}`)
     t.equal(denied.metadata.annotations?.['e2e/patched-by'], undefined, 'nothing patched')
 
+    // activeDeadlineSeconds: the pod is stopped, the Job Failed; a
+    // downwardAPI volume holds the pod's own labels.
+    const slow = job('hw-slow', 'hw-sa')
+    slow.spec.activeDeadlineSeconds = 2
+    slow.spec.template.spec.initContainers = []
+    slow.spec.template.spec.containers = [{
+      name: 'etcd', image: ETCD_IMAGE, args: ['--data-dir=/data/etcd', '--name=$(JOB_NAME)'],
+      env: [{ name: 'JOB_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.labels[\'job-name\']' } } }],
+      volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'podinfo', mountPath: '/etc/podinfo' }],
+    }]
+    slow.spec.template.spec.volumes = [{ name: 'data', emptyDir: {} }, { name: 'podinfo', downwardAPI: { items: [{ path: 'job', fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } }] } }]
+    store.create(slow)
+    const slowPod = await waitFor(() => store.list(POD).find(p => p.metadata.labels?.['job-name'] === 'hw-slow' && p.status?.phase === 'Running'), { timeoutMs: 10_000, what: 'hw-slow\'s pod to run' })
+    const info = path.join(world.dir, 'pods', `${slowPod.metadata.name}-${slowPod.metadata.uid!.slice(0, 8)}`, 'volumes', 'podinfo', 'job')
+    t.equal(fs.readFileSync(info, 'utf8'), 'hw-slow', 'the downwardAPI volume holds the job-name label')
+    const slowDone = await waitFor(() => finished(store.get(JOB, 'hw-slow')!) && store.get(JOB, 'hw-slow'), { timeoutMs: 15_000, what: 'hw-slow to hit its deadline' })
+    t.match(slowDone.status.conditions, [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }], 'Failed: DeadlineExceeded')
+    await waitFor(() => !store.get(POD, slowPod.metadata.name), { timeoutMs: 15_000, what: 'the deadline to stop hw-slow\'s pod' })
+    t.pass('its pod was stopped')
+
     // A CronJob run on demand; Forbid refuses a second while one is active.
     store.create({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'hw-cron' }, spec: { schedule: '0 3 * * *', concurrencyPolicy: 'Forbid', jobTemplate: { metadata: { labels: { app: 'hw-cron' } }, spec: job('x', 'hw-sa').spec } } })
     const run1 = world.jobs.trigger('hw-cron')

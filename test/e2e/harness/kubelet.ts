@@ -9,7 +9,8 @@
 //   persistentVolumeClaim is the PVC's directory (gone with the PVC); a
 //   secret is a per-pod directory holding the Secret's decoded data, one
 //   file per key (the pod waits in ContainerCreating until the Secret
-//   exists; files follow later changes of the Secret). Each volumeMount's
+//   exists; files follow later changes of the Secret); a downwardAPI volume
+//   holds its items' fieldRef values (labels, annotations, name, ...). Each volumeMount's
 //   mountPath is rewritten to that directory wherever it starts a path in
 //   the command, args or env values.
 // - Probes (httpGet, tcpSocket, exec of etcd/etcdctl), sent from the host
@@ -361,6 +362,18 @@ export class Kubelet {
         }
         rt.secretVolumes.set(v.name, { secretName, items: v.secret.items, defaultMode: v.secret.defaultMode, dir: d })
         this.projectSecret(d, secret, v.secret.items, v.secret.defaultMode)
+        rt.volumes.set(v.name, d)
+      } else if (v.downwardAPI) {
+        // The pod's own fields, one file per item (metadata only here).
+        const d = path.join(rt.dir, 'volumes', v.name)
+        fs.mkdirSync(d, { recursive: true })
+        for (const item of v.downwardAPI.items ?? []) {
+          const value = item.fieldRef ? this.fieldRef(rt, pod, String(item.fieldRef.fieldPath)) : undefined
+          const file = path.join(d, String(item.path))
+          if (value === undefined || !file.startsWith(d + path.sep)) continue
+          fs.mkdirSync(path.dirname(file), { recursive: true })
+          fs.writeFileSync(file, value)
+        }
         rt.volumes.set(v.name, d)
       } else {
         // Other volume kinds (configMaps, ...): an empty directory.
