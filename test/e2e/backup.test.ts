@@ -7,7 +7,7 @@
 // its result onto its Job through the harness's API server endpoint (its
 // service account token, RBAC from the hook's own Role), and the hook turns
 // it into status. Scenarios: scheduled, retention, upload-failure,
-// etcdbackup, pvc, and once the hook renders the seed's restore init
+// etcdbackup, pvc, tls, etcdbackup-failure, and once the hook renders the seed's restore init
 // containers (hooks/cluster/render/restore.ts), restore and
 // restore-corrupt (E2E_ONLY=a,b runs a subset; see test/e2e/README.md).
 import fs from 'node:fs'
@@ -17,6 +17,7 @@ import { type Cluster, type EtcdBackupRun, waitFor } from './harness/world.js'
 import { POD, PVC, type Obj } from './harness/store.js'
 import { put, etcdPost, b64 } from './harness/etcd.js'
 import { ROOT } from './harness/hook.js'
+import { cleanEnv, run } from './harness/util.js'
 import { JOB } from './harness/apiserver.js'
 import { CRONJOB, finished } from './harness/jobs.js'
 import { sha256, type S3Store } from './harness/s3.js'
@@ -93,6 +94,13 @@ if (suite) {
     t.equal(status.size, bytes.length, `size ${status.size} is the object's`)
     t.equal(status.sha256, sha256(bytes), 'sha256 is the object\'s')
     t.match(status.sha256, /^[0-9a-f]{64}$/, 'sha256 lowercase hex')
+    // The object is a snapshot etcd reads, at the revision status names.
+    const file = path.join(world.dir, `check-${Date.now()}.db`)
+    fs.writeFileSync(file, bytes)
+    const r = await run('/usr/bin/etcdctl', ['snapshot', 'status', '--write-out=json', file], { env: cleanEnv({ ETCDCTL_API: '3' }), timeoutMs: 30_000 })
+    fs.rmSync(file, { force: true })
+    const snap = JSON.parse(r.stdout || '{}')
+    t.equal(snap.revision, status.revision ?? status.etcdRevision, `etcdctl snapshot status of the object: revision ${snap.revision}, ${snap.totalKey} keys`)
   }
 
   const podOf = (job: Obj): Obj | undefined => world.store.list(POD).find(p => (p.metadata.ownerReferences ?? []).some(r => r.uid === job.metadata.uid))
@@ -236,6 +244,39 @@ if (suite) {
     t.equal(b.lastSuccess.sha256, sha256(bytes), 'sha256 is the file\'s')
     t.ok(b.lastSuccess.object.endsWith(`prod/${files[0]}`), 'the object names the file')
   }, backupSpec({ pvc: { claimName: 'backup-store', subPath: 'prod' } }))
+
+  scenario('tls', 'B6. a cluster with client TLS: the snapshot is taken over https with the operator certificate', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 90_000 })
+    const rev = await writeKeys(c, 'tls/', N)
+    const job = await runBackup(t, c, 'Complete')
+    const b = await backupStatusAfter(c, job, x => x.lastSuccess !== undefined && x.lastSuccess.object === recorded(job, 'object'))
+    t.ok(b.lastSuccess.revision >= rev, `revision ${b.lastSuccess.revision} covers the last write (${rev})`)
+    await checkObject(t, s3, b.lastSuccess.object, b.lastSuccess)
+    const snapshotArgs: string[] = podOf(job)?.spec?.initContainers?.[0]?.args ?? []
+    t.ok(snapshotArgs.some(a => a.startsWith('--endpoints=https://')) && snapshotArgs.some(a => a.startsWith('--cert=')), `etcdctl spoke https with a client certificate: ${snapshotArgs.join(' ')}`)
+  }, backupSpec({ s3: s3Spec('tls') }), { tls: true })
+
+  scenario('etcdbackup-failure', 'B7. an EtcdBackup into a bucket that does not exist: succeeded false, Failed True; the runner names the store\'s error; nothing written', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 60_000 })
+    await writeKeys(c, 'ebf/', 5)
+    const before = await s3.keys()
+    let b: EtcdBackupRun | undefined
+    try {
+      b = world.createBackup('nobucket', { clusterName: c.name, s3: { ...s3Spec(''), path: 'no-such-bucket/x.db' } })
+      const backup = b
+      const st = await waitFor(() => backup.status.succeeded === false && backup.status.conditions?.some((x: any) => x.type === 'Failed' && x.status === 'True') ? backup.status : undefined, { timeoutMs: 90_000, what: 'EtcdBackup failed', describe: () => backup.describe() })
+      t.pass(`EtcdBackup failed: ${st.reason}`)
+      t.equal(st.object, undefined, 'no object in status')
+      const pod = podOf(backup.job()!)
+      t.match(containerLog(pod!, 'upload'), /NoSuchBucket|does not exist/, 'the runner\'s log names the store\'s error')
+      t.same(await s3.keys(), before, 'nothing written to the store')
+      for (let i = 0; i < 2; i++) await backup.mc.nextSync()
+      t.equal(world.store.list(JOB).filter(j => (j.metadata.ownerReferences ?? []).some(r => r.uid === backup.parent?.metadata.uid)).length, 1, 'one Job: a failed backup is not retried into a second snapshot')
+      t.same(backup.mc.violations, [], 'every EtcdBackup response kept the Metacontroller contract')
+    } finally {
+      await b?.delete()
+    }
+  }, { size: 1 })
 
   // A new 3-member cluster restored from `object` (s3://bucket/key), and
   // the checks of its own Metacontroller loop.
