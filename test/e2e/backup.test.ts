@@ -40,6 +40,8 @@ if (suite) {
   const s3 = await world.s3(BUCKET)
   // The user's Secret in the CoreOS format (files credentials and config).
   world.store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET_NAME, namespace: world.store.namespace }, type: 'Opaque', data: s3.secretData() })
+  // The claim the pvc scenario backs up to (the user's, made first).
+  world.store.create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'backup-store', namespace: world.store.namespace }, spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } } })
   const s3Spec = (prefix: string) => ({ path: `${BUCKET}/${prefix}`, awsSecret: SECRET_NAME, endpoint: s3.endpoint, forcePathStyle: true })
   const backupSpec = (extra: Record<string, unknown>) => ({ size: 1, backup: { schedule: SCHEDULE, ...extra } })
 
@@ -365,6 +367,4 @@ if (suite) {
     }, backupSpec({ s3: s3Spec('restore-corrupt') }))
   }
 
-  // The claim the pvc scenario backs up to (the user's, made first).
-  world.store.create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'backup-store', namespace: world.store.namespace }, spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } } })
 }
