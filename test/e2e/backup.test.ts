@@ -366,5 +366,4 @@ if (suite) {
       }
     }, backupSpec({ s3: s3Spec('restore-corrupt') }))
   }
-
 }
