@@ -198,7 +198,7 @@ if (missing) {
     t.equal(jobPod.status.phase, 'Succeeded', 'its pod Succeeded')
     store.create(job('hw-denied', 'hw-other'))
     const denied = await waitFor(() => finished(store.get(JOB, 'hw-denied')!) && store.get(JOB, 'hw-denied'), { timeoutMs: 30_000, what: 'hw-denied to finish' })
-    t.match(denied.status.conditions, [{ type: 'Failed', reason: 'BackoffLimitExceeded' }], 'without a RoleBinding: the PATCH is refused and the Job Failed')
+    t.match(denied.status.conditions, [{ type: 'FailureTarget', reason: 'BackoffLimitExceeded' }, { type: 'Failed', reason: 'BackoffLimitExceeded' }], 'without a RoleBinding: the PATCH is refused and the Job Failed')
     t.match(world.api.requests.at(-1), { user: 'system:serviceaccount:default:hw-other', code: 403 }, `refused: ${world.api.requests.at(-1)?.message}`)
     t.equal(denied.metadata.annotations?.['e2e/patched-by'], undefined, 'nothing patched')
 
@@ -218,7 +218,7 @@ if (missing) {
     const info = path.join(world.dir, 'pods', `${slowPod.metadata.name}-${slowPod.metadata.uid!.slice(0, 8)}`, 'volumes', 'podinfo', 'job')
     t.equal(fs.readFileSync(info, 'utf8'), 'hw-slow', 'the downwardAPI volume holds the job-name label')
     const slowDone = await waitFor(() => finished(store.get(JOB, 'hw-slow')!) && store.get(JOB, 'hw-slow'), { timeoutMs: 15_000, what: 'hw-slow to hit its deadline' })
-    t.match(slowDone.status.conditions, [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }], 'Failed: DeadlineExceeded')
+    t.match(slowDone.status.conditions, [{ type: 'FailureTarget', status: 'True', reason: 'DeadlineExceeded' }, { type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }], 'Failed: DeadlineExceeded')
     await waitFor(() => !store.get(POD, slowPod.metadata.name), { timeoutMs: 15_000, what: 'the deadline to stop hw-slow\'s pod' })
     t.pass('its pod was stopped')
 

@@ -7,7 +7,9 @@
 //   refuses the pod before). Job status follows the pod: active, then
 //   succeeded (condition Complete) or failed (condition Failed, reason
 //   BackoffLimitExceeded; these Jobs have backoffLimit 0, more is not
-//   supported), startTime/completionTime. activeDeadlineSeconds: the pod is
+//   supported), each after its interim condition SuccessCriteriaMet or
+//   FailureTarget with the same reason, as Kubernetes 1.31+ writes them;
+//   startTime/completionTime. activeDeadlineSeconds: the pod is
 //   deleted and the Job Failed with reason DeadlineExceeded.
 // - a CronJob makes a Job only when the test says so (`trigger`, a run of
 //   the schedule: no cron timing here), from its jobTemplate (labels,
@@ -91,7 +93,7 @@ export class JobController {
   private podChanged (job: Obj, pod: Obj): void {
     const phase = pod.status?.phase
     if (finished(job) || (phase !== 'Succeeded' && phase !== 'Failed')) return
-    if (phase === 'Succeeded') this.finish(job, { succeeded: 1 }, { type: 'Complete', reason: 'Completed', message: 'Reached expected number of succeeded pods' })
+    if (phase === 'Succeeded') this.finish(job, { succeeded: 1 }, { type: 'Complete', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' })
     else this.finish(job, { failed: 1 }, { type: 'Failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' })
   }
 
@@ -106,7 +108,7 @@ export class JobController {
   private finish (job: Obj, counts: Record<string, number>, cond: { type: string, reason: string, message: string }): void {
     clearTimeout(this.deadlines.get(job.metadata.uid ?? ''))
     const t = now()
-    const status = { ...(job.status ?? {}), active: 0, ready: 0, ...counts, ...(cond.type === 'Complete' ? { completionTime: t } : {}), conditions: [{ type: cond.type, status: 'True', reason: cond.reason, message: cond.message, lastProbeTime: t, lastTransitionTime: t }] }
+    const status = { ...(job.status ?? {}), active: 0, ready: 0, ...counts, ...(cond.type === 'Complete' ? { completionTime: t } : {}), conditions: [cond.type === 'Complete' ? 'SuccessCriteriaMet' : 'FailureTarget', cond.type].map(type => ({ type, status: 'True', reason: cond.reason, message: cond.message, lastProbeTime: t, lastTransitionTime: t })) }
     delete status.active
     this.store.updateStatus(JOB, job.metadata.name, status)
     this.log(`job controller: ${job.metadata.name}: ${cond.type} (${cond.reason})`)
