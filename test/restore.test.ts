@@ -21,7 +21,7 @@ import { validateKubeObject } from './helpers/kube-schema.js'
 
 interface Container { name: string, image: string, command: string[], args: string[], volumeMounts: Array<{ name: string, mountPath: string, readOnly?: boolean }>, securityContext?: unknown, terminationMessagePolicy?: string }
 interface PodSpec { initContainers?: Container[], containers: Container[], volumes: Array<{ name: string, secret?: { secretName: string }, persistentVolumeClaim?: { claimName: string, readOnly?: boolean } }> }
-const specOf = (pod: KubeObject) => pod.spec as unknown as PodSpec
+const specOf = (pod: KubeObject) => pod.spec as PodSpec
 const initOf = (pod: KubeObject) => specOf(pod).initContainers ?? []
 
 const S3: Restore = { s3: { path: 'etcd-backups/prod/prod-20261202T183000Z-r81234.db', awsSecret: 's3-creds', endpoint: 'https://minio.storage:9000', forcePathStyle: true } }
