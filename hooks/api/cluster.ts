@@ -39,7 +39,7 @@ export const PodPolicySchema = Type.Object({
   persistentVolumeClaimSpec: Type.Optional(Opaque('When set, each member keeps its data on its own PersistentVolumeClaim of this spec.')),
   ClusterDomain: Type.Optional(Type.String({ description: 'Cluster DNS domain with its leading dot, e.g. `.cluster.local`. Empty: the search path resolves `<pod>.<cluster>.<namespace>.svc`.', pattern: '^(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' })),
   DNSTimeoutInSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted for CoreOS compatibility; etcd itself retries DNS, and the pod restarts in place.' })),
-  busyboxImage: Type.Optional(Type.String({ description: 'Accepted for CoreOS compatibility; member pods have no init container.' })),
+  busyboxImage: Type.Optional(Type.String({ description: 'Accepted for CoreOS compatibility; member pods have no DNS-wait init container.' })),
   priorityClassName: Type.Optional(Type.String({ description: 'Priority class of every member pod.' })),
   topologySpreadConstraints: Type.Optional(Type.Array(Opaque('A core/v1 TopologySpreadConstraint.'), { description: 'Topology spread constraints of every member pod.' })),
 }, { additionalProperties: false, description: 'How member pods are made. Applies to members created after the change.' })
