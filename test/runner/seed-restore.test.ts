@@ -136,7 +136,8 @@ async function runInitContainers (seed: KubeObject, local: Local): Promise<Ran[]
     } else {
       // etcd 3.4's image: its etcdctl.
       if (container.command[0] !== '/usr/local/bin/etcdctl') throw new Error(`unexpected command ${container.command.join(' ')}`)
-      exitCode = await exec(ETCDCTL, args, { env: { ...cleanEnv, ETCDCTL_API: '3' } }).then(() => 0, (error: { code?: number, stderr?: string }) => {
+      // The pod sets no ETCDCTL_API: etcdctl 3.4 speaks v3 by default.
+      exitCode = await exec(ETCDCTL, args, { env: cleanEnv }).then(() => 0, (error: { code?: number, stderr?: string }) => {
         log = error.stderr ?? ''
         return error.code ?? 1
       })
