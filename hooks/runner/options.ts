@@ -149,11 +149,11 @@ export function parseCluster (flags: Flags, required: boolean, why: string): str
 
 // Two directories that must be distinct and not nested: moving one onto
 // the other, or clearing one, must never touch the other.
-export function separateDirs (staging: string, dataDir: string): { staging: string, dataDir: string } {
+export function separateDirs (staging: string, dataDir: string, flag = 'staging'): { staging: string, dataDir: string } {
   const a = resolve(staging)
   const b = resolve(dataDir)
   if (a === b || a.startsWith(b + sep) || b.startsWith(a + sep)) {
-    throw new UsageError(`--staging ${staging} and --data-dir ${dataDir} must be separate directories, neither inside the other`)
+    throw new UsageError(`--${flag} ${staging} and --data-dir ${dataDir} must be separate directories, neither inside the other`)
   }
   return { staging: a, dataDir: b }
 }
@@ -287,7 +287,7 @@ export function fetchOptions (flags: Flags): FetchOptions {
     to,
     ...(cluster !== undefined ? { cluster } : {}),
     ...(staging !== undefined && dataDir !== undefined ? { clear: separateDirs(staging, dataDir) } : {}),
-    ...(flags.optional('status-tool') !== undefined ? { statusTool: statusTool(flags) } : {}),
+    ...(flags.has('status-tool') || flags.has('status-tool-kind') ? { statusTool: statusTool(flags) } : {}),
   }
 }
 
@@ -295,5 +295,5 @@ export function commitOptions (flags: Flags): CommitOptions {
   const dirs = separateDirs(flags.required('staging'), flags.required('data-dir'))
   const discard = flags.optional('discard')
   if (discard === undefined) return dirs
-  return { ...dirs, discard: separateDirs(discard, dirs.dataDir).staging }
+  return { ...dirs, discard: separateDirs(discard, dirs.dataDir, 'discard').staging }
 }
