@@ -142,7 +142,7 @@ function syncWith (seed: KubeObject, status?: ClusterStatus, observation = unrea
 
 t.test('status: Restoring, then Restored with where the data came from; kept after the seed is gone', async t => {
   const waiting = syncWith(restoringSeed({ restore: S3 }, [{ state: { running: { startedAt: '2026-11-26T09:00:01Z' } } }], false))
-  t.match(conditionOf(waiting.response, 'Restored'), { status: 'False', reason: 'Restoring', message: `${NAME}-0 is restoring s3://${S3.s3!.path}` })
+  t.match(conditionOf(waiting.response, 'Restored'), { status: 'False', reason: 'Restoring', message: `${NAME}-0 is restoring s3://${S3.s3!.path} (if its init containers do not start, kubectl describe pod ${NAME}-0 says why: it needs the Secret s3-creds)` })
   t.equal(waiting.response.status.restore, undefined)
   t.equal(waiting.rule, 'unreachable', 'the hook waits; it changes nothing')
   t.same(childrenOfKind(waiting.response, 'Pod').map(p => p.metadata.name), [`${NAME}-0`], 'the seed is kept as it is')

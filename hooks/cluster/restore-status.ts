@@ -42,7 +42,16 @@ export function restoredCondition (cluster: Cluster, status: RestoreStatus | und
     return condition('Restored', true, { reason: 'RestoredUnrecorded', message: `the cluster formed from ${where(cluster)}; which snapshot was not recorded` })
   }
   const seed = progress[0]?.pod
-  return condition('Restored', false, { reason: 'Restoring', message: seed !== undefined ? `${seed} is restoring ${where(cluster)}` : `the seed member will restore ${where(cluster)}` })
+  if (seed === undefined) return condition('Restored', false, { reason: 'Restoring', message: `the seed member will restore ${where(cluster)}` })
+  // A Secret or claim that is missing keeps the pod from starting any
+  // container at all: only the pod's events say so.
+  return condition('Restored', false, { reason: 'Restoring', message: `${seed} is restoring ${where(cluster)} (if its init containers do not start, kubectl describe pod ${seed} says why: ${needs(cluster)})` })
+}
+
+function needs (cluster: Cluster): string {
+  const restore = cluster.spec.restore
+  if (restore?.s3 !== undefined) return `it needs the Secret ${restore.s3.awsSecret}`
+  return `it needs the claim ${restore?.pvc?.claimName ?? ''}`
 }
 
 // spec.restore as a location, as the runner names objects.
