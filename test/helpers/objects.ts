@@ -7,7 +7,7 @@
 // is open). EtcdClusters go through the CRD (helpers/crd.ts).
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import AjvModule from 'ajv'
-import { crdValidator, loadCrd, schemaOf } from './crd.js'
+import { BACKUP_CRD_FILE, crdValidator, loadCrd, schemaOf } from './crd.js'
 import { validateKubeObject } from './kube-schema.js'
 
 const Ajv = AjvModule.default
@@ -178,6 +178,7 @@ const handSchemas = {
 }
 
 let etcdCluster: ((object: unknown) => string[]) | undefined
+let etcdBackup: ((object: unknown) => string[]) | undefined
 
 const prometheusOperator = { PodMonitor, PrometheusRule, ServiceMonitor }
 
@@ -192,10 +193,12 @@ export async function validateObject (object: Record<string, unknown>): Promise<
     if (!check(object)) throw new Error(`${kind}: ${ajv.errorsText(check.errors)}`)
     return
   }
-  if (kind === 'EtcdCluster') {
-    etcdCluster ??= crdValidator(schemaOf(loadCrd()))
-    const problems = etcdCluster(object)
-    if (problems.length > 0) throw new Error(`EtcdCluster: ${problems.join('; ')}`)
+  if (kind === 'EtcdCluster' || kind === 'EtcdBackup') {
+    const check = kind === 'EtcdCluster'
+      ? etcdCluster ??= crdValidator(schemaOf(loadCrd()))
+      : etcdBackup ??= crdValidator(schemaOf(loadCrd(BACKUP_CRD_FILE)))
+    const problems = check(object)
+    if (problems.length > 0) throw new Error(`${kind}: ${problems.join('; ')}`)
     return
   }
   await validateKubeObject(object)
