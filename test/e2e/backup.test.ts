@@ -1,4 +1,4 @@
-// End to end, issue 14 (backups): the hook's backup Jobs run for real. A
+// End to end, issue 14 (backups and restores): the hook's backup Jobs run for real. A
 // CronJob run (the test triggers it: no cron timing) or an EtcdBackup's Job
 // makes a pod whose init container is etcd's own `etcdctl snapshot save`
 // against the cluster's client Service and whose container is the operator
@@ -7,16 +7,14 @@
 // its result onto its Job through the harness's API server endpoint (its
 // service account token, RBAC from the hook's own Role), and the hook turns
 // it into status. Scenarios: scheduled, retention, upload-failure,
-// etcdbackup, pvc, tls, etcdbackup-failure, and once the hook renders the seed's restore init
-// containers (hooks/cluster/render/restore.ts), restore and
-// restore-corrupt (E2E_ONLY=a,b runs a subset; see test/e2e/README.md).
+// etcdbackup, pvc, tls, etcdbackup-failure, restore, restore-corrupt
+// (E2E_ONLY=a,b runs a subset; see test/e2e/README.md).
 import fs from 'node:fs'
 import path from 'node:path'
-import t, { type Test } from 'tap'
+import { type Test } from 'tap'
 import { type Cluster, type EtcdBackupRun, waitFor } from './harness/world.js'
 import { POD, PVC, type Obj } from './harness/store.js'
 import { put, etcdPost, b64 } from './harness/etcd.js'
-import { ROOT } from './harness/hook.js'
 import { cleanEnv, run } from './harness/util.js'
 import { JOB } from './harness/apiserver.js'
 import { CRONJOB, finished } from './harness/jobs.js'
@@ -30,8 +28,6 @@ const BUCKET = 'etcd-backups'
 // missed periods): runs come from trigger().
 const SCHEDULE = '0 3 * * *'
 const N = 40
-// spec.restore (the restore branch) is in this build of the hook.
-const RESTORE = fs.existsSync(path.join(ROOT, 'hooks', 'cluster', 'render', 'restore.ts'))
 
 const suite = await Suite.start('backup.test.ts')
 if (suite) {
@@ -293,77 +289,74 @@ if (suite) {
   const revisionOf = async (c: Cluster, pod: string): Promise<number> => Number((await etcdPost(world.network, c.podIP(pod)!, '/v3/kv/range', { key: b64('rs/0000'), serializable: true }, 3000, c.via(pod))).header?.revision)
   const initStatus = (c: Cluster, pod: string, container: string) => (c.pod(pod)?.status?.initContainerStatuses ?? []).find((x: any) => x.name === container)
 
-  if (!RESTORE) t.comment('restore scenarios (restore, restore-corrupt) wait for spec.restore: hooks/cluster/render/restore.ts is not in this build')
-  if (RESTORE) {
-    scenario('restore', 'R1. restore into a new 3-member cluster: exactly the N keys of the snapshot at its revision; a reboot of the seed does not restore again', async (t, c) => {
-      await c.waitSteady({ timeoutMs: 60_000 })
-      await writeKeys(c, 'rs/', N)
-      const job = await runBackup(t, c, 'Complete')
-      const object = String(recorded(job, 'object'))
-      const revision = Number(recorded(job, 'revision'))
-      await writeKeys(c, 'rs-after/', 5)
-      const target = await restoredCluster(c, object)
-      try {
-        suite.converged(t, 'restore (3 members)', await target.waitSteady({ timeoutMs: 180_000 }))
-        for (const [pod, kv] of await target.readEveryMember('rs')) {
-          t.same([...kv.keys()].sort(), Array.from({ length: N }, (_, i) => `rs/${String(i).padStart(4, '0')}`), `${pod} has exactly the ${N} keys of the snapshot`)
-          t.equal(kv.get('rs/0007'), 'v7', `${pod}: values as written`)
-          t.equal(await revisionOf(target, pod), revision, `${pod} serves revision ${revision}, the snapshot's (3.4: no --bump-revision)`)
-        }
-        t.match(target.status.restore, { object, revision }, `status.restore: ${JSON.stringify(target.status.restore)}`)
-        t.equal(target.condition('Restored')?.status, 'True', `Restored: ${target.condition('Restored')?.message}`)
-        // A reboot of the seed's node: a new sandbox runs the init
-        // containers again over the data it has.
-        const seed = `${target.name}-0`
-        const firstCommit = initStatus(target, seed, 'restore-commit')?.containerID
-        await waitFor(() => put(world.network, target.clientIP!, 'post/1', 'after the restore', 3000, target.via()).catch(() => undefined), { timeoutMs: 15_000, what: 'put post/1' })
-        await world.kubelet.nodeDown(seed)
-        await world.kubelet.nodeUp(seed)
-        const commit = await target.waitFor(() => {
-          const st = initStatus(target, seed, 'restore-commit')
-          return st?.containerID !== firstCommit && st?.state?.terminated?.exitCode === 0 ? st : undefined
-        }, { timeoutMs: 60_000, what: 'the seed\'s restore-commit to run again' })
-        t.match(JSON.parse(commit.state.terminated.message), { committed: false }, `the rerun kept the data: ${commit.state.terminated.message}`)
-        await target.waitSteady({ timeoutMs: 90_000 })
-        for (const [pod, kv] of await target.readEveryMember('post/')) t.equal(kv.get('post/1'), 'after the restore', `${pod} still has the write made after the restore`)
-        t.ok(await revisionOf(target, seed) > revision, 'the seed did not go back to the snapshot\'s revision')
-        contract(t, target)
-      } finally {
-        if (!t.passing()) t.comment(`diagnostics for ${target.name}:\n${target.describe()}`)
-        await target.delete()
+  scenario('restore', 'R1. restore into a new 3-member cluster: exactly the N keys of the snapshot at its revision; a reboot of the seed does not restore again', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 60_000 })
+    await writeKeys(c, 'rs/', N)
+    const job = await runBackup(t, c, 'Complete')
+    const object = String(recorded(job, 'object'))
+    const revision = Number(recorded(job, 'revision'))
+    await writeKeys(c, 'rs-after/', 5)
+    const target = await restoredCluster(c, object)
+    try {
+      suite.converged(t, 'restore (3 members)', await target.waitSteady({ timeoutMs: 180_000 }))
+      for (const [pod, kv] of await target.readEveryMember('rs')) {
+        t.same([...kv.keys()].sort(), Array.from({ length: N }, (_, i) => `rs/${String(i).padStart(4, '0')}`), `${pod} has exactly the ${N} keys of the snapshot`)
+        t.equal(kv.get('rs/0007'), 'v7', `${pod}: values as written`)
+        t.equal(await revisionOf(target, pod), revision, `${pod} serves revision ${revision}, the snapshot's (3.4: no --bump-revision)`)
       }
-    }, backupSpec({ s3: s3Spec('restore') }))
+      t.match(target.status.restore, { object, revision }, `status.restore: ${JSON.stringify(target.status.restore)}`)
+      t.equal(target.condition('Restored')?.status, 'True', `Restored: ${target.condition('Restored')?.message}`)
+      // A reboot of the seed's node: a new sandbox runs the init
+      // containers again over the data it has.
+      const seed = `${target.name}-0`
+      const firstCommit = initStatus(target, seed, 'restore-commit')?.containerID
+      await waitFor(() => put(world.network, target.clientIP!, 'post/1', 'after the restore', 3000, target.via()).catch(() => undefined), { timeoutMs: 15_000, what: 'put post/1' })
+      await world.kubelet.nodeDown(seed)
+      await world.kubelet.nodeUp(seed)
+      const commit = await target.waitFor(() => {
+        const st = initStatus(target, seed, 'restore-commit')
+        return st?.containerID !== firstCommit && st?.state?.terminated?.exitCode === 0 ? st : undefined
+      }, { timeoutMs: 60_000, what: 'the seed\'s restore-commit to run again' })
+      t.match(JSON.parse(commit.state.terminated.message), { committed: false }, `the rerun kept the data: ${commit.state.terminated.message}`)
+      await target.waitSteady({ timeoutMs: 90_000 })
+      for (const [pod, kv] of await target.readEveryMember('post/')) t.equal(kv.get('post/1'), 'after the restore', `${pod} still has the write made after the restore`)
+      t.ok(await revisionOf(target, seed) > revision, 'the seed did not go back to the snapshot\'s revision')
+      contract(t, target)
+    } finally {
+      if (!t.passing()) t.comment(`diagnostics for ${target.name}:\n${target.describe()}`)
+      await target.delete()
+    }
+  }, backupSpec({ s3: s3Spec('restore') }))
 
-    scenario('restore-corrupt', 'R2. a corrupt snapshot: Restored False (RestoreFailed) with the runner\'s words; the seed never starts etcd, no data dir, no other member', async (t, c) => {
-      await c.waitSteady({ timeoutMs: 60_000 })
-      await writeKeys(c, 'rc/', N)
-      const job = await runBackup(t, c, 'Complete')
-      const good = await s3.object(String(recorded(job, 'object')).slice(`s3://${BUCKET}/`.length))
-      const bad = Buffer.from(good)
-      for (let i = 0; i < 64; i++) bad.writeUInt8(bad.readUInt8(Math.floor(bad.length / 2) + i) ^ 0xff, Math.floor(bad.length / 2) + i)
-      await s3.put('corrupt/bad.db', bad)
-      const target = await restoredCluster(c, `s3://${BUCKET}/corrupt/bad.db`)
-      try {
-        const cond = await target.waitFor(() => target.condition('Restored')?.reason === 'RestoreFailed' && target.condition('Restored'), { timeoutMs: 60_000, what: 'Restored False (RestoreFailed)' })
-        t.equal(cond.status, 'False', `Restored False: ${cond.message}`)
-        t.match(cond.message, /restore-fetch/, 'the condition names the init container that failed')
-        const seed = `${target.name}-0`
-        await target.waitFor(() => initStatus(target, seed, 'restore-fetch')?.restartCount >= 2, { timeoutMs: 60_000, what: 'the fetch retried twice (crash loop)' })
-        const pods = target.pods()
-        t.same(pods.map(p => p.metadata.name), [seed], 'only the seed pod exists')
-        const etcd = pods[0]?.status?.containerStatuses?.[0]
-        t.same([etcd?.restartCount, etcd?.state?.waiting?.reason], [0, 'PodInitializing'], 'etcd never started')
-        const restoreRan = initStatus(target, seed, 'restore-snapshot')
-        t.same([restoreRan?.restartCount, restoreRan?.state?.waiting?.reason, restoreRan?.lastState?.terminated], [0, 'PodInitializing', undefined], 'etcdctl snapshot restore never ran')
-        const podDir = fs.readdirSync(path.join(world.dir, 'pods')).find(d => d.startsWith(`${seed}-`))
-        const members = podDir ? (fs.readdirSync(path.join(world.dir, 'pods', podDir), { recursive: true }) as string[]).filter(f => path.basename(f) === 'member') : []
-        t.same(members, [], 'no member dir anywhere on the seed\'s volumes')
-        t.equal(target.condition('Available')?.status === 'True', false, 'the cluster is not Available')
-        contract(t, target)
-      } finally {
-        if (!t.passing()) t.comment(`diagnostics for ${target.name}:\n${target.describe()}`)
-        await target.delete()
-      }
-    }, backupSpec({ s3: s3Spec('restore-corrupt') }))
-  }
+  scenario('restore-corrupt', 'R2. a corrupt snapshot: Restored False (RestoreFailed) with the runner\'s words; the seed never starts etcd, no data dir, no other member', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 60_000 })
+    await writeKeys(c, 'rc/', N)
+    const job = await runBackup(t, c, 'Complete')
+    const good = await s3.object(String(recorded(job, 'object')).slice(`s3://${BUCKET}/`.length))
+    const bad = Buffer.from(good)
+    for (let i = 0; i < 64; i++) bad.writeUInt8(bad.readUInt8(Math.floor(bad.length / 2) + i) ^ 0xff, Math.floor(bad.length / 2) + i)
+    await s3.put('corrupt/bad.db', bad)
+    const target = await restoredCluster(c, `s3://${BUCKET}/corrupt/bad.db`)
+    try {
+      const cond = await target.waitFor(() => target.condition('Restored')?.reason === 'RestoreFailed' && target.condition('Restored'), { timeoutMs: 60_000, what: 'Restored False (RestoreFailed)' })
+      t.equal(cond.status, 'False', `Restored False: ${cond.message}`)
+      t.match(cond.message, /restore-fetch/, 'the condition names the init container that failed')
+      const seed = `${target.name}-0`
+      await target.waitFor(() => initStatus(target, seed, 'restore-fetch')?.restartCount >= 2, { timeoutMs: 60_000, what: 'the fetch retried twice (crash loop)' })
+      const pods = target.pods()
+      t.same(pods.map(p => p.metadata.name), [seed], 'only the seed pod exists')
+      const etcd = pods[0]?.status?.containerStatuses?.[0]
+      t.same([etcd?.restartCount, etcd?.state?.waiting?.reason], [0, 'PodInitializing'], 'etcd never started')
+      const restoreRan = initStatus(target, seed, 'restore-snapshot')
+      t.same([restoreRan?.restartCount, restoreRan?.state?.waiting?.reason, restoreRan?.lastState?.terminated], [0, 'PodInitializing', undefined], 'etcdctl snapshot restore never ran')
+      const podDir = fs.readdirSync(path.join(world.dir, 'pods')).find(d => d.startsWith(`${seed}-`))
+      const members = podDir ? (fs.readdirSync(path.join(world.dir, 'pods', podDir), { recursive: true }) as string[]).filter(f => path.basename(f) === 'member') : []
+      t.same(members, [], 'no member dir anywhere on the seed\'s volumes')
+      t.equal(target.condition('Available')?.status === 'True', false, 'the cluster is not Available')
+      contract(t, target)
+    } finally {
+      if (!t.passing()) t.comment(`diagnostics for ${target.name}:\n${target.describe()}`)
+      await target.delete()
+    }
+  }, backupSpec({ s3: s3Spec('restore-corrupt') }))
 }
