@@ -7,8 +7,8 @@
 // its result onto its Job through the harness's API server endpoint (its
 // service account token, RBAC from the hook's own Role), and the hook turns
 // it into status. Scenarios: scheduled, retention, upload-failure,
-// etcdbackup, pvc, tls, etcdbackup-failure, restore, restore-corrupt
-// (E2E_ONLY=a,b runs a subset; see test/e2e/README.md).
+// etcdbackup, pvc, tls, etcdbackup-failure, restore, restore-corrupt,
+// restore-pvc, restore-missing (E2E_ONLY=a,b runs a subset; see test/e2e/README.md).
 import fs from 'node:fs'
 import path from 'node:path'
 import { type Test } from 'tap'
@@ -278,8 +278,8 @@ if (suite) {
 
   // A new 3-member cluster restored from `object` (s3://bucket/key), and
   // the checks of its own Metacontroller loop.
-  const restoredCluster = (source: Cluster, object: string) => world.createCluster(`${source.name}-new`, {
-    size: 3, version: VERSION, restore: { s3: { ...s3Spec(''), path: object.slice('s3://'.length) } },
+  const restoredCluster = (source: Cluster, object: string, restore?: Record<string, unknown>) => world.createCluster(`${source.name}-new`, {
+    size: 3, version: VERSION, restore: restore ?? { s3: { ...s3Spec(''), path: object.slice('s3://'.length) } },
   })
   const contract = (t: Test, c: Cluster) => {
     t.same(c.mc.rejectedUpdates, [], `${c.name}: the hook never asked for a pod change the API server refuses`)
@@ -359,4 +359,44 @@ if (suite) {
       await target.delete()
     }
   }, backupSpec({ s3: s3Spec('restore-corrupt') }))
+
+  scenario('restore-pvc', 'R3. restore from a PVC store with latest: true: the newest of two backups, exactly its keys', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 60_000 })
+    await writeKeys(c, 'rs/', N / 2)
+    await runBackup(t, c, 'Complete')
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    await writeKeys(c, 'rs/', N)
+    const newest = await runBackup(t, c, 'Complete')
+    const revision = Number(recorded(newest, 'revision'))
+    await writeKeys(c, 'rs-after/', 5)
+    const target = await restoredCluster(c, '', { pvc: { claimName: 'backup-store', path: 'restore-pvc' }, latest: true })
+    try {
+      suite.converged(t, 'restore from a PVC (3 members)', await target.waitSteady({ timeoutMs: 180_000 }))
+      for (const [pod, kv] of await target.readEveryMember('rs')) {
+        t.equal(kv.size, N, `${pod} has exactly the ${N} keys of the newest backup`)
+        t.equal(await revisionOf(target, pod), revision, `${pod} serves revision ${revision}, the newest backup's`)
+      }
+      t.match(target.status.restore, { revision }, `status.restore: ${JSON.stringify(target.status.restore)}`)
+      t.equal(target.status.restore?.object, recorded(newest, 'object'), 'status.restore names the newest backup')
+      contract(t, target)
+    } finally {
+      if (!t.passing()) t.comment(`diagnostics for ${target.name}:\n${target.describe()}`)
+      await target.delete()
+    }
+  }, backupSpec({ pvc: { claimName: 'backup-store', subPath: 'restore-pvc' } }))
+
+  scenario('restore-missing', 'R4. a snapshot that is not in the store: Restored False (RestoreFailed) with the store\'s words; etcd never starts', async (t, c) => {
+    await c.waitSteady({ timeoutMs: 60_000 })
+    const target = await restoredCluster(c, `s3://${BUCKET}/missing/none.db`)
+    try {
+      const cond = await target.waitFor(() => target.condition('Restored')?.reason === 'RestoreFailed' && target.condition('Restored'), { timeoutMs: 60_000, what: 'Restored False (RestoreFailed)' })
+      t.equal(cond.status, 'False', `Restored False: ${cond.message}`)
+      t.match(cond.message, /restore-fetch.*(NoSuchKey|does not exist|not found)/i, 'the condition carries the store\'s own error')
+      t.same(target.pods().map(p => [p.metadata.name, p.status?.containerStatuses?.[0]?.state?.waiting?.reason]), [[`${target.name}-0`, 'PodInitializing']], 'only the seed, waiting for its init containers')
+      contract(t, target)
+    } finally {
+      if (!t.passing()) t.comment(`diagnostics for ${target.name}:\n${target.describe()}`)
+      await target.delete()
+    }
+  }, { size: 1 })
 }
