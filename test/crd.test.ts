@@ -49,7 +49,7 @@ t.test('the CRD is a valid apiextensions.k8s.io/v1 CustomResourceDefinition', as
   const version = spec.versions[0]
   t.same(version.subresources, { status: {} }, 'status is a subresource: Metacontroller writes it, users cannot')
   const columns = version.additionalPrinterColumns.filter((c: { priority?: number }) => c.priority === undefined).map((c: { name: string }) => c.name)
-  t.same(columns, ['Size', 'Ready', 'Version', 'Phase', 'Last Backup', 'Age'], 'kubectl get etcdcluster shows the last backup\'s age')
+  t.same(columns, ['Size', 'Ready', 'Version', 'Phase', 'Quota Use', 'Last Backup', 'Age'], 'kubectl get etcdcluster shows the largest quota use and the last backup\'s age')
   for (const c of version.additionalPrinterColumns as Array<{ jsonPath: string }>) t.match(c.jsonPath, /^\./, 'printer column paths start with a dot')
   const status = schema.properties as Record<string, Schema>
   t.ok((status.status!.properties as Record<string, Schema>).observedGeneration, 'status allows observedGeneration (Metacontroller writes it)')
