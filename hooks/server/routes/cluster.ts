@@ -60,6 +60,8 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
       log.debug({ cluster, rule: plan.rule }, 'steady')
     }
     metrics.recordPhase(cluster, response.status.phase ?? 'Unknown')
+    const defrag = write?.done === true && write.action.kind === 'defragment' ? (plan.rule === 'defragForNoSpace' ? 'nospace' : 'routine') : undefined
+    metrics.recordMaintenance(cluster, sync.parent.status?.maintenance, response.status.maintenance, defrag)
     return response
   })
 
