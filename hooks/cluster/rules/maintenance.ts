@@ -70,9 +70,12 @@ export function defragMember (situation: ObservedSituation): Step | undefined {
   const { cluster, observation, membership, now } = situation
   const policy = cluster.spec.maintenance.defrag
   if (!policy.enabled || !observation.reachable) return undefined
-  if (blockedForMaintenance(situation) !== undefined || backupRunning(cluster) !== undefined) return undefined
   const view = readMaintenance(cluster, observation, membership)
   if (view.defrag?.running === true) return waitForDefrag(view)
+  if (blockedForMaintenance(situation) !== undefined || backupRunning(cluster) !== undefined) return undefined
+  // An alarm (CORRUPT: a member's data differs) is for a person to look
+  // at; NOSPACE has its own rule.
+  if (view.alarms.length > 0) return undefined
   if (!insideWindow(policy, now)) return undefined
   const next = leaderLast(view.backends.filter(b => wantsDefrag(b, policy)), membership)[0]
   return next === undefined ? undefined : defragOrHandOver(situation, view, next.slot, 'defragMember')
