@@ -20,47 +20,68 @@ import type { Membership, MemberSlot } from '../observe/membership.js'
 import { RESYNC_CONVERGING, RESYNC_STEADY, type ObservedSituation, type Step, type StepName } from './step.js'
 
 // NOSPACE: compact to the current revision, defragment every member (one
-// at a time, the leader last), then disarm. Runs before the rules that
-// wait for Ready members: etcd 3.4's /health fails while the alarm is
-// raised, so every member is unready until it is disarmed. It never
-// deletes a key; what does not fit after this needs a larger quota.
-export function recoverNoSpace (situation: ObservedSituation): Step | undefined {
-  const { cluster, observation, membership, now } = situation
-  if (!observation.reachable) return undefined
-  const view = readMaintenance(cluster, observation, membership)
-  // Not held back by an upgrade rolling: on 3.4 it could not go on while
-  // the alarm keeps members unready, and etcd defragments either version.
-  if (!view.noSpace || blockedForMaintenance(situation, { duringUpgrade: true }) !== undefined) return undefined
+// at a time, the leader last), then disarm; three rows of the table, in
+// that order. They run before the rules that wait for Ready members: etcd
+// 3.4's /health fails while the alarm is raised, so every member is
+// unready until it is disarmed. They never delete a key; what does not fit
+// after this needs a larger quota.
+export function compactForNoSpace (situation: ObservedSituation): Step | undefined {
+  const found = noSpaceRecovery(situation)
+  if (found === undefined) return undefined
+  const { cluster, membership, now } = situation
+  const { view, revision } = found
   const running = backupRunning(cluster)
   if (running !== undefined) return { rule: 'noSpaceWaiting', waitingFor: `backup Job ${running} to finish before defragmenting (NOSPACE)`, resyncAfterSeconds: RESYNC_CONVERGING }
   if (view.defrag?.running === true) return waitForDefrag(view)
-  const since = view.cycle?.since ?? now.toISOString()
-  const revision = observation.revision ?? '0'
-  if (view.cycle?.compactedRevision !== revision) {
-    return {
-      rule: 'compactForNoSpace',
-      action: { kind: 'compact', pod: membership.leader?.pod ?? '', revision, target: maintenanceTarget(cluster, membership) },
-      lastAction: `NOSPACE: compacted to revision ${revision}`,
-      maintenance: { noSpace: { since, compactedRevision: revision, defragmented: [] } },
-      resyncAfterSeconds: RESYNC_CONVERGING,
-    }
+  if (view.cycle?.compactedRevision === revision) return undefined
+  return {
+    rule: 'compactForNoSpace',
+    action: { kind: 'compact', pod: membership.leader?.pod ?? '', revision, target: maintenanceTarget(cluster, membership) },
+    lastAction: `NOSPACE: compacted to revision ${revision}`,
+    maintenance: { noSpace: { since: view.cycle?.since ?? now.toISOString(), compactedRevision: revision, defragmented: [] } },
+    resyncAfterSeconds: RESYNC_CONVERGING,
   }
-  const done = new Set(view.cycle.defragmented ?? [])
-  const next = leaderLast(membership.voters.map(slot => ({ slot })), membership).find(m => !done.has(m.slot.pod))?.slot
-  if (next !== undefined) {
-    const noSpace = { since, compactedRevision: revision, defragmented: [...done, next.pod] }
-    return defragOrHandOver(situation, view, next, 'defragForNoSpace', noSpace)
-  }
+}
+
+// Compacted: the next member not defragmented in this round.
+export function defragForNoSpace (situation: ObservedSituation): Step | undefined {
+  const found = noSpaceRecovery(situation)
+  if (found === undefined) return undefined
+  const { view, revision } = found
+  const done = new Set(view.cycle?.defragmented ?? [])
+  const next = leaderLast(situation.membership.voters.map(slot => ({ slot })), situation.membership).find(m => !done.has(m.slot.pod))?.slot
+  if (next === undefined) return undefined
+  const noSpace = { since: view.cycle?.since ?? situation.now.toISOString(), compactedRevision: revision, defragmented: [...done, next.pod] }
+  return defragOrHandOver(situation, view, next, 'defragForNoSpace', noSpace)
+}
+
+// Compacted and every member defragmented: disarm (one alarm per sync).
+export function disarmNoSpace (situation: ObservedSituation): Step | undefined {
+  const found = noSpaceRecovery(situation)
+  if (found === undefined) return undefined
+  const { view } = found
   const alarm = view.alarms.find(a => a.alarm === 'NOSPACE')
   if (alarm === undefined) return undefined
   return {
     rule: 'disarmNoSpace',
-    action: { kind: 'disarmAlarm', pod: alarm.pod ?? '', memberId: alarm.memberId, alarm: 'NOSPACE', target: maintenanceTarget(cluster, membership) },
+    action: { kind: 'disarmAlarm', pod: alarm.pod ?? '', memberId: alarm.memberId, alarm: 'NOSPACE', target: maintenanceTarget(situation.cluster, situation.membership) },
     lastAction: `NOSPACE: disarmed the alarm of ${alarm.pod ?? alarm.memberId} after compacting and defragmenting every member`,
     // Data that still fills the quota raises the alarm again at once:
     // the condition asks for a larger quota; no reason to hurry back.
     resyncAfterSeconds: stillFull(view) ? RESYNC_STEADY : RESYNC_CONVERGING,
   }
+}
+
+// The NOSPACE alarm is raised and the recovery may go on: every member
+// answers (not held back by an upgrade rolling: on 3.4 it could not go on
+// while the alarm keeps members unready, and etcd defragments either
+// version).
+function noSpaceRecovery (situation: ObservedSituation): { view: MaintenanceView, revision: string } | undefined {
+  const { cluster, observation, membership } = situation
+  if (!observation.reachable) return undefined
+  const view = readMaintenance(cluster, observation, membership)
+  if (!view.noSpace || blockedForMaintenance(situation, { duringUpgrade: true }) !== undefined) return undefined
+  return { view, revision: observation.revision ?? '0' }
 }
 
 // Routine defrag: a member whose db is fragmented, or near its quota with
