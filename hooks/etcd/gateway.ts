@@ -6,7 +6,7 @@ import { Agent as HttpsAgent } from 'node:https'
 import { describeAction, requestFor } from './actions.js'
 import { parseAlarms, parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
 import { compareVersions } from './versions.js'
-import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError, isRecord } from './errors.js'
+import { AnswerLost, EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError, isRecord } from './errors.js'
 import { postJSON } from './http.js'
 import type { ClientTLS, EtcdAlarm, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation, ObserveExtras } from './types.js'
 
@@ -203,12 +203,17 @@ export class EtcdGateway implements MembershipClient {
         await postJSON(endpoint, path, body, { tls, agent: false, timeoutMs: this.timeout(deadline) })
         return
       } catch (error) {
-        // Unavailable (a learner, no leader, "unhealthy cluster") is this
-        // member's state, not a verdict on the request: try the next one.
         // Compacting again to a revision compacted already: done.
         if (action.kind === 'compact' && error instanceof GatewayAnswer && error.message.includes('has been compacted')) return
+        // Unavailable (a learner, no leader, "unhealthy cluster") is this
+        // member's state, not a verdict on the request: try the next one.
         if (error instanceof GatewayAnswer && error.grpcCode !== GRPC_UNAVAILABLE) {
           throw new EtcdError('Refused', `${what}: etcd at ${endpoint} refused: ${error.message}`)
+        }
+        // Sent, unanswered: sending it elsewhere could apply it twice (a
+        // second learner added). Safety item 21: its outcome is unknown.
+        if (error instanceof AnswerLost) {
+          throw new EtcdError('Unknown', `${what}: sent to ${endpoint}, no answer (${error.message}): it may still be applied; the next sync reads the member list first`)
         }
         etcdAnswered ||= error instanceof GatewayAnswer
         failures.push(`${endpoint}: ${describeError(error)}`)
@@ -231,7 +236,8 @@ export class EtcdGateway implements MembershipClient {
     try {
       await postJSON(endpoint, '/v3/maintenance/defragment', {}, { tls: action.target.tls, agent: false, timeoutMs })
     } catch (error) {
-      if (error instanceof Error && error.message === `no answer within ${timeoutMs} ms`) return
+      // Sent and not answered within the bound: it runs.
+      if (error instanceof AnswerLost) return
       if (error instanceof GatewayAnswer) throw new EtcdError('Refused', `${what}: etcd at ${endpoint} refused: ${error.message}`)
       throw new EtcdError('Unreachable', `${what}: ${endpoint}: ${describeError(error)}`)
     }

@@ -19,7 +19,7 @@ export class HookMetrics {
 
   readonly membershipActions = new Counter({
     name: 'etcd_operator_membership_actions_total',
-    help: 'Membership writes, by kind (addLearner, promote, remove, transferLeadership) and result (done, failed).',
+    help: 'Membership writes, by kind (addLearner, promote, remove, transferLeadership) and result (done, failed, unknown: sent and never answered).',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   })
@@ -31,29 +31,31 @@ export class HookMetrics {
     registers: [this.registry],
   })
 
-  // Maintenance (issue 15), per cluster (namespace/name).
+  // Maintenance (issue 15), per cluster (labels etcd_namespace and
+  // etcd_cluster, as for backups).
   readonly defragRuns = new Counter({
     name: 'etcd_operator_defrag_runs_total',
     help: 'Defragments the hook started, by cluster and trigger (routine, nospace).',
-    labelNames: ['cluster', 'trigger'] as const,
+    labelNames: ['etcd_namespace', 'etcd_cluster', 'trigger'] as const,
     registers: [this.registry],
   })
 
   readonly defragReclaimedBytes = new Counter({
     name: 'etcd_operator_defrag_reclaimed_bytes_total',
     help: 'Bytes the finished defragments gave back (db size before minus after), by cluster.',
-    labelNames: ['cluster'] as const,
+    labelNames: ['etcd_namespace', 'etcd_cluster'] as const,
     registers: [this.registry],
   })
 
   readonly noSpaceEvents = new Counter({
     name: 'etcd_operator_nospace_events_total',
     help: 'Times the hook found etcd\'s NOSPACE alarm raised (one per recovery), by cluster.',
-    labelNames: ['cluster'] as const,
+    labelNames: ['etcd_namespace', 'etcd_cluster'] as const,
     registers: [this.registry],
   })
 
   private readonly phases = new Map<string, { phase: string, seen: number }>()
+  private readonly backups = new Map<string, BackupTimes & { seen: number }>()
 
   constructor (private readonly clock: () => number = Date.now) {
     const phases = this.phases
@@ -72,18 +74,68 @@ export class HookMetrics {
         }
       },
     })
+    this.backupGauge('etcd_operator_backup_last_success_timestamp_seconds', 'When the last scheduled backup of an EtcdCluster succeeded (Unix seconds), as its status says.', 'lastSuccess')
+    this.backupGauge('etcd_operator_backup_success_due_timestamp_seconds', 'A scheduled backup must succeed by this time (Unix seconds), or BackupHealthy turns False: status.backup.successDueBy.', 'dueBy')
     collectDefaultMetrics({ register: this.registry })
   }
 
+  // Timestamps, not states: replicas behind one Service each see some syncs,
+  // and max() over them is the newest word (a stale replica's time is older).
+  // Labels etcd_namespace/etcd_cluster, as a scrape sets `namespace` to the
+  // hook's own.
+  private backupGauge (name: string, help: string, field: 'lastSuccess' | 'dueBy'): void {
+    const backups = this.backups
+    const ttlClock = this.clock
+    new Gauge({
+      name,
+      help,
+      labelNames: ['etcd_namespace', 'etcd_cluster'] as const,
+      registers: [this.registry],
+      collect () {
+        this.reset()
+        const now = ttlClock()
+        for (const [key, times] of backups) {
+          const value = times[field]
+          if (now - times.seen > PHASE_TTL_MS) backups.delete(key)
+          else if (value !== undefined) this.set({ etcd_namespace: times.namespace, etcd_cluster: times.cluster }, value)
+        }
+      },
+    })
+  }
+
   // What one sync's status says of maintenance, against the status before.
-  recordMaintenance (cluster: string, before: MaintenanceStatus | undefined, after: MaintenanceStatus | undefined, defragStarted: 'routine' | 'nospace' | undefined): void {
-    if (defragStarted !== undefined) this.defragRuns.inc({ cluster, trigger: defragStarted })
+  recordMaintenance (namespace: string, name: string, before: MaintenanceStatus | undefined, after: MaintenanceStatus | undefined, defragStarted: 'routine' | 'nospace' | undefined): void {
+    const cluster = { etcd_namespace: namespace, etcd_cluster: name }
+    if (defragStarted !== undefined) this.defragRuns.inc({ ...cluster, trigger: defragStarted })
     const finished = after?.lastDefrag
-    if (finished !== undefined && finished.finished !== before?.lastDefrag?.finished) this.defragReclaimedBytes.inc({ cluster }, finished.reclaimedBytes)
-    if (after?.noSpace !== undefined && before?.noSpace === undefined) this.noSpaceEvents.inc({ cluster })
+    if (finished !== undefined && finished.finished !== before?.lastDefrag?.finished) this.defragReclaimedBytes.inc(cluster, finished.reclaimedBytes)
+    if (after?.noSpace !== undefined && before?.noSpace === undefined) this.noSpaceEvents.inc(cluster)
   }
 
   recordPhase (cluster: string, phase: string): void {
     this.phases.set(cluster, { phase, seen: this.clock() })
   }
+
+  // status.backup of a cluster with scheduled backups; undefined when it
+  // has none (turned off, or the cluster is being deleted).
+  recordBackup (namespace: string, cluster: string, backup: { lastSuccess?: { time: string }, successDueBy?: string } | undefined): void {
+    const key = `${namespace}/${cluster}`
+    if (backup === undefined) {
+      this.backups.delete(key)
+      return
+    }
+    this.backups.set(key, { namespace, cluster, lastSuccess: seconds(backup.lastSuccess?.time), dueBy: seconds(backup.successDueBy), seen: this.clock() })
+  }
+}
+
+interface BackupTimes {
+  namespace: string
+  cluster: string
+  lastSuccess: number | undefined
+  dueBy: number | undefined
+}
+
+function seconds (time: string | undefined): number | undefined {
+  const ms = time === undefined ? NaN : Date.parse(time)
+  return Number.isNaN(ms) ? undefined : ms / 1000
 }
