@@ -194,6 +194,9 @@ t.test('NOSPACE: what holds the recovery back', async t => {
   t.notMatch(plan(request({ pods: ready(0, 1, 2, 3), spec: { size: 4 } }), learner, NOW).rule, /NoSpace/, 'a learner present')
   t.equal(plan(request({ status: { maintenance: { defragmenting: { member: `${NAME}-1`, since: NOW.toISOString(), dbSizeBefore: 1 } } } }), observed(full, { alarms: nospace, busy: [1] }), NOW).rule, 'waitForDefrag', 'a defrag still running')
   t.equal(plan(request(), observed(full, { alarms: [{ memberId: memberId(0), alarm: 'CORRUPT' }] }), NOW).rule, 'steady', 'another alarm is not NOSPACE')
+  const off = plan(request({ spec: { defrag: { enabled: false } } }), observed(full, { alarms: nospace }), NOW)
+  t.same([off.rule, off.action], ['steady', undefined], 'defrag.enabled false: the hook leaves NOSPACE to the user')
+  t.match(off.response.status.conditions?.find(c => c.type === 'NoSpace'), { status: 'True', reason: 'Waiting' }, '... and still says so')
 })
 
 t.test('spec: quotaBackendBytes, autoCompaction and defrag are checked, naming the field', async t => {

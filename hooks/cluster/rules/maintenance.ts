@@ -78,7 +78,8 @@ export function disarmNoSpace (situation: ObservedSituation): Step | undefined {
 // version).
 function noSpaceRecovery (situation: ObservedSituation): { view: MaintenanceView, revision: string } | undefined {
   const { cluster, observation, membership } = situation
-  if (!observation.reachable) return undefined
+  // defrag.enabled: false leaves every defrag, this one too, to the user.
+  if (!observation.reachable || !cluster.spec.maintenance.defrag.enabled) return undefined
   const view = readMaintenance(cluster, observation, membership)
   if (!view.noSpace || blockedForMaintenance(situation, { duringUpgrade: true }) !== undefined) return undefined
   return { view, revision: observation.revision ?? '0' }
