@@ -246,6 +246,12 @@ t.test('status: per member size, in use, fragmentation and quota use; the larges
   ])
   t.equal(result.response.status.maintenance?.largestQuotaUsage, '75%')
   t.equal(result.response.status.maintenance?.quotaBytes, QUOTA)
+  // Writes move dbSizeInUse a few KiB between syncs: the status stays, or
+  // every write would make Metacontroller write the status and sync again.
+  const busy = (inUse: number) => plan(request({ spec: { defrag: { enabled: false } }, status: result.response.status }), observed({ 0: [4 * MiB, inUse], 1: [8 * MiB, 2 * MiB], 2: [12 * MiB, 12 * MiB] }), NOW).response.status
+  t.same(busy(3 * MiB + 4096), busy(3 * MiB + 300 * 1024), 'a busy cluster\'s status does not change with every write')
+  t.same(busy(3 * MiB + 4096).maintenance?.members, result.response.status.maintenance?.members, 'sizes rounded down to 1% of the quota, at least 1 MiB')
+  t.not(busy(2 * MiB).maintenance?.members?.[0]?.dbSizeInUse, 3 * MiB, 'a change of a step shows')
   const defaultQuota = plan(syncRequest({ pods: ready(0, 1, 2) }), observed({ 0: [20480, 16384], 1: [20480, 16384], 2: [20480, 16384] }), NOW)
   t.equal(defaultQuota.response.status.maintenance?.quotaBytes, 2 * 1024 * MiB, 'etcd\'s default quota when unset')
   const fake = plan(syncRequest({ pods: ready(0, 1, 2) }), reachable(members(0, 1, 2), 0), NOW)

@@ -84,10 +84,10 @@ export function maintenanceProblems (spec: { quotaBackendBytes?: number | string
 // defrag under way, a NOSPACE recovery).
 export const MemberSpaceSchema = Type.Object({
   name: Type.String(),
-  dbSize: Type.Integer({ description: 'Bytes of the backend file.' }),
-  dbSizeInUse: Type.Integer({ description: 'Bytes of it in use; the rest a defrag reclaims.' }),
-  fragmentation: Type.Number({ description: '(dbSize - dbSizeInUse) / dbSize, two decimals.' }),
-  quotaUsage: Type.Number({ description: 'dbSize / quota, two decimals.' }),
+  dbSize: Type.Integer({ description: 'Bytes of the backend file, rounded down to 1% of the quota (at least 1 MiB) so that the status does not change with every write.' }),
+  dbSizeInUse: Type.Integer({ description: 'Bytes of it in use (the rest a defrag reclaims), rounded down likewise.' }),
+  fragmentation: Type.Number({ description: '(dbSize - dbSizeInUse) / dbSize of the rounded sizes, two decimals.' }),
+  quotaUsage: Type.Number({ description: 'dbSize / quota of the rounded size, two decimals.' }),
 })
 
 export const MaintenanceStatusSchema = Type.Object({

@@ -15,15 +15,28 @@ import type { Step } from './rules/step.js'
 
 const two = (x: number) => Math.round(x * 100) / 100
 
+// Sizes in the status are rounded down to 1% of the quota (at least 1 MiB):
+// with exact bytes every write would change the status, every status
+// write make Metacontroller sync again, and a busy cluster never be at
+// rest. The rules decide on the exact figures.
+export function sizeStep (quotaBytes: number): number {
+  return Math.max(1024 * 1024, Math.floor(quotaBytes / 100))
+}
+
 export function maintenanceStatus (cluster: Cluster, observation: Observation, membership: Membership | undefined, step: Step, now: Date): MaintenanceStatus | undefined {
   const previous = cluster.previous.maintenance
   if (!observation.reachable || membership === undefined) return previous
   const view = readMaintenance(cluster, observation, membership)
   const status: MaintenanceStatus = {}
   if (view.backends.length > 0) {
-    status.members = view.backends.map(b => ({ name: b.slot.pod, dbSize: b.dbSize, dbSizeInUse: b.dbSizeInUse, fragmentation: two(b.fragmentation), quotaUsage: two(b.quotaUsage) }))
+    const step = sizeStep(view.quotaBytes)
+    const rounded = (bytes: number) => Math.floor(bytes / step) * step
+    status.members = view.backends.map(b => {
+      const [size, inUse] = [rounded(b.dbSize), rounded(b.dbSizeInUse)]
+      return { name: b.slot.pod, dbSize: size, dbSizeInUse: inUse, fragmentation: size > 0 ? two((size - inUse) / size) : 0, quotaUsage: two(size / view.quotaBytes) }
+    })
     status.quotaBytes = view.quotaBytes
-    status.largestQuotaUsage = `${Math.round(Math.max(...view.backends.map(b => b.quotaUsage)) * 100)}%`
+    status.largestQuotaUsage = `${Math.floor(Math.max(...view.backends.map(b => b.quotaUsage)) * 100)}%`
   }
   if (view.alarms.length > 0) status.alarms = view.alarms.map(a => ({ member: a.pod ?? memberIdHex(a.memberId), alarm: a.alarm }))
   const defragmenting = step.maintenance?.defragmenting ?? (view.defrag?.running === true ? view.defrag.record : undefined)
