@@ -32,6 +32,7 @@ export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
           maxBackups: 0, timeoutSeconds: 600, failureThreshold: 3, suspend: false,
           ...spec.backup,
         },
+    restore: spec.restore,
     maintenance,
   }
 }
