@@ -12,6 +12,7 @@
 import {
   API_GROUP, ClusterSpecSchema, ClusterStatusSchema, MAX_CLUSTER_NAME_LENGTH,
 } from './cluster.js'
+import { QUOTA_RULES } from './maintenance.js'
 import { BACKUP_RULES, RESTORE_IMMUTABLE_RULES, RESTORE_RULES } from './backup.js'
 import { ETCD_ENV_RULES } from './etcd-env.js'
 
@@ -147,6 +148,7 @@ export function openAPIV3Schema (): JsonSchema {
   addRules(spec, ['pod', 'etcdEnv', '[]'], ETCD_ENV_RULES)
   addRules(spec, ['TLS', 'static'], TLS_RULES)
   addRules(spec, ['backup'], BACKUP_RULES)
+  addRules(spec, ['quotaBackendBytes'], QUOTA_RULES)
   addRules(spec, ['restore'], RESTORE_RULES)
   addRules(spec, [], RESTORE_IMMUTABLE_RULES)
   const status = toStructural(ClusterStatusSchema, 'status')

@@ -15,6 +15,13 @@ export const QuotaBackendBytesSchema = Type.Union([
   Type.String({ minLength: 1 }),
 ], { description: 'etcd --quota-backend-bytes: integer bytes or a Kubernetes quantity (8Gi, 512Mi). Above it etcd raises NOSPACE and refuses writes. Unset: etcd\'s default, 2 GiB. A change rolls out member by member.' })
 
+// The CRD's rule for quotaBackendBytes (hooks/api/crd.ts): the API server
+// refuses what parseBytes refuses, in the same words.
+export const QUOTA_RULES = [{
+  rule: 'type(self) == int ? self >= 1 : self.matches(\'^[0-9]+(\\\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$\')',
+  message: 'is not a quantity of bytes (an integer, or a number with Ki, Mi, Gi, Ti, k, M, G, T)',
+}]
+
 export const AutoCompactionSchema = Type.Object({
   mode: Type.Union([Type.Literal('periodic'), Type.Literal('revision')], { description: 'etcd --auto-compaction-mode.' }),
   retention: Type.String({ minLength: 1, description: 'etcd --auto-compaction-retention: a duration (1h, 30m) or whole hours for periodic, a revision count for revision.' }),
