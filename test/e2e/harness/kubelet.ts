@@ -524,7 +524,9 @@ export class Kubelet {
 
   private startContainer (rt: PodRt, c: ContainerRt): void {
     const pod = this.current(rt)
-    if (!pod || rt.deleting || rt.failed || rt.nodeDown || !rt.ns || rt.gone) return
+    // (One process per container: a second start would fight the first
+    // for its ports.)
+    if (!pod || rt.deleting || rt.failed || rt.nodeDown || !rt.ns || rt.gone || c.proc) return
     const setWaiting = (reason: string, message: string) => {
       c.state = { waiting: { reason, message } }
       this.log(`kubelet: ${rt.name}/${c.name}: ${reason}: ${message}`)
@@ -972,10 +974,12 @@ export class Kubelet {
   async nodeUp (name: string): Promise<void> {
     const rt = this.rt(name)
     if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
+    // The old processes' exits are reported while the node is still down
+    // (nothing restarts them); only then does the kubelet come back.
+    for (const c of [...rt.initContainers, ...rt.containers]) while (c.proc) await sleep(50)
     if (rt.ns) await this.network.setLink(rt.ns, true)
     rt.nodeDown = false
     rt.nodeNotReady = false
-    for (const c of [...rt.initContainers, ...rt.containers]) while (c.proc) await sleep(50)
     for (const c of rt.containers) {
       c.state = { terminated: { exitCode: 137, reason: 'Error', finishedAt: now() } }
       c.lastState = c.state
