@@ -1,10 +1,11 @@
 // Metacontroller's customize hook for EtcdClusters: which objects that are
 // no children of ours each sync should bring along in `related`. Pure.
+import { certificateSecret } from './names.js'
 import { backupJobSelector } from './render/backup.js'
 
 export interface CustomizeParent {
   metadata: { name: string, namespace?: string | undefined }
-  spec: { TLS?: { static?: { operatorSecret?: string | undefined } | undefined } | undefined, backup?: unknown }
+  spec: { TLS?: { static?: { operatorSecret?: string | undefined } | undefined, certManager?: unknown } | undefined, backup?: unknown }
 }
 
 export interface RelatedResource {
@@ -17,7 +18,10 @@ export interface RelatedResource {
 
 export function relatedResources (parent: CustomizeParent): RelatedResource[] {
   const namespace = parent.metadata.namespace ?? 'default'
-  const secret = parent.spec.TLS?.static?.operatorSecret
+  // cert-manager fills the operator Certificate's Secret of the same name.
+  const secret = parent.spec.TLS?.certManager !== undefined
+    ? certificateSecret(parent.metadata.name, 'operator')
+    : parent.spec.TLS?.static?.operatorSecret
   return [
     // The hook's etcd client certificate: the hook never reads the
     // Kubernetes API itself.

@@ -2,7 +2,7 @@
 // defaults filled in, and what the observed children say. Built by
 // observe/, read by rules/, render/ and status.ts.
 import type { BackupPolicy } from '../api/backup.js'
-import type { ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
+import type { CertManagerPolicy, ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
 import type { KubeObject } from '../api/kube.js'
 import type { ObservedBackupJob } from './observe/backup-jobs.js'
 
@@ -26,7 +26,7 @@ export interface ResolvedSpec {
   pod: PodPolicy
   loadBalancer: Omit<NonNullable<ClusterSpec['loadBalancer']>, 'enabled'> & { enabled: boolean }
   podDisruptionBudget: { enabled: boolean, maxUnavailable: number }
-  tls: StaticTLS
+  tls: ClusterTLS
   // Fingerprint of everything a pod is made from that cannot change in
   // place: members made from another one are replaced, one at a time.
   podPolicyHash: string
@@ -44,11 +44,14 @@ export interface HookSettings {
 
 export const DEFAULT_SETTINGS: HookSettings = { runnerImage: 'ghcr.io/etcd-operator/etcd-operator-hook:0.1.0' }
 
-// spec.TLS.static, flattened: secret names, absent when not set.
-export interface StaticTLS {
+// spec.TLS, flattened: the Secrets members and the hook use, absent when
+// not set. With certManager the names are the Certificates' (names.ts),
+// always all three, and `certManager` says how to ask for them.
+export interface ClusterTLS {
   peerSecret?: string | undefined
   serverSecret?: string | undefined
   operatorSecret?: string | undefined
+  certManager?: CertManagerPolicy | undefined
 }
 
 // What the kubelet tells us of one member pod.
@@ -66,8 +69,10 @@ export interface ObservedPod {
   crashLooping: boolean // the kubelet backs off restarting etcd
   unreadySince: string | undefined // Ready condition False since (RFC 3339)
   createdAt: string | undefined // metadata.creationTimestamp (RFC 3339)
-  // The member TLS secrets its volumes mount (none: plain http).
-  tls: { peerSecret: string | undefined, serverSecret: string | undefined }
+  // The member TLS secrets its volumes mount (none: plain http), and in
+  // which layout: cert-manager's keys mapped to file names, or the files
+  // as the Secret names them (static).
+  tls: { peerSecret: string | undefined, serverSecret: string | undefined, certManager: boolean }
 }
 
 export interface Cluster {

@@ -17,7 +17,7 @@ export function readCluster (request: SyncRequest, settings: HookSettings = DEFA
   const cluster: Cluster = {
     name,
     namespace,
-    spec: resolveSpec(parent.spec),
+    spec: resolveSpec(parent.spec, parent.metadata.name),
     previous: parent.status ?? {},
     pods: [],
     services: childrenOfKind(request.children, 'Service.v1'),

@@ -3,16 +3,13 @@
 import { createHash } from 'node:crypto'
 import { DEFAULT_REPOSITORY, DEFAULT_VERSION, type ClusterSpec, type PodPolicy } from '../../api/cluster.js'
 import { MAX_NESTING, NestingError } from '../../api/validate.js'
-import type { ResolvedSpec, StaticTLS } from '../model.js'
+import { certificateSecret } from '../names.js'
+import type { ClusterTLS, ResolvedSpec } from '../model.js'
 
-export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
+export function resolveSpec (spec: ClusterSpec, name: string): ResolvedSpec {
   const version = (spec.version ?? DEFAULT_VERSION).replace(/^v/, '')
   const repository = spec.repository ?? DEFAULT_REPOSITORY
-  const tls: StaticTLS = {
-    peerSecret: spec.TLS?.static?.member?.peerSecret,
-    serverSecret: spec.TLS?.static?.member?.serverSecret,
-    operatorSecret: spec.TLS?.static?.operatorSecret,
-  }
+  const tls = resolveTLS(spec, name)
   return {
     size: spec.size,
     version,
@@ -33,9 +30,28 @@ export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
   }
 }
 
+// cert-manager TLS is always peer and client TLS, from the three
+// Certificates the hook asks for.
+function resolveTLS (spec: ClusterSpec, name: string): ClusterTLS {
+  const certManager = spec.TLS?.certManager
+  if (certManager !== undefined) {
+    return {
+      peerSecret: certificateSecret(name, 'peer'),
+      serverSecret: certificateSecret(name, 'server'),
+      operatorSecret: certificateSecret(name, 'operator'),
+      certManager,
+    }
+  }
+  return {
+    peerSecret: spec.TLS?.static?.member?.peerSecret,
+    serverSecret: spec.TLS?.static?.member?.serverSecret,
+    operatorSecret: spec.TLS?.static?.operatorSecret,
+  }
+}
+
 // Labels and annotations change in place; everything else in spec.pod, and
 // the member TLS secrets, needs a new pod.
-function podPolicyHash (pod: PodPolicy, tls: StaticTLS): string {
+function podPolicyHash (pod: PodPolicy, tls: ClusterTLS): string {
   // Every resync of every cluster asks again with the same few policies:
   // remember the answers, keyed by the policy as sent, rather than hash on
   // every sync.
@@ -43,7 +59,10 @@ function podPolicyHash (pod: PodPolicy, tls: StaticTLS): string {
   const known = key === undefined ? undefined : policyHashes.get(key)
   if (known !== undefined) return known
   const { labels: _labels, annotations: _annotations, ...rest } = pod
-  const material = stableJSON({ pod: rest, peerSecret: tls.peerSecret, serverSecret: tls.serverSecret })
+  // The layout joins the material only with cert-manager: static clusters
+  // keep the fingerprint their members carry.
+  const layout = tls.certManager !== undefined ? { tlsLayout: 'cert-manager' } : {}
+  const material = stableJSON({ pod: rest, peerSecret: tls.peerSecret, serverSecret: tls.serverSecret, ...layout })
   const hash = createHash('sha256').update(material).digest('hex').slice(0, 12)
   if (key !== undefined) {
     if (policyHashes.size >= POLICY_HASHES_KEPT) policyHashes.clear()
@@ -61,10 +80,10 @@ const policyHashes = new Map<string, string>()
 // Undefined for a policy too large to keep, or nested so deep that
 // JSON.stringify overflows the stack (stableJSON then refuses it with a
 // NestingError: a 422, not a 500).
-function policyKey (pod: PodPolicy, tls: StaticTLS): string | undefined {
+function policyKey (pod: PodPolicy, tls: ClusterTLS): string | undefined {
   let key: string
   try {
-    key = `${JSON.stringify(pod)}\n${tls.peerSecret ?? ''}\n${tls.serverSecret ?? ''}`
+    key = `${JSON.stringify(pod)}\n${tls.peerSecret ?? ''}\n${tls.serverSecret ?? ''}\n${tls.certManager !== undefined}`
   } catch {
     return undefined
   }

@@ -9,6 +9,7 @@ import {
   type Cluster, type NewMemberPod, type ObservedPod,
 } from '../model.js'
 import { claimName, clientScheme, clientURL, peerURL } from '../names.js'
+import { certManagerItems } from '../tls-files.js'
 import { VOTER_LABEL, clusterLabels, memberSelector, metadata } from './labels.js'
 
 const DATA_VOLUME = 'etcd-data'
@@ -136,9 +137,15 @@ function volumes (cluster: Cluster, pod: string): Array<Record<string, unknown>>
     cluster.spec.pod.persistentVolumeClaimSpec !== undefined
       ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: claimName(pod) } }
       : { name: DATA_VOLUME, emptyDir: {} },
-    ...(peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, secret: { secretName: peerSecret } }] : []),
-    ...(serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, secret: { secretName: serverSecret } }] : []),
+    ...(peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, secret: secretSource(cluster, peerSecret, 'peer') }] : []),
+    ...(serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, secret: secretSource(cluster, serverSecret, 'server') }] : []),
   ]
+}
+
+// cert-manager's Secrets hold tls.crt, tls.key and ca.crt: the volume maps
+// them to the file names etcd's flags name (tls-files.ts).
+function secretSource (cluster: Cluster, secretName: string, role: 'peer' | 'server'): Record<string, unknown> {
+  return cluster.spec.tls.certManager !== undefined ? { secretName, items: certManagerItems(role) } : { secretName }
 }
 
 // Where member pods may run, from spec.pod.

@@ -77,6 +77,7 @@ const CustomizeRequestSchema = Type.Object({
     spec: Type.Object({
       TLS: Type.Optional(Type.Object({
         static: Type.Optional(Type.Object({ operatorSecret: Type.Optional(Type.String()) })),
+        certManager: Type.Optional(Type.Unknown()),
       })),
       backup: Type.Optional(Type.Unknown()),
     }),
