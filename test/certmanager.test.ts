@@ -6,10 +6,12 @@ import t from 'tap'
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1'
 import type { ClusterSpec, SyncRequest } from '../hooks/api/cluster.js'
 import type { KubeObject } from '../hooks/api/kube.js'
+import { CERTIFICATE_CHILDREN } from '../hooks/api/validate.js'
 import { relatedResources } from '../hooks/cluster/customize.js'
 import { operatorCredentials } from '../hooks/cluster/observe/credentials.js'
 import { plan } from '../hooks/cluster/plan.js'
 import { readSource } from '../hooks/backup/observe/source.js'
+import { buildApp } from '../hooks/server/app.js'
 import { NAME, NOW, members, reachable, syncRequest, unreachable, type RequestFixture } from './helpers/fixtures.js'
 
 const ISSUER = { name: 'etcd-ca' }
@@ -173,4 +175,23 @@ t.test('backups of a cert-manager cluster use the operator Certificate\'s Secret
   const cluster = { apiVersion: 'etcd.database.coreos.com/v1beta2', kind: 'EtcdCluster', metadata: { name: NAME, namespace: 'default' }, spec: { size: 3, TLS: CERT_MANAGER } }
   const source = readSource({ clusterName: NAME, pvc: { claimName: 'backups', path: 'b1.db' } }, 'b1', 'default', { 'EtcdCluster.etcd.database.coreos.com/v1beta2': { [NAME]: cluster } })
   t.match(source, { kind: 'ready', source: { endpoint: 'https://example-client.default.svc:2379', clientTLSSecret: 'example-operator-cert', clientTLSItems: items } })
+})
+
+t.test('/sync refuses a cert-manager cluster when Metacontroller does not manage Certificates', async t => {
+  const app = buildApp({ membership: { observe: async () => unreachable, execute: async () => {} }, now: () => NOW })
+  t.teardown(() => app.close())
+  const request = syncRequest({ spec: { TLS: CERT_MANAGER } })
+  const refused = await app.inject({ method: 'POST', url: '/sync', payload: request as never })
+  t.equal(refused.statusCode, 422, 'a 422: Metacontroller changes nothing')
+  t.match(refused.json(), { message: /spec\.TLS\.certManager: the CompositeController does not declare cert-manager\.io\/v1 certificates as children \(chart: certManager\.enabled=true/ })
+  // Declared (present, even empty, as Metacontroller sends every declared type).
+  request.children = { ...request.children, [CERTIFICATE_CHILDREN]: {} }
+  const answered = await app.inject({ method: 'POST', url: '/sync', payload: request as never })
+  t.equal(answered.statusCode, 200)
+  const body = answered.json<{ children: Obj[] }>()
+  t.same([...certificates(body.children).keys()], ['example-peer-cert', 'example-server-cert', 'example-operator-cert'], 'the Certificates are in the answer')
+  t.equal(pods(body.children).length, 1, 'with the seed')
+  // Static TLS needs no such declaration.
+  const plain = await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { TLS: STATIC } }) as never })
+  t.equal(plain.statusCode, 200)
 })

@@ -4,7 +4,7 @@
 import { ETCD_SERVER_FLAGS } from '../etcd/flags.js'
 import { parseVersion } from '../etcd/versions.js'
 import type { EtcdBackup } from './backup.js'
-import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './cluster.js'
+import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster, type SyncRequest } from './cluster.js'
 import { scheduleProblem, timeZoneProblem } from './schedule.js'
 
 // Labels the hook sets itself; a user value would break selection.
@@ -35,6 +35,18 @@ export function problemsOf (cluster: EtcdCluster): string[] {
     problems.push('spec.backup: exactly one of s3 and pvc says where backups go')
   }
   if (backup !== undefined) problems.push(...scheduleProblems(backup.schedule, backup.timeZone))
+  return problems
+}
+
+// Metacontroller lists every child type its CompositeController declares
+// in `children`, even when empty. Without Certificates declared it would
+// refuse an answer holding them, and no certificate would ever be issued.
+export const CERTIFICATE_CHILDREN = 'Certificate.cert-manager.io/v1'
+export function requestProblemsOf (request: SyncRequest): string[] {
+  const problems = problemsOf(request.parent)
+  if (request.parent.spec.TLS?.certManager !== undefined && request.children?.[CERTIFICATE_CHILDREN] === undefined) {
+    problems.push('spec.TLS.certManager: the CompositeController does not declare cert-manager.io/v1 certificates as children (chart: certManager.enabled=true; README, cert-manager)')
+  }
   return problems
 }
 
