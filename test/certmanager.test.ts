@@ -115,7 +115,7 @@ function certManagerSecret (name: string, data: Record<string, string> = { 'tls.
 
 t.test('the hook\'s client certificate: the operator Certificate\'s Secret, from related', async t => {
   t.same(relatedResources({ metadata: { name: NAME, namespace: 'prod' }, spec: { TLS: CERT_MANAGER } }),
-    [{ apiVersion: 'v1', resource: 'secrets', namespace: 'prod', names: ['example-operator-cert'] }], 'the customize hook asks for it')
+    [{ apiVersion: 'v1', resource: 'secrets', namespace: 'prod', names: ['example-operator-cert', 'example-peer-cert', 'example-server-cert'] }], 'the customize hook asks for it (and the members\' Secrets, for their CA)')
   const request = syncRequest({ spec: { TLS: CERT_MANAGER } })
   t.same(operatorCredentials(request), { kind: 'problem', message: 'operator secret default/example-operator-cert not found (Certificate example-operator-cert, spec.TLS.certManager)' }, 'not issued yet: said so')
   request.related = { 'Secret.v1': { 'example-operator-cert': certManagerSecret('example-operator-cert') } }
@@ -194,4 +194,65 @@ t.test('/sync refuses a cert-manager cluster when Metacontroller does not manage
   // Static TLS needs no such declaration.
   const plain = await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { TLS: STATIC } }) as never })
   t.equal(plain.statusCode, 200)
+})
+
+// The Certificates as Metacontroller shows them once created.
+function observedCertificates (request: SyncRequest, issuerRef: Record<string, string>): void {
+  const certs = certificates(children(syncRequest({ spec: { TLS: CERT_MANAGER } })))
+  request.children = {
+    ...request.children,
+    [CERTIFICATE_CHILDREN]: Object.fromEntries([...certs].map(([name, c]) => [name, { ...c, spec: { ...c.spec, issuerRef }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }])),
+  }
+}
+
+t.test('another issuer while members run: the Certificates keep theirs, nothing changes', async t => {
+  const running = [0, 1, 2].map(ordinal => ({ ordinal }))
+  const request = syncRequest({ spec: { TLS: { certManager: { issuerRef: { name: 'new-ca', kind: 'ClusterIssuer' } } } }, pods: running })
+  observedCertificates(request, { name: 'etcd-ca', kind: 'Issuer', group: 'cert-manager.io' })
+  const result = plan(request, reachable(members(0, 1, 2), 0), NOW)
+  t.equal(result.rule, 'issuerChangeRefused')
+  t.equal(result.action, undefined)
+  for (const cert of certificates(result.response.children as Obj[]).values()) {
+    t.same(cert.spec.issuerRef, { name: 'etcd-ca', kind: 'Issuer', group: 'cert-manager.io' }, `${cert.metadata.name} keeps the issuer the members trust`)
+  }
+  t.match(result.response.status.reason, /^waiting for spec\.TLS\.certManager\.issuerRef set back to Issuer etcd-ca: the members trust its CA, read once at start; ClusterIssuer new-ca would re-issue/)
+  // Set back: steady, same Certificates.
+  request.parent.spec.TLS = CERT_MANAGER
+  const back = plan(request, reachable(members(0, 1, 2), 0), NOW)
+  t.equal(back.rule, 'steady')
+  // Before any member runs the spec's issuer goes straight to the Certificates.
+  const fresh = syncRequest({ spec: { TLS: { certManager: { issuerRef: { name: 'new-ca' } } } } })
+  observedCertificates(fresh, { name: 'etcd-ca', kind: 'Issuer', group: 'cert-manager.io' })
+  const seeded = plan(fresh, unreachable, NOW)
+  t.equal(seeded.rule, 'bootstrap')
+  for (const cert of certificates(seeded.response.children as Obj[]).values()) t.equal(cert.spec.issuerRef.name, 'new-ca')
+})
+
+t.test('members record the CA they start with; a CA changed under them stops membership changes', async t => {
+  const secrets = (ca: string) => ({
+    'Secret.v1': Object.fromEntries((['peer', 'server', 'operator'] as const).map(role => [`example-${role}-cert`, certManagerSecret(`example-${role}-cert`, { 'tls.crt': `${role} leaf`, 'tls.key': 'key', 'ca.crt': ca })])),
+  })
+  // The seed, with the CA issued.
+  const request = syncRequest({ spec: { TLS: CERT_MANAGER } })
+  request.related = secrets('CA one')
+  const [seed] = pods(children(request))
+  const fingerprint = seed!.metadata.annotations?.['etcd.database.coreos.com/trusted-ca']
+  t.match(fingerprint, /^[0-9a-f]{16}$/, 'the seed records the CA\'s fingerprint')
+  const renewed = syncRequest({ spec: { TLS: CERT_MANAGER } })
+  renewed.related = { 'Secret.v1': { ...secrets('CA one')['Secret.v1'], 'example-peer-cert': certManagerSecret('example-peer-cert', { 'tls.crt': 'renewed leaf', 'tls.key': 'new key', 'ca.crt': 'CA one' }) } }
+  t.equal(pods(children(renewed))[0]!.metadata.annotations?.['etcd.database.coreos.com/trusted-ca'], fingerprint, 'a renewed leaf is the same CA')
+
+  // Running members that started with it.
+  const running = (ca: string, size = 3) => {
+    const r = syncRequest({ spec: { TLS: CERT_MANAGER, size }, pods: [0, 1, 2].map(ordinal => ({ ordinal })) })
+    for (const pod of Object.values(r.children!['Pod.v1']!)) pod.metadata.annotations = { ...pod.metadata.annotations, 'etcd.database.coreos.com/trusted-ca': fingerprint! }
+    r.related = secrets(ca)
+    return r
+  }
+  t.equal(plan(running('CA one', 4), reachable(members(0, 1, 2), 0), NOW).rule, 'addMember', 'same CA: the cluster grows')
+  const changed = plan(running('CA two', 4), reachable(members(0, 1, 2), 0), NOW)
+  t.equal(changed.rule, 'authorityChangeRefused', 'a new CA: no member added')
+  t.equal(changed.action, undefined)
+  t.equal(pods(changed.response.children as Obj[]).length, 3, 'every pod kept')
+  t.match(changed.response.status.reason, /is not the CA example-0, example-1, example-2 started with, and etcd reads its trusted CA only at start/)
 })

@@ -18,14 +18,16 @@ export interface RelatedResource {
 
 export function relatedResources (parent: CustomizeParent): RelatedResource[] {
   const namespace = parent.metadata.namespace ?? 'default'
-  // cert-manager fills the operator Certificate's Secret of the same name.
-  const secret = parent.spec.TLS?.certManager !== undefined
-    ? certificateSecret(parent.metadata.name, 'operator')
-    : parent.spec.TLS?.static?.operatorSecret
+  // cert-manager fills the Certificates' Secrets of the same names: the
+  // operator's is the hook's certificate, the members' ca.crt tells a CA
+  // change (rules/certificates.ts).
+  const secrets = parent.spec.TLS?.certManager !== undefined
+    ? (['operator', 'peer', 'server'] as const).map(role => certificateSecret(parent.metadata.name, role))
+    : [parent.spec.TLS?.static?.operatorSecret].filter(name => name !== undefined)
   return [
     // The hook's etcd client certificate: the hook never reads the
     // Kubernetes API itself.
-    ...(secret !== undefined ? [{ apiVersion: 'v1', resource: 'secrets', namespace, names: [secret] }] : []),
+    ...(secrets.length > 0 ? [{ apiVersion: 'v1', resource: 'secrets', namespace, names: secrets }] : []),
     // The backup CronJob's Jobs (the CronJob owns them, so they are no
     // children): their outcome is the cluster's backup status.
     ...(parent.spec.backup !== undefined

@@ -16,6 +16,9 @@ export const SERVER_TLS_VOLUME = 'member-server-tls'
 
 // What a member pod was made from (a fingerprint of spec.pod).
 export const POD_POLICY_ANNOTATION = 'etcd.database.coreos.com/pod-policy'
+// The CA a cert-manager member started with (a fingerprint of the member
+// Secrets' ca.crt): etcd reads its trusted CA files only at start.
+export const TRUSTED_CA_ANNOTATION = 'etcd.database.coreos.com/trusted-ca'
 
 export interface ResolvedSpec {
   size: number
@@ -92,6 +95,11 @@ export interface Cluster {
   backupJobs: ObservedBackupJob[]
   // When the backup CronJob was created: scheduled backups are due since.
   backupsSince: string | undefined
+  // cert-manager TLS: the Certificates as observed, by name, and the
+  // fingerprint of the CA in the member Secrets (from `related`;
+  // undefined until both are issued).
+  certificates: Map<string, KubeObject>
+  trustedCA: string | undefined
 }
 
 // A member pod a rule asks for; render/pod.ts makes the object.

@@ -6,9 +6,9 @@
 // Secrets (render/pod.ts), the hook reads the operator Secret from
 // `related` (observe/credentials.ts).
 import type { CertManagerPolicy } from '../../api/cluster.js'
-import { CERT_MANAGER_GROUP } from '../../api/cluster.js'
 import type { KubeObject } from '../../api/kube.js'
 import type { Cluster } from '../model.js'
+import { issuerInUse, wantedIssuer } from '../observe/certificates.js'
 import { certificateSecret, clientServiceName, loadBalancerServiceName, type CertificateRole } from '../names.js'
 import { metadata } from './labels.js'
 
@@ -27,7 +27,9 @@ export function templateCertificates (cluster: Cluster): KubeObject[] {
 
 function templateCertificate (cluster: Cluster, policy: CertManagerPolicy, role: CertificateRole, subject: Subject): KubeObject {
   const name = certificateSecret(cluster.name, role)
-  const { issuerRef, duration, renewBefore, privateKey } = policy
+  const { duration, renewBefore, privateKey } = policy
+  // Once members run, the issuer stays the one they trust.
+  const issuerRef = issuerInUse(cluster) ?? wantedIssuer(cluster)
   return {
     apiVersion: 'cert-manager.io/v1',
     kind: 'Certificate',
@@ -35,7 +37,7 @@ function templateCertificate (cluster: Cluster, policy: CertManagerPolicy, role:
     spec: {
       secretName: name,
       ...subject,
-      issuerRef: { name: issuerRef.name, kind: issuerRef.kind ?? 'Issuer', group: issuerRef.group ?? CERT_MANAGER_GROUP },
+      issuerRef,
       ...(duration !== undefined ? { duration } : {}),
       ...(renewBefore !== undefined ? { renewBefore } : {}),
       // A new key on every renewal: a leaked key dies with its certificate.

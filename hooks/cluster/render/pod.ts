@@ -5,7 +5,7 @@ import { hasReadyzLivez, versionOfImage } from '../../etcd/versions.js'
 import { keepObserved } from '../../kube/objects.js'
 import type { KubeObject } from '../../api/kube.js'
 import {
-  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME,
+  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME, TRUSTED_CA_ANNOTATION,
   type Cluster, type NewMemberPod, type ObservedPod,
 } from '../model.js'
 import { claimName, clientScheme, clientURL, peerURL } from '../names.js'
@@ -30,7 +30,11 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
     kind: 'Pod',
     metadata: metadata(cluster, options.pod, 'member', {
       labels: { ...policy.labels, etcd_node: options.pod, ...(options.voter === true ? { [VOTER_LABEL]: 'true' } : {}) },
-      annotations: { ...policy.annotations, [POD_POLICY_ANNOTATION]: spec.podPolicyHash },
+      annotations: {
+        ...policy.annotations,
+        [POD_POLICY_ANNOTATION]: spec.podPolicyHash,
+        ...(cluster.trustedCA !== undefined ? { [TRUSTED_CA_ANNOTATION]: cluster.trustedCA } : {}),
+      },
     }),
     spec: {
       // hostname + subdomain give the member its stable DNS name through the
