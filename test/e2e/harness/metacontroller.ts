@@ -53,8 +53,17 @@ import { clone, deepEqual, errorText, isObject, nullPaths } from './util.js'
 
 export const PARENT = 'EtcdCluster.etcd.database.coreos.com/v1beta2'
 export const LAST_APPLIED = 'metacontroller.k8s.io/last-applied-configuration'
-export const CHILD_TYPES = [POD, SERVICE, PVC, PDB] as const
+export const CHILD_TYPES: string[] = [POD, SERVICE, PVC, PDB]
 const UPDATE_STRATEGY: Record<string, 'InPlace' | 'OnDelete'> = { [POD]: 'InPlace', [SERVICE]: 'InPlace', [PVC]: 'OnDelete', [PDB]: 'InPlace' }
+// One more child type in the controller's childResources (the chart's
+// certManager.enabled declares cert-manager Certificates): call before the
+// first sync.
+export function declareChildType (key: string, apiVersion: string, resource: string, method: 'InPlace' | 'OnDelete'): void {
+  if (CHILD_TYPES.includes(key)) return
+  CHILD_TYPES.push(key)
+  UPDATE_STRATEGY[key] = method
+  CONTROLLER.spec.childResources.push({ apiVersion, resource, updateStrategy: { method } })
+}
 const EVENT_DELAY_MS = 250
 const HOOK_TIMEOUT_MS = 10_000
 
