@@ -107,3 +107,20 @@ t.test('the schema refuses what the hook\'s schema refuses', async t => {
   noBucket.spec.s3 = { path: 'nobucket', awsSecret: 'aws' }
   t.match(validate(noBucket), [/^spec\.s3\.path: must match pattern/])
 })
+
+t.test('the EtcdBackups and Secrets of manifests/examples are valid as the API server and the hook read them', async t => {
+  const { parseAllDocuments } = await import('yaml')
+  const { readdirSync } = await import('node:fs')
+  const dir = `${ROOT}manifests/examples/`
+  const docs = readdirSync(dir).filter(f => f.endsWith('.yaml')).flatMap(file =>
+    parseAllDocuments(readFileSync(dir + file, 'utf8')).map(d => ({ file, doc: d.toJS() as Record<string, any> | null })))
+  const backups = docs.filter(d => d.doc?.kind === 'EtcdBackup')
+  t.ok(backups.length >= 1, 'at least one EtcdBackup example')
+  for (const { file, doc } of backups) {
+    t.same(validate(doc), [], `${file} ${doc!.metadata.name}: the CRD accepts it`)
+    const stored = pruneAndDefault(doc, schema) as EtcdBackup
+    t.ok(Value.Check(EtcdBackupSchema, stored), 'the hook\'s schema accepts it as stored')
+    t.same(backupProblemsOf(stored), [], 'the hook finds no problem with it')
+  }
+  for (const { file, doc } of docs.filter(d => d.doc?.kind === 'Secret')) await t.resolves(validateKubeObject(doc!), `${file}: Secret ${doc!.metadata.name} is valid`)
+})

@@ -11,6 +11,7 @@ import type { MembershipClient, Observation } from '../hooks/etcd/types.js'
 import { problemsOf } from '../hooks/api/validate.js'
 import { buildApp } from '../hooks/server/app.js'
 import { readConfig } from '../hooks/server/config.js'
+import { HookMetrics } from '../hooks/server/metrics.js'
 import { NAME, NOW, members, memberId, syncRequest, type RequestFixture } from './helpers/fixtures.js'
 import { child, childrenOfKind, conditionOf } from './helpers/inspect.js'
 import { validateKubeObject } from './helpers/kube-schema.js'
@@ -132,6 +133,7 @@ t.test('status.backup: the last success with what the runner recorded, failures 
     failuresInARow: 1,
     lastSuccess: { time: '2026-11-26T08:30:42Z', object: `s3://etcd-backups/prod/${NAME}-r180.db`, revision: 180, size: 20480, sha256: 'a'.repeat(64) },
     lastFailure: { time: '2026-11-26T09:00:30Z', reason: 'BackoffLimitExceeded: Job has reached the specified backoff limit' },
+    successDueBy: '2026-11-26T09:45:00.000Z',
   })
   t.match(conditionOf(p.response, 'BackupHealthy'), { status: 'True', reason: 'BackupSucceeded' })
   // Three failures in a row (the threshold): BackupHealthy False.
@@ -153,17 +155,22 @@ t.test('BackupHealthy turns False when no backup succeeded within two schedule p
   // s3: every 30 minutes, timeoutSeconds 900. The last success 08:30:42;
   // due again 09:00 and 09:30, which may run until 09:45.
   const lastSucceeded = [job(`${NAME}-backup-1`, '2026-11-26T08:30:00Z', 'succeeded', recorded(100))]
-  const at = (time: string, jobs: KubeObject[], backup: Record<string, unknown> = s3, cronJobCreated?: string) => {
+  const syncAt = (time: string, jobs: KubeObject[], backup: Record<string, unknown> = s3, cronJobCreated?: string) => {
     const request = syncRequest({ spec: { backup: backup as ClusterSpec['backup'] }, pods: ready(0, 1, 2) })
     request.related = { 'Job.batch/v1': Object.fromEntries(jobs.map(j => [j.metadata.name, j])) }
     if (cronJobCreated !== undefined) {
       const cronJob = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `${NAME}-backup`, namespace: 'default', creationTimestamp: cronJobCreated } }
       request.children = { ...request.children, 'CronJob.batch/v1': { [`${NAME}-backup`]: cronJob } }
     }
-    return conditionOf(plan(request, healthy, new Date(time)).response, 'BackupHealthy')
+    return plan(request, healthy, new Date(time)).response
   }
+  const at = (...args: Parameters<typeof syncAt>) => conditionOf(syncAt(...args), 'BackupHealthy')
+  // The deadline is in status too (an alert reads it as a metric).
+  t.equal(syncAt('2026-11-26T09:00:00Z', lastSucceeded).status.backup?.successDueBy, '2026-11-26T09:45:00.000Z', 'due: second run after the last success, plus timeoutSeconds')
+  t.equal(syncAt('2026-11-26T08:20:00Z', [], s3, '2026-11-26T08:10:00Z').status.backup?.successDueBy, '2026-11-26T09:15:00.000Z', 'none yet: counted from the CronJob')
+  t.equal(syncAt('2026-11-26T09:00:00Z', lastSucceeded, { ...s3, suspend: true }).status.backup?.successDueBy, undefined, 'suspended: nothing is due')
   t.match(at('2026-11-26T09:44:00Z', lastSucceeded), { status: 'True', reason: 'BackupSucceeded' }, 'the second due run may still be within its timeout')
-  t.match(at('2026-11-26T09:46:00Z', lastSucceeded), { status: 'False', reason: 'BackupsOverdue', message: /no backup succeeded since 2026-11-26T08:30:42Z.*second time at 2026-11-26T09:30:00.000Z/ })
+  t.match(at('2026-11-26T09:46:00Z', lastSucceeded), { status: 'False', reason: 'BackupsOverdue', message: /no backup succeeded since 2026-11-26T08:30:42Z.*due by 2026-11-26T09:45:00.000Z/ })
   t.match(at('2026-11-26T09:46:00Z', [...lastSucceeded, job(`${NAME}-backup-2`, '2026-11-26T09:30:00Z', 'running')]), { status: 'True' }, 'a Job still running reports first')
   t.match(at('2026-11-26T12:00:00Z', lastSucceeded, { ...s3, suspend: true }), { status: 'True' }, 'suspended on purpose: not overdue')
   // None succeeded yet: due since the CronJob was created.
@@ -175,7 +182,7 @@ t.test('BackupHealthy turns False when no backup succeeded within two schedule p
   // The schedule's time zone moves when it is due: 03:00 in Berlin is 02:00 UTC in November.
   const nightly = { ...s3, schedule: '0 3 * * *', timeZone: 'Europe/Berlin', timeoutSeconds: 600 }
   t.match(at('2026-11-28T02:09:00Z', lastSucceeded, nightly), { status: 'True' })
-  t.match(at('2026-11-28T02:11:00Z', lastSucceeded, nightly), { status: 'False', message: /second time at 2026-11-28T02:00:00.000Z/ })
+  t.match(at('2026-11-28T02:11:00Z', lastSucceeded, nightly), { status: 'False', message: /due by 2026-11-28T02:10:00.000Z/ })
   t.match(at('2026-11-28T02:11:00Z', lastSucceeded, { ...nightly, timeZone: undefined }), { status: 'True' }, 'in UTC it is due at 03:00')
 })
 
@@ -206,4 +213,22 @@ t.test('the runner image is the hook\'s own (RUNNER_IMAGE, set by the chart), th
   t.equal(res.statusCode, 200)
   const cronJob = res.json<SyncResponse>().children.find(c => c.kind === 'CronJob')
   t.equal(cronJob && podSpecOf(cronJob).containers[0]?.image, 'registry.example.com/etcd-operator:1.2.3')
+})
+
+t.test('metrics: the last success and the time a backup is due, per cluster, only while backups are on', async t => {
+  const metrics = new HookMetrics()
+  const app = buildApp({ membership: { observe: () => Promise.resolve(healthy), execute: () => Promise.resolve() }, now: () => new Date('2026-11-26T09:00:00Z'), metrics })
+  t.teardown(() => app.close())
+  const request = syncRequest({ spec: { backup: s3 }, pods: ready(0, 1, 2) })
+  request.related = { 'Job.batch/v1': { [`${NAME}-backup-1`]: job(`${NAME}-backup-1`, '2026-11-26T08:30:00Z', 'succeeded', recorded(100)) } }
+  t.equal((await app.inject({ method: 'POST', url: '/sync', payload: request })).statusCode, 200)
+  const scrape = async () => (await app.inject('/metrics')).body
+  const labels = `{etcd_namespace="default",etcd_cluster="${NAME}"}`
+  let text = await scrape()
+  t.ok(text.includes(`etcd_operator_backup_last_success_timestamp_seconds${labels} ${Date.parse('2026-11-26T08:30:42Z') / 1000}`), 'the last success, in Unix seconds')
+  t.ok(text.includes(`etcd_operator_backup_success_due_timestamp_seconds${labels} ${Date.parse('2026-11-26T09:45:00Z') / 1000}`), 'due: the second run after it, plus timeoutSeconds')
+  // Backups turned off: the series go (the status keeps its record).
+  await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ pods: ready(0, 1, 2), status: { backup: { lastSuccess: { time: '2026-11-26T08:30:42Z', object: 's3://x/y' } } } }) })
+  text = await scrape()
+  t.notOk(text.includes(`etcd_operator_backup_last_success_timestamp_seconds${labels}`), 'no series once spec.backup is gone')
 })

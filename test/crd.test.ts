@@ -4,6 +4,7 @@
 // example and refuses the mistakes people make, with the hook's wording.
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
+import { RESERVED_ETCD_ENV } from '../hooks/api/etcd-env.js'
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseAllDocuments } from 'yaml'
@@ -168,6 +169,20 @@ const bad: Bad[] = [
   { why: 'backup S3 path without a bucket', change: c => { c.spec.backup = { schedule: '0 * * * *', s3: { path: 'nobucket', awsSecret: 'aws' } } }, message: /^spec\.backup\.s3\.path: must match pattern/ },
 ]
 
+// Safety item 9 in the CRD: every variable the operator sets is refused by
+// the API server, naming it, as the hook refuses it.
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+for (const { name, match } of RESERVED_ETCD_ENV) {
+  const variable = match === 'prefix' ? `${name}CERT_FILE` : name
+  const value = match === 'unlessTrue' ? 'false' : 'x'
+  bad.push({
+    why: `etcdEnv ${variable}=${value}`,
+    change: c => { c.spec.pod = { etcdEnv: [{ name: 'ETCD_HEARTBEAT_INTERVAL', value: '200' }, { name: variable, value }] } },
+    message: new RegExp(`^spec\\.pod\\.etcdEnv\\[1\\]: ${escape(name)}\\*? (is set|variables are set|may only be a literal true)`),
+    hook: new RegExp(`^spec\\.pod\\.etcdEnv\\[1\\]\\.(name|value): ${escape(variable)}`),
+  })
+}
+
 t.test('the CRD refuses bad EtcdClusters with the expected message', async t => {
   t.same(validate(GOOD), [], 'the unchanged cluster is fine')
   const refusals: string[] = []
@@ -205,6 +220,7 @@ t.test('the CRD accepts what the hook accepts', async t => {
     ['size 9', c => { c.spec.size = MAX_SIZE }],
     ['scheduled backups to S3', c => { c.spec.backup = { schedule: '*/30 * * * *', maxBackups: 48, s3: { path: 'etcd-backups/prod', awsSecret: 's3-creds', endpoint: 'https://minio.storage:9000', forcePathStyle: true } } }],
     ['scheduled backups to a PVC', c => { c.spec.backup = { schedule: '0 3 * * *', timeZone: 'Etc/UTC', pvc: { claimName: 'etcd-backups', subPath: 'prod' } } }],
+    ['etcd settings the operator leaves alone, and the gateway left on', c => { c.spec.pod = { etcdEnv: [{ name: 'ETCD_QUOTA_BACKEND_BYTES', value: '8589934592' }, { name: 'ETCD_ENABLE_GRPC_GATEWAY', value: 'true' }, { name: 'ETCD_LOG_LEVEL', valueFrom: { configMapKeyRef: { name: 'etcd', key: 'log-level' } } }] } }],
   ]
   const accepted: unknown[] = []
   for (const [why, change] of variants) {

@@ -119,6 +119,7 @@ export const BackupStatusSchema = Type.Object({
   })),
   lastFailure: Type.Optional(Type.Object({ time: Type.String(), reason: Type.String() })),
   failuresInARow: Type.Optional(Type.Integer({ minimum: 0 })),
+  successDueBy: Type.Optional(Type.String({ description: 'A backup must succeed by this time, or BackupHealthy turns False: the schedule\'s second run after the last success (or after the CronJob was created), plus timeoutSeconds. Absent while suspended.' })),
 })
 export type BackupStatus = Static<typeof BackupStatusSchema>
 

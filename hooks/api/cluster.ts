@@ -26,6 +26,14 @@ export const MAX_CLUSTER_NAME_LENGTH = 52
 
 export const VersionPattern = '^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$'
 
+// A core/v1 EnvVar. Typed (not opaque) so the CRD's rules can read its name;
+// lengths bounded so their CEL cost is.
+const EtcdEnvVarSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 253 }),
+  value: Type.Optional(Type.String({ maxLength: 32768 })),
+  valueFrom: Type.Optional(Opaque('A core/v1 EnvVarSource.')),
+}, { additionalProperties: false, description: 'A core/v1 EnvVar.' })
+
 export const PodPolicySchema = Type.Object({
   labels: Type.Optional(StringMap('Labels added to every member pod. `app` and `etcd_*` are reserved.')),
   annotations: Type.Optional(StringMap('Annotations added to every member pod.')),
@@ -34,7 +42,7 @@ export const PodPolicySchema = Type.Object({
   antiAffinity: Type.Optional(Type.Boolean({ description: 'Shorthand for required pod anti-affinity on kubernetes.io/hostname between members.' })),
   tolerations: Type.Optional(Type.Array(Opaque('A core/v1 Toleration.'), { description: 'Tolerations of every member pod.' })),
   resources: Type.Optional(Opaque('Resources of the etcd container (core/v1 ResourceRequirements).')),
-  etcdEnv: Type.Optional(Type.Array(Opaque('A core/v1 EnvVar.'), { description: 'Extra environment of the etcd container (ETCD_* settings).' })),
+  etcdEnv: Type.Optional(Type.Array(EtcdEnvVarSchema, { maxItems: 128, description: 'Extra environment of the etcd container (ETCD_* settings). Variables the operator sets itself are refused.' })),
   securityContext: Type.Optional(Opaque('Pod security context (core/v1 PodSecurityContext).')),
   persistentVolumeClaimSpec: Type.Optional(Opaque('When set, each member keeps its data on its own PersistentVolumeClaim of this spec.')),
   ClusterDomain: Type.Optional(Type.String({ description: 'Cluster DNS domain with its leading dot, e.g. `.cluster.local`. Empty: the search path resolves `<pod>.<cluster>.<namespace>.svc`.', pattern: '^(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' })),

@@ -13,6 +13,7 @@ import {
   API_GROUP, ClusterSpecSchema, ClusterStatusSchema, MAX_CLUSTER_NAME_LENGTH,
 } from './cluster.js'
 import { BACKUP_RULES } from './backup.js'
+import { ETCD_ENV_RULES } from './etcd-env.js'
 
 export const CRD_NAME = `etcdclusters.${API_GROUP}`
 
@@ -126,11 +127,12 @@ function objectNode (schema: JsonSchema, path: string): JsonSchema {
   return out
 }
 
-// Attaches CEL rules at a dotted path of a structural schema.
+// Attaches CEL rules at a dotted path of a structural schema ('[]': an
+// array's items).
 function addRules (root: JsonSchema, path: string[], rules: Array<{ rule: string, message: string }>): void {
   let node = root
   for (const name of path) {
-    const next = (node.properties as Record<string, JsonSchema> | undefined)?.[name]
+    const next = name === '[]' ? node.items as JsonSchema | undefined : (node.properties as Record<string, JsonSchema> | undefined)?.[name]
     if (next === undefined) throw new Error(`no schema at ${path.join('.')}`)
     node = next
   }
@@ -160,6 +162,7 @@ export function ordered (schema: JsonSchema): JsonSchema {
 export function openAPIV3Schema (): JsonSchema {
   const spec = toStructural(ClusterSpecSchema, 'spec')
   addRules(spec, ['pod', 'labels'], POD_LABEL_RULES)
+  addRules(spec, ['pod', 'etcdEnv', '[]'], ETCD_ENV_RULES)
   addRules(spec, ['TLS'], TLS_CHOICE_RULES)
   addRules(spec, ['TLS', 'static'], TLS_RULES)
   addRules(spec, ['TLS', 'certManager'], CERT_MANAGER_RULES)

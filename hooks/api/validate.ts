@@ -5,6 +5,7 @@ import { ETCD_SERVER_FLAGS } from '../etcd/flags.js'
 import { parseVersion } from '../etcd/versions.js'
 import type { EtcdBackup } from './backup.js'
 import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster, type SyncRequest } from './cluster.js'
+import { GO_TRUE, RESERVED_ETCD_ENV } from './etcd-env.js'
 import { scheduleProblem, timeZoneProblem } from './schedule.js'
 
 // Labels the hook sets itself; a user value would break selection.
@@ -102,38 +103,6 @@ export function backupProblemsOf (backup: EtcdBackup): string[] {
   return problems
 }
 
-// etcd settings in spec.pod.etcdEnv that would break what the operator
-// assumes about every member. An `ETCD_<FLAG>` variable sets etcd's
-// `--<flag>`: etcd refuses to start when the environment repeats a flag the
-// hook already passes (a crash loop), and the others change how members
-// bootstrap, where their data lives or how the hook and the probes reach
-// them. `exact`: this variable; `prefix`: every variable starting so;
-// `unlessTrue`: refused unless its value is a literal true (Go's
-// strconv.ParseBool: 1, t, T, TRUE, true, True). One reason each, as the
-// 422 says it. (A CEL rule in the CRD could say the same; see the README.)
-export const RESERVED_ETCD_ENV: ReadonlyArray<{ readonly name: string, readonly match: 'exact' | 'prefix' | 'unlessTrue', readonly why: string }> = [
-  { name: 'ETCD_NAME', match: 'exact', why: 'the hook names each member after its pod (--name) and finds it in etcd by that name' },
-  { name: 'ETCD_DATA_DIR', match: 'exact', why: 'the data directory is on the member\'s volume (--data-dir), and anywhere else a restarted pod loses its data' },
-  { name: 'ETCD_WAL_DIR', match: 'exact', why: 'the write-ahead log belongs in the data directory on the member\'s volume, and anywhere else a restarted pod loses it' },
-  { name: 'ETCD_FORCE_NEW_CLUSTER', match: 'exact', why: 'it rewrites the membership to this one member on every start, splitting the cluster' },
-  { name: 'ETCD_INITIAL_CLUSTER', match: 'exact', why: 'the hook gives each new member the membership it joins (--initial-cluster), from etcd\'s member list' },
-  { name: 'ETCD_INITIAL_CLUSTER_STATE', match: 'exact', why: 'the hook decides whether a member starts the cluster or joins it (--initial-cluster-state)' },
-  { name: 'ETCD_INITIAL_CLUSTER_TOKEN', match: 'exact', why: 'the hook sets the cluster token (--initial-cluster-token), and another one would bootstrap a separate cluster' },
-  { name: 'ETCD_INITIAL_ADVERTISE_PEER_URLS', match: 'exact', why: 'the hook adds each member to etcd under its peer URL (--initial-advertise-peer-urls) and the member must advertise the same' },
-  { name: 'ETCD_LISTEN_PEER_URLS', match: 'exact', why: 'members reach each other on the peer port and scheme the hook sets (--listen-peer-urls) from spec.TLS' },
-  { name: 'ETCD_LISTEN_CLIENT_URLS', match: 'exact', why: 'the hook and the client Services reach members on the client port and scheme it sets (--listen-client-urls) from spec.TLS' },
-  { name: 'ETCD_ADVERTISE_CLIENT_URLS', match: 'exact', why: 'the hook and clients find members by the client URLs it sets (--advertise-client-urls)' },
-  { name: 'ETCD_LISTEN_METRICS_URLS', match: 'exact', why: 'the member\'s probes use the plain-HTTP metrics port 2381 the hook sets (--listen-metrics-urls)' },
-  { name: 'ETCD_ENABLE_GRPC_GATEWAY', match: 'unlessTrue', why: 'the hook reads and changes membership through etcd\'s JSON gateway (/v3/...), which this turns off (leave it out)' },
-  { name: 'ETCD_CERT_FILE', match: 'exact', why: 'client TLS comes from spec.TLS.static.member.serverSecret, which the hook\'s client URLs follow' },
-  { name: 'ETCD_KEY_FILE', match: 'exact', why: 'client TLS comes from spec.TLS.static.member.serverSecret, which the hook\'s client URLs follow' },
-  { name: 'ETCD_TRUSTED_CA_FILE', match: 'exact', why: 'client TLS comes from spec.TLS.static.member.serverSecret, whose server-ca.crt the hook\'s own client certificate is checked against' },
-  { name: 'ETCD_CLIENT_CERT_AUTH', match: 'exact', why: 'client certificate auth comes with spec.TLS.static.member.serverSecret, and the hook\'s client certificate with operatorSecret' },
-  { name: 'ETCD_PEER_', match: 'prefix', why: 'peer TLS comes from spec.TLS.static.member.peerSecret, which the hook\'s peer URLs follow' },
-]
-
-const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
-
 // spec.pod.etcdEnv entries that set a RESERVED_ETCD_ENV variable, one
 // sentence each. Entries are core/v1 EnvVars the API server checks itself.
 function etcdEnvProblems (env: readonly unknown[]): string[] {
@@ -148,7 +117,7 @@ function etcdEnvProblems (env: readonly unknown[]): string[] {
       problems.push(`spec.pod.etcdEnv[${i}].name: ${name} is set by the operator: ${reserved.why}`)
     } else if (valueFrom !== undefined) {
       problems.push(`spec.pod.etcdEnv[${i}].valueFrom: ${name} must be a literal true, not read from elsewhere: ${reserved.why}`)
-    } else if (typeof value !== 'string' || !GO_TRUE.has(value)) {
+    } else if (typeof value !== 'string' || !GO_TRUE.includes(value)) {
       problems.push(`spec.pod.etcdEnv[${i}].value: ${name}=${typeof value === 'string' ? value : ''} is refused: ${reserved.why}`)
     }
   })

@@ -21,6 +21,8 @@ export function backupStatus (cluster: Cluster): BackupStatus | undefined {
   if (lastSuccess !== undefined) status.lastSuccess = lastSuccess
   const lastFailure = failure !== undefined ? { time: failure.finishedAt ?? failure.startedAt ?? '', reason: failure.failure ?? 'the backup Job failed' } : previous?.lastFailure
   if (lastFailure !== undefined) status.lastFailure = lastFailure
+  const dueBy = successDueBy(cluster, lastSuccess?.time)
+  if (dueBy !== undefined) status.successDueBy = dueBy
   return status
 }
 
@@ -42,7 +44,7 @@ export function backupCondition (cluster: Cluster, status: BackupStatus | undefi
   }
   const overdue = overdueSince(cluster, status, now)
   if (overdue !== undefined) {
-    return condition('BackupHealthy', false, { reason: 'BackupsOverdue', message: `no backup succeeded since ${overdue.since}, though schedule ${backup.schedule} came due twice since (the second time at ${overdue.secondDue}); are the backup Jobs starting? (kubectl get jobs -l etcd_cluster=${cluster.name})` })
+    return condition('BackupHealthy', false, { reason: 'BackupsOverdue', message: `no backup succeeded since ${overdue.since}, though schedule ${backup.schedule} had one due by ${overdue.dueBy} (its second run since, plus timeoutSeconds); are the backup Jobs starting? (kubectl get jobs -l etcd_cluster=${cluster.name})` })
   }
   return status.lastSuccess === undefined
     ? condition('BackupHealthy', true, { reason: 'NoBackupYet', message: `schedule ${backup.schedule}; no backup has finished yet` })
@@ -73,14 +75,20 @@ function successOf (job: ObservedBackupJob): NonNullable<BackupStatus['lastSucce
 // two schedule periods without a success say it. The second due run gets
 // its timeoutSeconds to finish first. Since the last success, or since the
 // CronJob was created when none succeeded yet; never while suspended.
+// In status (and as a metric) so an alert can say it without knowing cron.
 // (The schedule passed validation: api/validate.ts.)
-function overdueSince (cluster: Cluster, status: BackupStatus, now: Date): { since: string, secondDue: string } | undefined {
+function successDueBy (cluster: Cluster, lastSuccess: string | undefined): string | undefined {
   const backup = cluster.spec.backup
-  const since = status.lastSuccess?.time ?? cluster.backupsSince
+  const since = lastSuccess ?? cluster.backupsSince
   if (backup === undefined || backup.suspend || since === undefined || Number.isNaN(Date.parse(since))) return undefined
+  const [, second] = nextFires(backup.schedule, backup.timeZone, new Date(since), 2)
+  return second === undefined ? undefined : new Date(second.getTime() + backup.timeoutSeconds * 1000).toISOString()
+}
+
+function overdueSince (cluster: Cluster, status: BackupStatus, now: Date): { since: string, dueBy: string } | undefined {
+  const dueBy = status.successDueBy
+  if (dueBy === undefined || Date.parse(dueBy) > now.getTime()) return undefined
   // A running Job will report soon (activeDeadlineSeconds ends it).
   if (cluster.backupJobs.some(j => j.outcome === 'running')) return undefined
-  const [, second] = nextFires(backup.schedule, backup.timeZone, new Date(since), 2)
-  if (second === undefined || second.getTime() + backup.timeoutSeconds * 1000 > now.getTime()) return undefined
-  return { since, secondDue: second.toISOString() }
+  return { since: status.lastSuccess?.time ?? cluster.backupsSince ?? 'the CronJob was created', dueBy }
 }

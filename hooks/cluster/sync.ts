@@ -30,7 +30,8 @@ export interface ClusterSync {
   // etcd was there to ask (pods exist) and did not answer.
   observeFailed: boolean
   // The plan's write, when it had one.
-  write?: { action: MembershipAction, done: true } | { action: MembershipAction, done: false, refused: boolean, error: string }
+  // unknown: sent, never answered (it may still be applied).
+  write?: { action: MembershipAction, done: true } | { action: MembershipAction, done: false, refused: boolean, unknown: boolean, error: string }
 }
 
 // `now` is read once etcd has answered: the plan's time is the answer's.
@@ -66,6 +67,7 @@ export async function syncCluster (request: SyncRequest, etcd: MembershipClient,
         action: plan.action,
         done: false,
         refused: error instanceof EtcdError && error.code === 'Refused',
+        unknown: error instanceof EtcdError && error.code === 'Unknown',
         error: String(error instanceof Error ? error.message : error),
       },
     }

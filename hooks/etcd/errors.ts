@@ -6,6 +6,10 @@ export type EtcdErrorCode =
   | 'Unreachable'
   // etcd answered and said no (or, from every endpoint, "not now").
   | 'Refused'
+  // A write reached a member and no answer came back: it may be applied
+  // now or later. Not sent anywhere else; the next sync reads the member
+  // list before it decides anything.
+  | 'Unknown'
 
 export class EtcdError extends Error {
   constructor (readonly code: EtcdErrorCode, message: string) {
@@ -23,6 +27,10 @@ export class GatewayAnswer extends Error {
   }
 }
 export const GRPC_UNAVAILABLE = 14
+
+// The request was sent on an open connection and no complete answer came
+// (a timeout, a cut connection): etcd may have acted on it.
+export class AnswerLost extends Error {}
 
 // A kept-alive connection failed before any answer: most likely the member
 // closed it meanwhile (it restarted). Worth one more try on a fresh one.

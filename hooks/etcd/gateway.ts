@@ -6,7 +6,7 @@ import { Agent as HttpsAgent } from 'node:https'
 import { describeAction, requestFor } from './actions.js'
 import { parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
 import { compareVersions } from './versions.js'
-import { EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError, isRecord } from './errors.js'
+import { AnswerLost, EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError, isRecord } from './errors.js'
 import { postJSON } from './http.js'
 import type { ClientTLS, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
 
@@ -167,6 +167,11 @@ export class EtcdGateway implements MembershipClient {
         // member's state, not a verdict on the request: try the next one.
         if (error instanceof GatewayAnswer && error.grpcCode !== GRPC_UNAVAILABLE) {
           throw new EtcdError('Refused', `${what}: etcd at ${endpoint} refused: ${error.message}`)
+        }
+        // Sent, unanswered: sending it elsewhere could apply it twice (a
+        // second learner added). Safety item 21: its outcome is unknown.
+        if (error instanceof AnswerLost) {
+          throw new EtcdError('Unknown', `${what}: sent to ${endpoint}, no answer (${error.message}): it may still be applied; the next sync reads the member list first`)
         }
         etcdAnswered ||= error instanceof GatewayAnswer
         failures.push(`${endpoint}: ${describeError(error)}`)

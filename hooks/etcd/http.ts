@@ -1,8 +1,8 @@
 // One JSON POST to an etcd member's gateway, with node:http/https so client
 // TLS works, bounded from connect to last byte.
-import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type RequestOptions } from 'node:http'
+import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { StaleConnection, gatewayAnswer } from './errors.js'
+import { AnswerLost, StaleConnection, gatewayAnswer } from './errors.js'
 import type { ClientTLS } from './types.js'
 
 export interface PostOptions {
@@ -16,14 +16,12 @@ export interface PostOptions {
 
 // POST a JSON body and parse the JSON answer. Rejects with GatewayAnswer
 // when etcd answered non-2xx, with StaleConnection when a kept connection
-// failed before any answer, with a plain Error when it did not answer.
+// failed before any answer, with AnswerLost when the request went out on a
+// connection and no complete answer came back (etcd may have acted on it),
+// and with a plain Error when it never got out (refused, no route, no TLS).
 export function postJSON (endpoint: string, path: string, body: object, options: PostOptions): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    if (options.timeoutMs <= 0) {
-      reject(new Error('no time left in this sync'))
-      return
-    }
-    const target = requestTarget(endpoint, path)
+    const target = options.timeoutMs <= 0 ? new Error('no time left in this sync') : requestTarget(endpoint, path)
     if (target instanceof Error) {
       reject(target)
       return
@@ -43,8 +41,10 @@ export function postJSON (endpoint: string, path: string, body: object, options:
     let answer: IncomingMessage | undefined
     const fail = (error: Error) => {
       clearTimeout(timer)
-      const stale = failure === undefined && answer === undefined && req.reusedSocket
-      reject(failure ?? (stale ? new StaleConnection(error.message) : error))
+      const cause = failure ?? error
+      if (failure === undefined && answer === undefined && req.reusedSocket) reject(new StaleConnection(error.message))
+      else if (sent() && answer?.complete !== true) reject(new AnswerLost(cause.message))
+      else reject(cause)
     }
     const req = send(url, requestOptions, (res: IncomingMessage) => {
       answer = res
@@ -71,6 +71,7 @@ export function postJSON (endpoint: string, path: string, body: object, options:
       failure = new Error(`no answer within ${options.timeoutMs} ms`)
       req.destroy(failure)
     }, options.timeoutMs)
+    const sent = whenSent(req, url.protocol === 'https:')
     req.on('error', fail)
     // Covers a connection cut mid-answer. A complete answer may still be
     // on its way to 'end'.
@@ -79,6 +80,17 @@ export function postJSON (endpoint: string, path: string, body: object, options:
     })
     req.end(payload)
   })
+}
+
+// Whether the request can have reached etcd: its connection (and TLS
+// handshake) was up, so the body went out on it.
+function whenSent (req: ClientRequest, https: boolean): () => boolean {
+  let sent = false
+  req.on('socket', socket => {
+    if (!socket.connecting) sent = true
+    else socket.once(https ? 'secureConnect' : 'connect', () => { sent = true })
+  })
+  return () => sent
 }
 
 // The URL of one call, and the module that sends it.

@@ -18,7 +18,7 @@ export class HookMetrics {
 
   readonly membershipActions = new Counter({
     name: 'etcd_operator_membership_actions_total',
-    help: 'Membership writes, by kind (addLearner, promote, remove, transferLeadership) and result (done, failed).',
+    help: 'Membership writes, by kind (addLearner, promote, remove, transferLeadership) and result (done, failed, unknown: sent and never answered).',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   })
@@ -31,6 +31,7 @@ export class HookMetrics {
   })
 
   private readonly phases = new Map<string, { phase: string, seen: number }>()
+  private readonly backups = new Map<string, BackupTimes & { seen: number }>()
 
   constructor (private readonly clock: () => number = Date.now) {
     const phases = this.phases
@@ -49,10 +50,59 @@ export class HookMetrics {
         }
       },
     })
+    this.backupGauge('etcd_operator_backup_last_success_timestamp_seconds', 'When the last scheduled backup of an EtcdCluster succeeded (Unix seconds), as its status says.', 'lastSuccess')
+    this.backupGauge('etcd_operator_backup_success_due_timestamp_seconds', 'A scheduled backup must succeed by this time (Unix seconds), or BackupHealthy turns False: status.backup.successDueBy.', 'dueBy')
     collectDefaultMetrics({ register: this.registry })
+  }
+
+  // Timestamps, not states: replicas behind one Service each see some syncs,
+  // and max() over them is the newest word (a stale replica's time is older).
+  // Labels etcd_namespace/etcd_cluster, as a scrape sets `namespace` to the
+  // hook's own.
+  private backupGauge (name: string, help: string, field: 'lastSuccess' | 'dueBy'): void {
+    const backups = this.backups
+    const ttlClock = this.clock
+    new Gauge({
+      name,
+      help,
+      labelNames: ['etcd_namespace', 'etcd_cluster'] as const,
+      registers: [this.registry],
+      collect () {
+        this.reset()
+        const now = ttlClock()
+        for (const [key, times] of backups) {
+          const value = times[field]
+          if (now - times.seen > PHASE_TTL_MS) backups.delete(key)
+          else if (value !== undefined) this.set({ etcd_namespace: times.namespace, etcd_cluster: times.cluster }, value)
+        }
+      },
+    })
   }
 
   recordPhase (cluster: string, phase: string): void {
     this.phases.set(cluster, { phase, seen: this.clock() })
   }
+
+  // status.backup of a cluster with scheduled backups; undefined when it
+  // has none (turned off, or the cluster is being deleted).
+  recordBackup (namespace: string, cluster: string, backup: { lastSuccess?: { time: string }, successDueBy?: string } | undefined): void {
+    const key = `${namespace}/${cluster}`
+    if (backup === undefined) {
+      this.backups.delete(key)
+      return
+    }
+    this.backups.set(key, { namespace, cluster, lastSuccess: seconds(backup.lastSuccess?.time), dueBy: seconds(backup.successDueBy), seen: this.clock() })
+  }
+}
+
+interface BackupTimes {
+  namespace: string
+  cluster: string
+  lastSuccess: number | undefined
+  dueBy: number | undefined
+}
+
+function seconds (time: string | undefined): number | undefined {
+  const ms = time === undefined ? NaN : Date.parse(time)
+  return Number.isNaN(ms) ? undefined : ms / 1000
 }

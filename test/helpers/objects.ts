@@ -1,11 +1,13 @@
 // Validates any object the packaging installs. Kubernetes kinds go through
-// kubernetes-models (helpers/kube-schema.ts). kubernetes-models knows
-// neither Metacontroller's CompositeController nor prometheus-operator's
-// ServiceMonitor: those get a small hand schema of the fields we rely on,
-// closed where we write them so a typo fails. EtcdClusters go through the
-// CRD (helpers/crd.ts).
+// kubernetes-models (helpers/kube-schema.ts); prometheus-operator's kinds
+// through its published CRD schemas (@kubernetes-models/prometheus-operator).
+// Metacontroller's CompositeController has no published model: it gets a
+// small hand schema of the fields we rely on, closed where we write them so
+// a typo fails; so does the ServiceMonitor, on top of its real schema (which
+// is open). EtcdClusters go through the CRD (helpers/crd.ts).
+import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import AjvModule from 'ajv'
-import { crdValidator, loadCrd, schemaOf } from './crd.js'
+import { BACKUP_CRD_FILE, crdValidator, loadCrd, schemaOf } from './crd.js'
 import { validateKubeObject } from './kube-schema.js'
 
 const Ajv = AjvModule.default
@@ -176,18 +178,27 @@ const handSchemas = {
 }
 
 let etcdCluster: ((object: unknown) => string[]) | undefined
+let etcdBackup: ((object: unknown) => string[]) | undefined
+
+const prometheusOperator = { PodMonitor, PrometheusRule, ServiceMonitor }
 
 export async function validateObject (object: Record<string, unknown>): Promise<void> {
   const kind = object.kind
+  if (object.apiVersion === 'monitoring.coreos.com/v1' && (kind === 'PodMonitor' || kind === 'PrometheusRule' || kind === 'ServiceMonitor')) {
+    new prometheusOperator[kind](object as never).validate()
+    if (kind !== 'ServiceMonitor') return
+  }
   if (kind === 'CompositeController' || kind === 'ServiceMonitor') {
     const check = handSchemas[kind]
     if (!check(object)) throw new Error(`${kind}: ${ajv.errorsText(check.errors)}`)
     return
   }
-  if (kind === 'EtcdCluster') {
-    etcdCluster ??= crdValidator(schemaOf(loadCrd()))
-    const problems = etcdCluster(object)
-    if (problems.length > 0) throw new Error(`EtcdCluster: ${problems.join('; ')}`)
+  if (kind === 'EtcdCluster' || kind === 'EtcdBackup') {
+    const check = kind === 'EtcdCluster'
+      ? etcdCluster ??= crdValidator(schemaOf(loadCrd()))
+      : etcdBackup ??= crdValidator(schemaOf(loadCrd(BACKUP_CRD_FILE)))
+    const problems = check(object)
+    if (problems.length > 0) throw new Error(`${kind}: ${problems.join('; ')}`)
     return
   }
   await validateKubeObject(object)

@@ -49,17 +49,19 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
       log.info({ cluster, rule: plan.rule, action: kind, pod }, response.status.lastAction ?? kind)
     } else if (write !== undefined) {
       const { kind, pod } = write.action
-      metrics.membershipActions.inc({ kind, result: 'failed' })
+      metrics.membershipActions.inc({ kind, result: write.unknown ? 'unknown' : 'failed' })
       metrics.etcdErrors.inc({ operation: 'execute' })
       // etcd's refusals are routine (a learner catching up, "unhealthy
       // cluster" for 5 s after a change): a line, not a stack trace.
-      log[write.refused ? 'info' : 'warn']({ cluster, rule: plan.rule, action: kind, pod, error: write.error }, `${kind} failed; retrying`)
+      log[write.refused ? 'info' : 'warn']({ cluster, rule: plan.rule, action: kind, pod, error: write.error }, write.unknown ? `${kind} sent, no answer; the next sync reads etcd first` : `${kind} failed; retrying`)
     } else if (plan.rule !== 'steady') {
       log.info({ cluster, rule: plan.rule, reason: response.status.reason, lastAction: response.status.lastAction }, 'sync')
     } else {
       log.debug({ cluster, rule: plan.rule }, 'steady')
     }
     metrics.recordPhase(cluster, response.status.phase ?? 'Unknown')
+    const backupsOn = sync.parent.spec.backup !== undefined && sync.parent.metadata.deletionTimestamp == null
+    metrics.recordBackup(sync.parent.metadata.namespace ?? 'default', sync.parent.metadata.name, backupsOn ? response.status.backup : undefined)
     return response
   })
 

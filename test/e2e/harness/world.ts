@@ -75,7 +75,7 @@ export class World {
   }
 
   static async start (opts: WorldOptions = {}): Promise<World> {
-    const releaseLock = await acquireMachineLock(opts.lockTimeoutMs ?? 14 * 60_000, s => opts.log?.(s))
+    const releaseLock = await acquireMachineLock(opts.lockTimeoutMs ?? 40 * 60_000, s => opts.log?.(s))
     let w: World | undefined
     try {
       removeLeftovers(s => opts.log?.(s))
