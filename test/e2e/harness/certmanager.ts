@@ -31,8 +31,9 @@ export class CertManager {
   readonly issued = new Map<string, number>()
   readonly errors: string[] = []
   private queue: Promise<void> = Promise.resolve()
-  private readonly caKey: string
-  private readonly caCert: string
+  private caKey: string
+  private caCert: string
+  private caGeneration = 1
   private readonly onEvent = (ev: WatchEvent): void => {
     if (ev.key !== CERTIFICATE || ev.type === 'deleted') return
     const changed = ev.old === undefined || JSON.stringify(ev.old.spec) !== JSON.stringify(ev.obj.spec)
@@ -47,10 +48,35 @@ export class CertManager {
   static async start (store: Store, dir: string, log: (s: string) => void): Promise<CertManager> {
     fs.mkdirSync(dir, { recursive: true })
     const cm = new CertManager(store, dir, log)
-    await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=e2e cert-manager CA', '-keyout', cm.caKey, '-out', cm.caCert])
+    await cm.makeCA()
     store.on('event', cm.onEvent)
     return cm
+  }
+
+  private async makeCA (): Promise<void> {
+    await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', `/CN=e2e cert-manager CA ${this.caGeneration}`, '-keyout', this.caKey, '-out', this.caCert])
+  }
+
+  // The issuer's CA replaced (a new CA Secret behind the same Issuer), and
+  // the Certificates named re-issued from it: what a CA rotation by hand
+  // does. Later certificates come from the new CA.
+  async rotateCA (certificates: string[]): Promise<void> {
+    await this.queue
+    this.caGeneration++
+    this.caKey = path.join(this.dir, `ca-${this.caGeneration}.key`)
+    this.caCert = path.join(this.dir, `ca-${this.caGeneration}.crt`)
+    await this.makeCA()
+    this.log(`cert-manager: the issuer's CA is now ${this.caCert}`)
+    await Promise.all(certificates.map(name => this.renew(name)))
+  }
+
+  // A client certificate of the current CA, in `dir` (tls.crt, tls.key).
+  async clientCertificate (dir: string): Promise<{ cacert: string, cert: string, key: string }> {
+    fs.mkdirSync(dir, { recursive: true })
+    const files = { cacert: this.caCert, cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }
+    await this.sign({ commonName: 'e2e-test-client', usages: ['digital signature', 'client auth'] }, files.cert, files.key)
+    return files
   }
 
   stop (): void {
@@ -70,10 +96,8 @@ export class CertManager {
   // The client certificate for the harness's own calls, and the spec.TLS
   // a cluster asks with (as World.staticTLS gives for static TLS).
   async clusterTLS (secrets: string[], spec: Record<string, unknown>): Promise<StaticTLS> {
-    const dir = path.join(this.dir, 'test-client')
-    fs.mkdirSync(dir, { recursive: true })
-    const files = { cacert: this.caCert, cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') }
-    await this.sign({ commonName: 'e2e-test-client', usages: ['digital signature', 'client auth'] }, files.cert, files.key)
+    const dir = path.join(this.dir, `test-client-${this.caGeneration}`)
+    const files = await this.clientCertificate(dir)
     const read = (f: string) => fs.readFileSync(f, 'utf8')
     return { spec, secrets, client: { ca: read(files.cacert), cert: read(files.cert), key: read(files.key) }, files, dir }
   }
