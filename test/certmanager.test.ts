@@ -23,6 +23,29 @@ const children = (request: SyncRequest, observation = unreachable) => plan(reque
 const certificates = (objects: Obj[]) => new Map(objects.filter(o => o.kind === 'Certificate').map(o => [o.metadata.name, o]))
 const pods = (objects: Obj[]) => objects.filter(o => o.kind === 'Pod')
 
+// A PEM-looking Secret as cert-manager writes it (kubernetes.io/tls plus ca.crt).
+function certManagerSecret (name: string, data: Record<string, string> = { 'tls.crt': 'cert', 'tls.key': 'key', 'ca.crt': 'ca' }): KubeObject {
+  const pem = (label: string, body: string) => Buffer.from(`-----BEGIN ${label}-----\n${Buffer.from(body).toString('base64')}\n-----END ${label}-----\n`).toString('base64')
+  return {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, type: 'kubernetes.io/tls',
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pem(k === 'tls.key' ? 'PRIVATE KEY' : 'CERTIFICATE', v)])),
+  }
+}
+
+// The three Secrets cert-manager fills, all from one CA.
+function issuedSecrets (ca = 'CA one'): NonNullable<SyncRequest['related']> {
+  return {
+    'Secret.v1': Object.fromEntries((['peer', 'server', 'operator'] as const).map(role => [`example-${role}-cert`, certManagerSecret(`example-${role}-cert`, { 'tls.crt': `${role} leaf`, 'tls.key': 'key', 'ca.crt': ca })])),
+  }
+}
+
+// A request of a cert-manager cluster whose certificates are issued.
+function issued (fixture: RequestFixture, ca?: string): SyncRequest {
+  const request = syncRequest(fixture)
+  request.related = issuedSecrets(ca)
+  return request
+}
+
 t.test('three Certificates, valid by cert-manager\'s own schema', async t => {
   const certs = certificates(children(syncRequest({ spec: { TLS: CERT_MANAGER } })))
   t.same([...certs.keys()], ['example-peer-cert', 'example-server-cert', 'example-operator-cert'])
@@ -80,7 +103,7 @@ t.test('the policy reaches every Certificate; the cluster domain and the LoadBal
 })
 
 t.test('member pods mount cert-manager\'s Secrets under the CoreOS file names', async t => {
-  const [seed] = pods(children(syncRequest({ spec: { TLS: CERT_MANAGER } })))
+  const [seed] = pods(children(issued({ spec: { TLS: CERT_MANAGER } })))
   const spec = seed!.spec
   const volumes = new Map((spec.volumes as Array<{ name: string, secret?: unknown }>).map(v => [v.name, v.secret]))
   const items = (role: string) => [{ key: 'tls.crt', path: `${role}.crt` }, { key: 'tls.key', path: `${role}.key` }, { key: 'ca.crt', path: `${role}-ca.crt` }]
@@ -103,15 +126,6 @@ t.test('member pods mount cert-manager\'s Secrets under the CoreOS file names', 
     pods(children(syncRequest({ spec: { TLS: STATIC } })))[0]!.metadata.annotations?.['etcd.database.coreos.com/pod-policy'])
   t.notSame(seed!.metadata.annotations?.['etcd.database.coreos.com/pod-policy'], staticSeed!.metadata.annotations?.['etcd.database.coreos.com/pod-policy'], 'the layout is part of what a pod is made from')
 })
-
-// A PEM-looking Secret as cert-manager writes it (kubernetes.io/tls plus ca.crt).
-function certManagerSecret (name: string, data: Record<string, string> = { 'tls.crt': 'cert', 'tls.key': 'key', 'ca.crt': 'ca' }): KubeObject {
-  const pem = (label: string, body: string) => Buffer.from(`-----BEGIN ${label}-----\n${Buffer.from(body).toString('base64')}\n-----END ${label}-----\n`).toString('base64')
-  return {
-    apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, type: 'kubernetes.io/tls',
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pem(k === 'tls.key' ? 'PRIVATE KEY' : 'CERTIFICATE', v)])),
-  }
-}
 
 t.test('the hook\'s client certificate: the operator Certificate\'s Secret, from related', async t => {
   t.same(relatedResources({ metadata: { name: NAME, namespace: 'prod' }, spec: { TLS: CERT_MANAGER } }),
@@ -188,9 +202,15 @@ t.test('/sync refuses a cert-manager cluster when Metacontroller does not manage
   request.children = { ...request.children, [CERTIFICATE_CHILDREN]: {} }
   const answered = await app.inject({ method: 'POST', url: '/sync', payload: request as never })
   t.equal(answered.statusCode, 200)
-  const body = answered.json<{ children: Obj[] }>()
+  const body = answered.json<{ children: Obj[], status: { reason?: string } }>()
   t.same([...certificates(body.children).keys()], ['example-peer-cert', 'example-server-cert', 'example-operator-cert'], 'the Certificates are in the answer')
-  t.equal(pods(body.children).length, 1, 'with the seed')
+  t.equal(pods(body.children).length, 0, 'no seed before cert-manager has issued them')
+  t.equal(body.status.reason, 'waiting for cert-manager to issue Certificates example-peer-cert and example-server-cert (their Secrets with ca.crt; see kubectl describe certificate)')
+  // Issued: the seed, knowing its CA.
+  request.related = issuedSecrets()
+  const seeded = (await app.inject({ method: 'POST', url: '/sync', payload: request as never })).json<{ children: Obj[] }>()
+  t.equal(pods(seeded.children).length, 1, 'the seed once they are')
+  t.match(pods(seeded.children)[0]!.metadata.annotations, { 'etcd.database.coreos.com/trusted-ca': /^[0-9a-f]{16}$/ })
   // Static TLS needs no such declaration.
   const plain = await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { TLS: STATIC } }) as never })
   t.equal(plain.statusCode, 200)
@@ -221,7 +241,7 @@ t.test('another issuer while members run: the Certificates keep theirs, nothing 
   const back = plan(request, reachable(members(0, 1, 2), 0), NOW)
   t.equal(back.rule, 'steady')
   // Before any member runs the spec's issuer goes straight to the Certificates.
-  const fresh = syncRequest({ spec: { TLS: { certManager: { issuerRef: { name: 'new-ca' } } } } })
+  const fresh = issued({ spec: { TLS: { certManager: { issuerRef: { name: 'new-ca' } } } } })
   observedCertificates(fresh, { name: 'etcd-ca', kind: 'Issuer', group: 'cert-manager.io' })
   const seeded = plan(fresh, unreachable, NOW)
   t.equal(seeded.rule, 'bootstrap')
@@ -229,9 +249,7 @@ t.test('another issuer while members run: the Certificates keep theirs, nothing 
 })
 
 t.test('members record the CA they start with; a CA changed under them stops membership changes', async t => {
-  const secrets = (ca: string) => ({
-    'Secret.v1': Object.fromEntries((['peer', 'server', 'operator'] as const).map(role => [`example-${role}-cert`, certManagerSecret(`example-${role}-cert`, { 'tls.crt': `${role} leaf`, 'tls.key': 'key', 'ca.crt': ca })])),
-  })
+  const secrets = issuedSecrets
   // The seed, with the CA issued.
   const request = syncRequest({ spec: { TLS: CERT_MANAGER } })
   request.related = secrets('CA one')

@@ -22,7 +22,8 @@
 // and says so when spec or the CA changes (README, "cert-manager").
 import { TRUSTED_CA_ANNOTATION } from '../model.js'
 import { issuerInUse, wantedIssuer, type IssuerRef } from '../observe/certificates.js'
-import { RESYNC_STEADY, type Rule } from './step.js'
+import { certificateSecret } from '../names.js'
+import { RESYNC_CONVERGING, RESYNC_STEADY, type Rule } from './step.js'
 
 // spec.TLS.certManager.issuerRef differs from the running Certificates':
 // they keep the old one (render/certificates.ts), nothing else changes.
@@ -52,6 +53,18 @@ export const authorityChangeRefused: Rule = ({ cluster }) => {
     rule: 'authorityChangeRefused',
     waitingFor: `a CA change done by hand: ca.crt of the member Secrets (CA ${cluster.trustedCA}) is not the CA ${started.map(p => p.name).join(', ')} started with, and etcd reads its trusted CA only at start (README, cert-manager: changing the CA)`,
     resyncAfterSeconds: RESYNC_STEADY,
+  }
+}
+
+// No member yet and cert-manager has not filled the member Secrets: wait,
+// so that every member is created knowing the CA it starts with (and does
+// not sit in ContainerCreating meanwhile).
+export const waitForCertificates: Rule = ({ cluster }) => {
+  if (cluster.spec.tls.certManager === undefined || cluster.trustedCA !== undefined || cluster.pods.length > 0) return undefined
+  return {
+    rule: 'waitForCertificates',
+    waitingFor: `cert-manager to issue Certificates ${certificateSecret(cluster.name, 'peer')} and ${certificateSecret(cluster.name, 'server')} (their Secrets with ca.crt; see kubectl describe certificate)`,
+    resyncAfterSeconds: RESYNC_CONVERGING,
   }
 }
 

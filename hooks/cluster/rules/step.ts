@@ -30,7 +30,7 @@ export type StepName =
   | 'removeStuckMember' | 'removeForeignMember' | 'deleteStrayPod' | 'promoteLearner' | 'waitForLearner' | 'addMember'
   | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'replaceMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
   | 'upgradeBlocked' | 'waitForHealthy' | 'steady'
-  | 'parentDeleting' | 'tlsChangeRefused' | 'issuerChangeRefused' | 'authorityChangeRefused' | 'quorumUnhealthy' | 'waitForMissingPod' | 'removeStuckLearner' | 'transferLeadershipFromForeign'
+  | 'parentDeleting' | 'tlsChangeRefused' | 'issuerChangeRefused' | 'authorityChangeRefused' | 'waitForCertificates' | 'quorumUnhealthy' | 'waitForMissingPod' | 'removeStuckLearner' | 'transferLeadershipFromForeign'
 
 // One rule's decision. Pod changes happen only if the action (when there
 // is one) succeeds.
