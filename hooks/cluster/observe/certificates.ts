@@ -3,12 +3,11 @@
 // filled (`related`, asked for by customize.ts). Pure.
 import { createHash } from 'node:crypto'
 import { CERT_MANAGER_GROUP, type SyncRequest } from '../../api/cluster.js'
+import { CERTIFICATE_CHILDREN } from '../../api/validate.js'
 import { childrenOfKind } from '../../kube/objects.js'
 import type { Cluster } from '../model.js'
 import { certificateSecret } from '../names.js'
 import { CERT_MANAGER_KEYS } from '../tls-files.js'
-
-export const CERTIFICATE_KIND = 'Certificate.cert-manager.io/v1'
 
 // A short fingerprint of ca.crt of the peer and server Secrets; undefined
 // while either is missing (not issued yet).
@@ -27,7 +26,7 @@ export function trustedCAOf (request: SyncRequest): string | undefined {
 }
 
 export function observedCertificates (request: SyncRequest) {
-  return childrenOfKind(request.children, CERTIFICATE_KIND)
+  return childrenOfKind(request.children, CERTIFICATE_CHILDREN)
 }
 
 export interface IssuerRef { name: string, kind: string, group: string }
