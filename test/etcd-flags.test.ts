@@ -200,6 +200,27 @@ t.test('item 5: the backup Job runs etcdctl snapshot save of the cluster\'s vers
   t.match(toolArgProblems(ETCDCTL, 'etcdctl', '3.6.0', ['--Bad', 'snapshot', 'save', 'f']), [/etcdctl 3\.6\.0 does not know --Bad/])
 })
 
+t.test('item 5: the restoring seed runs etcd\'s restore of the cluster\'s version, with --bump-revision where it has it, and the operator image\'s etcdutl snapshot status', async t => {
+  // The floor of --bump-revision/--mark-compacted: etcdctl 3.4.27, etcdutl
+  // and etcdctl 3.5.10 (etcd's CHANGELOG-3.5, v3.5.10: etcd-io/etcd#16165),
+  // every 3.6 and 3.7.
+  const floors: Array<[string, boolean]> = [['3.4.26', false], ['3.4.27', true], ['3.5.9', false], ['3.5.10', true], ['3.6.0', true], ['3.7.0', true]]
+  for (const [version, bumps] of floors) {
+    const tool = version.startsWith('3.4.') ? ETCDCTL : ETCDUTL
+    t.equal(toolArgProblems(tool, 'etcd', version, ['snapshot', 'restore', 'f.db', '--bump-revision=1', '--mark-compacted']).length === 0, bumps, `${version}: ${bumps ? 'bumps' : 'cannot bump'} revisions`)
+  }
+  for (const version of [...VERSIONS, '3.4.27', '3.5.9']) {
+    for (const TLS of [undefined, { static: { member: { peerSecret: 'p', serverSecret: 's' }, operatorSecret: 'o' } }]) {
+      const seed = child(plan(syncRequest({ spec: { version, restore: { s3: { path: 'b/k.db', awsSecret: 'aws' } }, ...(TLS !== undefined ? { TLS } : {}) } }), unreachable, NOW).response, 'Pod', 'example-0')
+      const [fetch, restore] = (seed.spec as { initContainers: Array<{ command: string[], args: string[] }> }).initContainers
+      const name = version.startsWith('3.4.') ? 'etcdctl' : 'etcdutl'
+      t.same(restore?.command, [`/usr/local/bin/${name}`])
+      t.same(toolArgProblems(name === 'etcdctl' ? ETCDCTL : ETCDUTL, name, version, restore?.args ?? []), [], `${name} ${version}${TLS !== undefined ? ' with TLS' : ''}: ${restore?.args.join(' ') ?? ''}`)
+      t.ok(fetch?.args.includes('--status-tool=/usr/local/bin/etcdutl'), 'fetch reads the revision with the operator image\'s etcdutl (3.6.14: snapshot status, checked above)')
+    }
+  }
+})
+
 t.test('item 4: /readyz and /livez where etcd serves them (3.4.29+, 3.5.11+, 3.6, 3.7), /health before; the startupProbe stays', async t => {
   const rows: Array<[string, boolean]> = [
     ['3.4.23', false], ['3.4.28', false], ['3.4.29', true], ['3.4.45', true], ['3.5.0', false], ['3.5.10', false],

@@ -123,6 +123,16 @@ export const BackupStatusSchema = Type.Object({
 })
 export type BackupStatus = Static<typeof BackupStatusSchema>
 
+// Where a restored cluster's data came from, on the EtcdCluster's status:
+// learned from the seed's restore init containers, kept after that pod is
+// gone.
+export const RestoreStatusSchema = Type.Object({
+  object: Type.String({ description: '`s3://bucket/key` or `pvc://path` of the snapshot restored.' }),
+  revision: Type.Optional(Type.Integer({ description: 'The snapshot\'s revision, as etcd reported it.' })),
+  time: Type.String({ description: 'When the restored data was moved into place.' }),
+})
+export type RestoreStatus = Static<typeof RestoreStatusSchema>
+
 // The EtcdBackup controller's sync request: its one Job child, typed as far
 // as the hook reads it.
 const Str = OptionalString

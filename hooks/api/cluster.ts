@@ -6,7 +6,7 @@
 // Field names follow the CoreOS etcd-operator (including `TLS`,
 // `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
 import { Type, type Static } from '@sinclair/typebox'
-import { BackupPolicySchema, BackupStatusSchema } from './backup.js'
+import { BackupPolicySchema, BackupStatusSchema, RestoreSchema, RestoreStatusSchema } from './backup.js'
 import { ConditionSchema, ObjectMetaSchema, Opaque, StringMap, type KubeObject } from './kube.js'
 import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchema, syncResponseSchema } from './metacontroller.js'
 
@@ -47,7 +47,7 @@ export const PodPolicySchema = Type.Object({
   persistentVolumeClaimSpec: Type.Optional(Opaque('When set, each member keeps its data on its own PersistentVolumeClaim of this spec.')),
   ClusterDomain: Type.Optional(Type.String({ description: 'Cluster DNS domain with its leading dot, e.g. `.cluster.local`. Empty: the search path resolves `<pod>.<cluster>.<namespace>.svc`.', pattern: '^(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' })),
   DNSTimeoutInSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted for CoreOS compatibility; etcd itself retries DNS, and the pod restarts in place.' })),
-  busyboxImage: Type.Optional(Type.String({ description: 'Accepted for CoreOS compatibility; member pods have no init container.' })),
+  busyboxImage: Type.Optional(Type.String({ description: 'Accepted for CoreOS compatibility; member pods have no DNS-wait init container.' })),
   priorityClassName: Type.Optional(Type.String({ description: 'Priority class of every member pod.' })),
   topologySpreadConstraints: Type.Optional(Type.Array(Opaque('A core/v1 TopologySpreadConstraint.'), { description: 'Topology spread constraints of every member pod.' })),
 }, { additionalProperties: false, description: 'How member pods are made. Applies to members created after the change.' })
@@ -106,6 +106,7 @@ export const ClusterSpecSchema = Type.Object({
   loadBalancer: Type.Optional(LoadBalancerSchema),
   podDisruptionBudget: Type.Optional(PodDisruptionBudgetSchema),
   backup: Type.Optional(BackupPolicySchema),
+  restore: Type.Optional(RestoreSchema),
 }, { additionalProperties: false })
 export type ClusterSpec = Static<typeof ClusterSpecSchema>
 export type PodPolicy = Static<typeof PodPolicySchema>
@@ -133,6 +134,7 @@ export const ClusterStatusSchema = Type.Object({
   leader: Type.Optional(Type.String()),
   learners: Type.Optional(Type.Array(Type.String())),
   backup: Type.Optional(BackupStatusSchema),
+  restore: Type.Optional(RestoreStatusSchema),
   highestOrdinal: Type.Optional(Type.Integer({ minimum: 0, description: 'The highest member ordinal this cluster has used: new members take higher ones, so no name (or volume) is ever reused.' })),
   lastAction: Type.Optional(Type.String()),
   observedGeneration: Type.Optional(Type.Integer()),

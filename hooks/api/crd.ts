@@ -12,7 +12,7 @@
 import {
   API_GROUP, ClusterSpecSchema, ClusterStatusSchema, MAX_CLUSTER_NAME_LENGTH,
 } from './cluster.js'
-import { BACKUP_RULES } from './backup.js'
+import { BACKUP_RULES, RESTORE_IMMUTABLE_RULES, RESTORE_RULES } from './backup.js'
 import { ETCD_ENV_RULES } from './etcd-env.js'
 
 export const CRD_NAME = `etcdclusters.${API_GROUP}`
@@ -168,6 +168,8 @@ export function openAPIV3Schema (): JsonSchema {
   addRules(spec, ['TLS', 'certManager'], CERT_MANAGER_RULES)
   addRules(spec, ['TLS', 'certManager', 'privateKey'], PRIVATE_KEY_RULES)
   addRules(spec, ['backup'], BACKUP_RULES)
+  addRules(spec, ['restore'], RESTORE_RULES)
+  addRules(spec, [], RESTORE_IMMUTABLE_RULES)
   const status = toStructural(ClusterStatusSchema, 'status')
   return ordered({
     'type': 'object',

@@ -36,6 +36,10 @@ export function problemsOf (cluster: EtcdCluster): string[] {
     problems.push('spec.backup: exactly one of s3 and pvc says where backups go')
   }
   if (backup !== undefined) problems.push(...scheduleProblems(backup.schedule, backup.timeZone))
+  const restore = cluster.spec.restore
+  if (restore !== undefined && (restore.s3 === undefined) === (restore.pvc === undefined)) {
+    problems.push('spec.restore: exactly one of s3 and pvc says where the snapshot is')
+  }
   return problems
 }
 

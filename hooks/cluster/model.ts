@@ -1,7 +1,7 @@
 // The EtcdCluster controller's model of one sync: the cluster's spec with
 // defaults filled in, and what the observed children say. Built by
 // observe/, read by rules/, render/ and status.ts.
-import type { BackupPolicy } from '../api/backup.js'
+import type { BackupPolicy, Restore } from '../api/backup.js'
 import type { CertManagerPolicy, ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
 import type { KubeObject } from '../api/kube.js'
 import type { ObservedBackupJob } from './observe/backup-jobs.js'
@@ -35,6 +35,8 @@ export interface ResolvedSpec {
   podPolicyHash: string
   // Scheduled backups, defaults filled in; undefined: none.
   backup: ResolvedBackup | undefined
+  // Where the seed's data comes from; undefined: a new, empty cluster.
+  restore: Restore | undefined
 }
 
 export type ResolvedBackup = Required<Pick<BackupPolicy, 'schedule' | 'maxBackups' | 'timeoutSeconds' | 'failureThreshold' | 'suspend'>> & Pick<BackupPolicy, 'timeZone' | 's3' | 'pvc'>
@@ -115,4 +117,7 @@ export interface NewMemberPod {
   // The etcd image, when not spec's: a member that joins during an upgrade
   // runs the version the cluster runs.
   image?: string
+  // The seed of a cluster made from a snapshot (spec.restore): its init
+  // containers restore it (render/restore.ts).
+  restore?: boolean
 }

@@ -10,6 +10,7 @@ import { CLIENT_PORT, type Cluster, type ObservedPod } from './model.js'
 import { clientScheme, clientServiceName, loadBalancerServiceName, ordinalOf } from './names.js'
 import { highestOrdinal, type Membership } from './observe/membership.js'
 import { backupCondition, backupStatus } from './backup-status.js'
+import { restoreProgressOf, restoreStatus, restoredCondition } from './restore-status.js'
 import type { Step } from './rules/step.js'
 
 const RECOVERY_RULES = new Set<Step['rule']>([
@@ -50,11 +51,14 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const stamp = now.toISOString()
   const backup = backupStatus(cluster)
   const backupHealthy = backupCondition(cluster, backup, now)
+  const restoring = restoreProgressOf(cluster)
+  const restore = restoreStatus(cluster, restoring)
+  const restored = restoredCondition(cluster, restore, restoring, membership !== undefined || previous.clusterID !== undefined)
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
   const status: ClusterStatus = {
     phase: phase(cluster, available, step),
     controlPaused: spec.paused,
-    conditions: [...conditions(cluster, observation, membership, step, facts), ...(backupHealthy !== undefined ? [backupHealthy] : [])]
+    conditions: [...conditions(cluster, observation, membership, step, facts), ...[backupHealthy, restored].filter(c => c !== undefined)]
       .map(c => withTransitionTime(c, previous.conditions, stamp)),
     size: membership === undefined ? memberPods.length : membership.slots.length + membership.foreign.length,
     members: {
@@ -75,6 +79,7 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const clusterID = membership !== undefined ? hex(membership.clusterId) : previous.clusterID
   if (clusterID !== undefined) status.clusterID = clusterID
   if (backup !== undefined) status.backup = backup
+  if (restore !== undefined) status.restore = restore
   // etcd's word, kept while etcd does not answer: the upgrade guard and
   // users read it.
   const clusterVersion = membership?.clusterVersion ?? previous.clusterVersion

@@ -219,6 +219,11 @@ function tool (global: string, commands: Record<string, CommandLine>): Tool {
 const ETCDCTL_GLOBAL = 'cacert cert command-timeout debug dial-timeout discovery-srv discovery-srv-name endpoints hex insecure-discovery insecure-skip-tls-verify insecure-transport keepalive-time keepalive-timeout key password user write-out'
 const RESTORE = 'data-dir initial-advertise-peer-urls initial-cluster initial-cluster-token name skip-hash-check wal-dir'
 const MOVED_TO_ETCDUTL = 'deprecated in 3.5 (moved to etcdutl) and gone from etcdctl 3.6'
+// `snapshot restore --bump-revision N --mark-compacted` (the seed of a
+// restored cluster uses them where they exist): etcd-io/etcd#16029 in 3.6,
+// backported by #16165 to etcdctl and etcdutl 3.5.10 (CHANGELOG-3.5,
+// v3.5.10); etcdctl 3.4.27 as read from the v3.4 tags (not re-checked
+// against CHANGELOG-3.4).
 
 // etcdctl (v3 API; the default from 3.4 on). 3.6 and 3.7 only save.
 export const ETCDCTL: Readonly<Record<string, Tool>> = {

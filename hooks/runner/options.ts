@@ -149,11 +149,11 @@ export function parseCluster (flags: Flags, required: boolean, why: string): str
 
 // Two directories that must be distinct and not nested: moving one onto
 // the other, or clearing one, must never touch the other.
-export function separateDirs (staging: string, dataDir: string): { staging: string, dataDir: string } {
+export function separateDirs (staging: string, dataDir: string, flag = 'staging'): { staging: string, dataDir: string } {
   const a = resolve(staging)
   const b = resolve(dataDir)
   if (a === b || a.startsWith(b + sep) || b.startsWith(a + sep)) {
-    throw new UsageError(`--staging ${staging} and --data-dir ${dataDir} must be separate directories, neither inside the other`)
+    throw new UsageError(`--${flag} ${staging} and --data-dir ${dataDir} must be separate directories, neither inside the other`)
   }
   return { staging: a, dataDir: b }
 }
@@ -185,11 +185,16 @@ export interface FetchOptions {
   to: string
   // A leftover staging dir of an interrupted restore, cleared first.
   clear?: { staging: string, dataDir: string }
+  // Reports the fetched snapshot's revision (status.restore on the cluster).
+  statusTool?: StatusTool
 }
 
 export interface CommitOptions {
   staging: string
   dataDir: string
+  // What the restore leaves behind (the fetched file): removed once the
+  // data dir holds data.
+  discard?: string
 }
 
 export const UPLOAD_FLAGS: FlagSpec = {
@@ -212,9 +217,11 @@ export const FETCH_FLAGS: FlagSpec = {
   'to': 'value',
   'staging': 'value',
   'data-dir': 'value',
+  'status-tool': 'value',
+  'status-tool-kind': 'value',
 }
 
-export const COMMIT_FLAGS: FlagSpec = { 'staging': 'value', 'data-dir': 'value' }
+export const COMMIT_FLAGS: FlagSpec = { 'staging': 'value', 'data-dir': 'value', 'discard': 'value' }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
@@ -280,9 +287,13 @@ export function fetchOptions (flags: Flags): FetchOptions {
     to,
     ...(cluster !== undefined ? { cluster } : {}),
     ...(staging !== undefined && dataDir !== undefined ? { clear: separateDirs(staging, dataDir) } : {}),
+    ...(flags.has('status-tool') || flags.has('status-tool-kind') ? { statusTool: statusTool(flags) } : {}),
   }
 }
 
 export function commitOptions (flags: Flags): CommitOptions {
-  return separateDirs(flags.required('staging'), flags.required('data-dir'))
+  const dirs = separateDirs(flags.required('staging'), flags.required('data-dir'))
+  const discard = flags.optional('discard')
+  if (discard === undefined) return dirs
+  return { ...dirs, discard: separateDirs(discard, dirs.dataDir, 'discard').staging }
 }

@@ -13,12 +13,15 @@ import { keyUnder } from './naming.js'
 import { openStore } from './open-store.js'
 import type { CommitOptions, FetchOptions } from './options.js'
 import { latestBackup } from './retention.js'
+import { checkSnapshot } from './snapshot.js'
 import type { Store } from './store.js'
 
 export interface FetchResult {
   object: string
   size: number
   sha256: string
+  // With --status-tool: the revision etcd's tool reports for the file.
+  revision?: number
 }
 
 export async function fetchBackup (options: FetchOptions): Promise<FetchResult> {
@@ -34,7 +37,9 @@ export async function fetchBackup (options: FetchOptions): Promise<FetchResult> 
     if (error instanceof RunnerError) throw error
     throw new RunnerError(`fetch of ${source.uri(key)} into --to ${options.to} failed: ${describe(error)}`)
   })
-  return { object: source.uri(key), size: digest.bytes, sha256: digest.sha256 }
+  const result: FetchResult = { object: source.uri(key), size: digest.bytes, sha256: digest.sha256 }
+  if (options.statusTool !== undefined) result.revision = (await checkSnapshot(options.to, options.statusTool)).revision
+  return result
 }
 
 async function chooseKey (store: Store, options: FetchOptions): Promise<string> {
@@ -65,6 +70,14 @@ export interface CommitResult {
 }
 
 export async function commitRestore (options: CommitOptions): Promise<CommitResult> {
+  const result = await commitStaging(options)
+  if (options.discard !== undefined && await clearStaging(options.discard)) {
+    result.message += `; removed ${options.discard}`
+  }
+  return result
+}
+
+async function commitStaging (options: CommitOptions): Promise<CommitResult> {
   const { staging, dataDir } = options
   if (await exists(join(dataDir, 'member'))) {
     // Data already there (a restarted pod): keep it; a stale staging dir

@@ -19,7 +19,8 @@
 // numbers become CEL ints, as the schema's `integer` fields are.
 import { Environment, type ParseResult } from '@marcbachmann/cel-js'
 
-const env = new Environment().registerVariable('self', 'dyn')
+// `oldSelf` is bound in transition rules only (an update: the value before).
+const env = new Environment().registerVariable('self', 'dyn').registerVariable('oldSelf', 'dyn')
 
 // What the JSON value is in CEL: integral numbers are ints (bigint), every
 // other value is as it is.
@@ -48,10 +49,17 @@ export function parse (rule: string): ParseResult {
   return program
 }
 
-// Evaluates a rule with `self` bound to a value. True means the value passes.
+// A rule that reads oldSelf runs on updates only, where both values exist
+// (the API server skips it on create).
+export function isTransitionRule (rule: string): boolean {
+  return /\boldSelf\b/.test(rule)
+}
+
+// Evaluates a rule with `self` bound to a value (and `oldSelf` to the one
+// before, for a transition rule). True means the value passes.
 // The library's EvaluationError propagates when the rule cannot be evaluated.
-export function celRule (rule: string, self: unknown): boolean {
-  const result: unknown = parse(rule)({ self: toCel(self) })
+export function celRule (rule: string, self: unknown, oldSelf?: unknown): boolean {
+  const result: unknown = parse(rule)({ self: toCel(self), ...(oldSelf !== undefined ? { oldSelf: toCel(oldSelf) } : {}) })
   if (typeof result !== 'boolean') throw new Error(`rule ${rule} did not give a bool`)
   return result
 }

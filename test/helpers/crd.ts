@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import AjvModule from 'ajv'
 import { parse } from 'yaml'
-import { celRule } from './cel.js'
+import { celRule, isTransitionRule } from './cel.js'
 
 export type Schema = Record<string, unknown>
 type Json = Record<string, unknown>
@@ -72,13 +72,15 @@ const dotted = (instancePath: string) => instancePath.replace(/^\//, '').replace
 
 // All CEL rules of the schema with the values they apply to, found by walking
 // the object along the schema.
-function celProblems (schema: Schema, value: unknown, path: string): string[] {
+// With `old` (an update), transition rules run where the old value exists.
+function celProblems (schema: Schema, value: unknown, path: string, old?: unknown): string[] {
   if (value === undefined) return []
   const problems: string[] = []
   for (const { rule, message } of (schema['x-kubernetes-validations'] ?? []) as Rule[]) {
+    if (isTransitionRule(rule) && old === undefined) continue
     let ok: boolean
     try {
-      ok = celRule(rule, value)
+      ok = celRule(rule, value, isTransitionRule(rule) ? old : undefined)
     } catch (error) {
       problems.push(`${path || '<root>'}: rule ${rule} failed to evaluate: ${(error as Error).message}`)
       continue
@@ -87,7 +89,8 @@ function celProblems (schema: Schema, value: unknown, path: string): string[] {
   }
   const join = (key: string | number) => path === '' ? String(key) : typeof key === 'number' ? `${path}[${key}]` : `${path}.${key}`
   if (isObject(value)) {
-    for (const [name, child] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) problems.push(...celProblems(child, value[name], join(name)))
+    const before = isObject(old) ? old : undefined
+    for (const [name, child] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) problems.push(...celProblems(child, value[name], join(name), before?.[name]))
     if (isObject(schema.additionalProperties)) {
       for (const [key, child] of Object.entries(value)) problems.push(...celProblems(schema.additionalProperties, child, join(key)))
     }
@@ -101,14 +104,16 @@ function celProblems (schema: Schema, value: unknown, path: string): string[] {
 // What creating the object would answer: [] when accepted, else one line per
 // problem, `<path>: <message>` (ajv's wording for schema problems, the rule's
 // message for CEL rules).
-export function crdValidator (schema: Schema): (object: unknown) => string[] {
+// With `old`, what updating `old` to the object would answer (transition
+// rules too).
+export function crdValidator (schema: Schema): (object: unknown, old?: unknown) => string[] {
   const check = newAjv().compile(schema)
-  return (object: unknown) => {
+  return (object: unknown, old?: unknown) => {
     const problems: string[] = []
     if (!check(object)) {
       for (const e of check.errors ?? []) problems.push(`${dotted(e.instancePath) || '<root>'}: ${e.message ?? e.keyword}`)
     }
-    problems.push(...celProblems(schema, object, ''))
+    problems.push(...celProblems(schema, object, '', old))
     return problems
   }
 }

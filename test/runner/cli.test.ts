@@ -45,6 +45,9 @@ t.test('bad command lines: exit 2, one line naming the flag', async t => {
     [['upload', '--snapshot', '/s.db', '--store', 's3', '--s3-object', 'backups/x.db', '--max-backups', 'three'], 'runner upload: --max-backups: expected a whole number (0 or more), got \'three\''],
     [['fetch', '--store', 'pvc', '--pvc-dir', '/b', '--latest'], 'runner fetch: --to is required'],
     [['commit', '--staging', '/var/etcd/data', '--data-dir', '/var/etcd/data'], 'runner commit: --staging /var/etcd/data and --data-dir /var/etcd/data must be separate directories, neither inside the other'],
+    // What commit removes is never the data, nor holds it.
+    [['commit', '--staging', '/var/etcd/restore/restored', '--data-dir', '/var/etcd/data', '--discard', '/var/etcd'], 'runner commit: --discard /var/etcd and --data-dir /var/etcd/data must be separate directories, neither inside the other'],
+    [['fetch', '--store', 'pvc', '--pvc-dir', '/b', '--pvc-file', 'x.db', '--to', '/t.db', '--status-tool-kind', 'etcdsh'], 'runner fetch: --status-tool-kind: expected etcdutl or etcdctl, got \'etcdsh\''],
   ]
   for (const [args, message] of cases) {
     const run = await runner(...args)
@@ -53,7 +56,7 @@ t.test('bad command lines: exit 2, one line naming the flag', async t => {
     t.equal(run.stdout, '')
   }
   const unknown = await runner('commit', '--staging', '/a', '--data-dir', '/b', '--force')
-  t.match(lines(unknown.stderr), [/^runner commit: unknown flag --force \(known: --staging --data-dir\)$/])
+  t.match(lines(unknown.stderr), [/^runner commit: unknown flag --force \(known: --staging --data-dir --discard\)$/])
 })
 
 t.test('end to end: upload, fetch, etcdctl snapshot restore, commit', needsEtcd(), async t => {

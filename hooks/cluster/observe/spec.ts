@@ -27,6 +27,7 @@ export function resolveSpec (spec: ClusterSpec, name: string): ResolvedSpec {
           maxBackups: 0, timeoutSeconds: 600, failureThreshold: 3, suspend: false,
           ...spec.backup,
         },
+    restore: spec.restore,
   }
 }
 

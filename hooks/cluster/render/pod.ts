@@ -11,6 +11,7 @@ import {
 import { claimName, clientScheme, clientURL, peerURL } from '../names.js'
 import { certManagerItems } from '../tls-files.js'
 import { VOTER_LABEL, clusterLabels, memberSelector, metadata } from './labels.js'
+import { restoreInitContainers, restoreVolumes } from './restore.js'
 
 const DATA_VOLUME = 'etcd-data'
 const DATA_MOUNT = '/var/etcd'
@@ -25,6 +26,8 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
   const policy = spec.pod
   const image = options.image ?? spec.image
   const version = versionOfImage(image) || spec.version
+  // Only a seed is ever made from a snapshot.
+  const restore = options.restore === true ? spec.restore : undefined
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -47,6 +50,7 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
       // ETCD_*-looking variables into its environment.
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      ...(restore !== undefined ? { initContainers: restoreInitContainers(cluster, restore, options.pod, version, { name: DATA_VOLUME, mountPath: DATA_MOUNT, dataDir: DATA_DIR }) } : {}),
       containers: [{
         name: ETCD_CONTAINER,
         image,
@@ -69,7 +73,7 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
         ...probes(version),
         ...(policy.resources !== undefined ? { resources: policy.resources } : {}),
       }],
-      volumes: volumes(cluster, options.pod),
+      volumes: [...volumes(cluster, options.pod), ...(restore !== undefined ? restoreVolumes(restore) : [])],
       ...placement(cluster),
     },
   }

@@ -11,7 +11,10 @@ export const bootstrap: Rule = ({ cluster }) => {
   const pod = podName(cluster, nextOrdinal(cluster, undefined))
   return {
     rule: 'bootstrap',
-    createPods: [{ pod, initialClusterState: 'new', initialCluster: [`${pod}=${peerURL(cluster, pod)}`], voter: true }],
+    createPods: [{
+      pod, initialClusterState: 'new', initialCluster: [`${pod}=${peerURL(cluster, pod)}`], voter: true,
+      ...(cluster.spec.restore !== undefined ? { restore: true } : {}),
+    }],
     lastAction: `created seed member ${pod}`,
     resyncAfterSeconds: RESYNC_CONVERGING,
   }
@@ -28,9 +31,12 @@ export const restartFromClaims: Rule = ({ cluster }) => {
   // A seed that never bootstrapped may have an empty volume: `new` lets it
   // bootstrap; on a volume with data the flag is ignored anyway.
   const state = cluster.previous.clusterID === undefined && pods.length === 1 ? 'new' : 'existing'
+  // That seed restores again if spec.restore says so: commit keeps any data
+  // its volume already has.
+  const restore = state === 'new' && cluster.spec.restore !== undefined ? { restore: true } : {}
   return {
     rule: 'restartFromClaims',
-    createPods: pods.map(pod => ({ pod, initialClusterState: state, initialCluster: [`${pod}=${peerURL(cluster, pod)}`] })),
+    createPods: pods.map(pod => ({ pod, initialClusterState: state, initialCluster: [`${pod}=${peerURL(cluster, pod)}`], ...restore })),
     lastAction: `restarted ${pods.join(', ')} on their volumes`,
     resyncAfterSeconds: RESYNC_CONVERGING,
   }
