@@ -42,6 +42,10 @@ if (suite) {
       const start = Date.now()
       suite.converged(t, 'create-3-cert-manager', await c.waitSteady({ timeoutMs: 150_000, sinceMs: start }))
       await formed(t, world, c)
+      // Steady: the Certificates as applied are what the hook asks for.
+      const [a, b] = [await c.mc.nextSync(), await c.mc.nextSync()]
+      t.ok(!a.error && !b.error && !a.statusChanged && !b.statusChanged, 'status stable across syncs of an unchanged world')
+      t.same([...a.creates, ...a.updates, ...a.deletes, ...b.creates, ...b.updates, ...b.deletes], [], 'no child writes in steady state, Certificates included')
 
       const before = new Map(c.livePods().map(p => [p.metadata.name, world.kubelet.pid(p.metadata.name)]))
       const restartsBefore = restartCounts(c)
