@@ -211,6 +211,9 @@ t.test('/sync refuses a cert-manager cluster when Metacontroller does not manage
   const seeded = (await app.inject({ method: 'POST', url: '/sync', payload: request as never })).json<{ children: Obj[] }>()
   t.equal(pods(seeded.children).length, 1, 'the seed once they are')
   t.match(pods(seeded.children)[0]!.metadata.annotations, { 'etcd.database.coreos.com/trusted-ca': /^[0-9a-f]{16}$/ })
+  // The customize hook, as Metacontroller calls it.
+  const customize = await app.inject({ method: 'POST', url: '/customize', payload: { controller: {}, parent: request.parent } as never })
+  t.same(customize.json(), { relatedResources: [{ apiVersion: 'v1', resource: 'secrets', namespace: 'default', names: ['example-operator-cert', 'example-peer-cert', 'example-server-cert'] }] }, '/customize asks for the three Secrets')
   // Static TLS needs no such declaration.
   const plain = await app.inject({ method: 'POST', url: '/sync', payload: syncRequest({ spec: { TLS: STATIC } }) as never })
   t.equal(plain.statusCode, 200)
