@@ -50,7 +50,7 @@ t.test('the CRD is a valid apiextensions.k8s.io/v1 CustomResourceDefinition', as
   const version = spec.versions[0]
   t.same(version.subresources, { status: {} }, 'status is a subresource: Metacontroller writes it, users cannot')
   const columns = version.additionalPrinterColumns.filter((c: { priority?: number }) => c.priority === undefined).map((c: { name: string }) => c.name)
-  t.same(columns, ['Size', 'Ready', 'Version', 'Phase', 'Last Backup', 'Age'], 'kubectl get etcdcluster shows the last backup\'s age')
+  t.same(columns, ['Size', 'Ready', 'Version', 'Phase', 'Quota Use', 'Last Backup', 'Age'], 'kubectl get etcdcluster shows the largest quota use and the last backup\'s age')
   for (const c of version.additionalPrinterColumns as Array<{ jsonPath: string }>) t.match(c.jsonPath, /^\./, 'printer column paths start with a dot')
   const status = schema.properties as Record<string, Schema>
   t.ok((status.status!.properties as Record<string, Schema>).observedGeneration, 'status allows observedGeneration (Metacontroller writes it)')
@@ -169,6 +169,10 @@ const bad: Bad[] = [
   // A restore reads one snapshot: from which store?
   { why: 'restore from S3 and a PVC', change: c => { c.spec.restore = { s3: { path: 'b/k.db', awsSecret: 'aws' }, pvc: { claimName: 'backups', path: 'k.db' } } }, message: /^spec\.restore: exactly one of s3 and pvc says where the snapshot is$/, hook: /^spec\.restore: exactly one of s3 and pvc says where the snapshot is$/ },
   { why: 'restore from nowhere', change: c => { c.spec.restore = { latest: true } }, message: /^spec\.restore: exactly one of s3 and pvc/, hook: /^spec\.restore: exactly one of s3 and pvc/ },
+  // etcd takes whole bytes: a quantity Kubernetes would read differently
+  // (MB is no suffix) or a fraction of a byte is refused.
+  { why: 'a quota in MB', change: c => { c.spec.quotaBackendBytes = '16MB' }, message: /^spec\.quotaBackendBytes: is not a quantity of bytes/, hook: /^spec\.quotaBackendBytes: '16MB' is not a quantity of bytes/ },
+  { why: 'a quota of 0', change: c => { c.spec.quotaBackendBytes = 0 }, message: /^spec\.quotaBackendBytes: is not a quantity of bytes/ },
   { why: 'backup S3 path without a bucket', change: c => { c.spec.backup = { schedule: '0 * * * *', s3: { path: 'nobucket', awsSecret: 'aws' } } }, message: /^spec\.backup\.s3\.path: must match pattern/ },
 ]
 
@@ -226,6 +230,8 @@ t.test('the CRD accepts what the hook accepts', async t => {
     ['restored from an S3 object', c => { c.spec.restore = { s3: { path: 'etcd-backups/prod/prod-20261202T183000Z-r81234.db', awsSecret: 's3-creds', forcePathStyle: true } } }],
     ['restored from the newest snapshot on a PVC', c => { c.spec.restore = { pvc: { claimName: 'etcd-backups', path: 'prod' }, latest: true } }],
     ['scheduled backups to a PVC', c => { c.spec.backup = { schedule: '0 3 * * *', timeZone: 'Etc/UTC', pvc: { claimName: 'etcd-backups', subPath: 'prod' } } }],
+    ['maintenance: a quota quantity, compaction, a defrag window', c => { Object.assign(c.spec, { quotaBackendBytes: '8Gi', autoCompaction: { mode: 'periodic', retention: '1h' }, defrag: { schedule: '0 3 * * *', fragmentationAbove: 0.4 } }) }],
+    ['maintenance: a quota in bytes, revision compaction, defrag off', c => { Object.assign(c.spec, { quotaBackendBytes: 17179869184, autoCompaction: { mode: 'revision', retention: '10000' }, defrag: { enabled: false } }) }],
     ['etcd settings the operator leaves alone, and the gateway left on', c => { c.spec.pod = { etcdEnv: [{ name: 'ETCD_QUOTA_BACKEND_BYTES', value: '8589934592' }, { name: 'ETCD_ENABLE_GRPC_GATEWAY', value: 'true' }, { name: 'ETCD_LOG_LEVEL', valueFrom: { configMapKeyRef: { name: 'etcd', key: 'log-level' } } }] } }],
   ]
   const accepted: unknown[] = []

@@ -37,6 +37,9 @@ const VARIANTS: Record<string, Partial<ClusterSpec>> = {
   pvc: { pod: { persistentVolumeClaimSpec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '8Gi' } } } } },
   etcdEnv: { pod: { etcdEnv: ETCD_ENV } },
   all: { TLS, pod: { etcdEnv: ETCD_ENV, persistentVolumeClaimSpec: { resources: { requests: { storage: '1Gi' } } } } },
+  // Issue 15: the quota and compaction flags.
+  maintenance: { quotaBackendBytes: '16Mi', autoCompaction: { mode: 'periodic', retention: '1h' } },
+  revisionCompaction: { quotaBackendBytes: 8589934592, autoCompaction: { mode: 'revision', retention: '1000' }, TLS },
 }
 
 interface EtcdContainerShape { args: string[], env?: Array<{ name: string }>, readinessProbe?: Probe, livenessProbe?: Probe, startupProbe?: Probe }
@@ -105,9 +108,10 @@ t.test('item 2: the checks bite: the rendered arguments plus a flag the version 
 t.test('item 2: every flag a member pod renders is refused in spec.pod.etcdEnv (etcd would exit on the pair)', async t => {
   const rendered = new Set(VERSIONS.flatMap(version => Object.values(VARIANTS).flatMap(spec => memberPods({ version, ...spec }).flatMap(pod => container(pod).args))))
   const names = new Set([...rendered].map(arg => /^--([^=]+)/.exec(arg)?.[1] ?? arg))
-  t.ok(names.size >= 18, `${names.size} flags`)
+  t.ok(names.size >= 21, `${names.size} flags`)
+  for (const flag of ['quota-backend-bytes', 'auto-compaction-mode', 'auto-compaction-retention']) t.ok(names.has(flag), `--${flag} is rendered`)
   for (const flag of names) {
-    const parent = syncRequest({ spec: { pod: { etcdEnv: [{ name: envOfFlag(flag), value: 'x' }] } } }).parent
+    const parent = syncRequest({ spec: { ...VARIANTS.maintenance, pod: { etcdEnv: [{ name: envOfFlag(flag), value: 'x' }] } } }).parent
     t.not(problemsOf(parent).length, 0, `${envOfFlag(flag)} is refused`)
   }
 })

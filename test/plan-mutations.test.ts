@@ -13,8 +13,10 @@ import { addMember, removeMember } from '../hooks/cluster/rules/scale.js'
 import { RESYNC_CONVERGING, RESYNC_STEADY, whenObserved, type ObservedSituation, type Rule, type Step } from '../hooks/cluster/rules/step.js'
 import { removal } from '../hooks/cluster/rules/steps.js'
 import type { MemberSlot } from '../hooks/cluster/observe/membership.js'
+import { readMaintenance } from '../hooks/cluster/observe/maintenance.js'
+import { clientURL } from '../hooks/cluster/names.js'
 import {
-  Violation, childrenKept, deterministic, noChangeWhileUnready, noRemovalWhileLearner, noSecondLearner,
+  Violation, childrenKept, defragOneAtATime, deterministic, noChangeWhileUnready, noRemovalWhileLearner, noSecondLearner,
   noWriteUnobserved, noWriteWithoutQuorum, nothingWhileFrozen, oneWritePerSync, propertyOf, quorumKept, type Invariant,
 } from './helpers/plan-properties.js'
 
@@ -108,6 +110,22 @@ const sortsMemberList: Rule = ({ observation }) => {
   return lowest?.id === '' ? { rule: 'steady', resyncAfterSeconds: RESYNC_STEADY } : undefined
 }
 
+// Issue 15. A defragment of the most fragmented member as soon as one is,
+// with no regard for the leader or a defrag still running.
+const defragMostFragmented = whenObserved(({ cluster, observation, membership }) => {
+  if (!observation.reachable) return undefined
+  const view = readMaintenance(cluster, observation, membership)
+  const worst = [...view.backends].sort((a, b) => b.fragmentation - a.fragmentation)[0]
+  if (worst === undefined || worst.fragmentation < 0.5) return undefined
+  return { rule: 'defragMember', action: { kind: 'defragment', pod: worst.slot.pod, memberId: worst.slot.member.id, target: { endpoints: [clientURL(cluster, worst.slot.pod)] } }, resyncAfterSeconds: RESYNC_CONVERGING }
+})
+
+// NOSPACE: compact at once, whatever state the members are in.
+const compactOnAnyAlarm = whenObserved(({ cluster, observation, membership }) => {
+  if (!observation.reachable || !(observation.alarms ?? []).some(a => a.alarm === 'NOSPACE')) return undefined
+  return { rule: 'compactForNoSpace', action: { kind: 'compact', pod: membership.leader?.pod ?? '', revision: observation.revision ?? '0', target: { endpoints: membership.voters.map(v => clientURL(cluster, v.pod)) } }, resyncAfterSeconds: RESYNC_CONVERGING }
+})
+
 interface Mutant {
   name: string
   rules: readonly Rule[]
@@ -133,6 +151,9 @@ const MUTANTS: Mutant[] = [
   { name: 'without authorityChangeRefused', rules: without('authorityChangeRefused'), caughtBy: nothingWhileFrozen },
   { name: 'a rule with memory between syncs (first in the table)', rules: [everyOtherSync, ...RULES], caughtBy: deterministic },
   { name: 'a rule that sorts etcd\'s member list in place (first in the table)', rules: [sortsMemberList, ...RULES], caughtBy: deterministic },
+  { name: 'defragments the most fragmented member, leader or not, defrag running or not (inserted after quorumLost)', rules: insertedAfter('quorumLost', defragMostFragmented), caughtBy: defragOneAtATime },
+  { name: 'defragments the most fragmented member right after quorumLost (before the health rules)', rules: insertedAfter('quorumLost', defragMostFragmented), caughtBy: noChangeWhileUnready },
+  { name: 'compacts on NOSPACE with a member down (instead of compactForNoSpace, before its guards)', rules: insertedAfter('quorumLost', compactOnAnyAlarm), caughtBy: noWriteWithoutQuorum },
 ]
 
 const firstLine = (error: unknown) => error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error)

@@ -40,6 +40,6 @@ t.test('the generated worlds reach every row of the decision table', async t => 
   const reached = new Set<string>(fc.sample(worldArb, { numRuns: 6000, seed: 1 }).map(w => plan(w.request, w.observation, NOW).rule))
   // Every rule of the table (a rule's step is named as the rule), the steps
   // rules take besides, and the steady state.
-  const more: StepName[] = ['transferLeadershipBeforeRemoval', 'transferLeadershipBeforeUpgrade', 'upgradeBlocked', 'transferLeadershipFromForeign', 'steady']
+  const more: StepName[] = ['transferLeadershipBeforeRemoval', 'transferLeadershipBeforeUpgrade', 'upgradeBlocked', 'transferLeadershipFromForeign', 'steady', 'transferLeadershipBeforeDefrag', 'waitForDefrag']
   for (const row of [...RULES.map(rule => rule.name), ...more]) t.ok(reached.has(row), `reached ${row}`)
 })

@@ -7,6 +7,7 @@
 // `ClusterDomain` and `DNSTimeoutInSecond`) so its users can move over.
 import { Type, type Static } from '@sinclair/typebox'
 import { BackupPolicySchema, BackupStatusSchema, RestoreSchema, RestoreStatusSchema } from './backup.js'
+import { AutoCompactionSchema, DefragPolicySchema, MaintenanceStatusSchema, QuotaBackendBytesSchema } from './maintenance.js'
 import { ConditionSchema, ObjectMetaSchema, Opaque, StringMap, type KubeObject } from './kube.js'
 import { ChildMap, ChildrenOf, Open, OpenArray, OptionalString, syncRequestSchema, syncResponseSchema } from './metacontroller.js'
 
@@ -106,6 +107,9 @@ export const ClusterSpecSchema = Type.Object({
   loadBalancer: Type.Optional(LoadBalancerSchema),
   podDisruptionBudget: Type.Optional(PodDisruptionBudgetSchema),
   backup: Type.Optional(BackupPolicySchema),
+  quotaBackendBytes: Type.Optional(QuotaBackendBytesSchema),
+  autoCompaction: Type.Optional(AutoCompactionSchema),
+  defrag: Type.Optional(DefragPolicySchema),
   restore: Type.Optional(RestoreSchema),
 }, { additionalProperties: false })
 export type ClusterSpec = Static<typeof ClusterSpecSchema>
@@ -134,6 +138,7 @@ export const ClusterStatusSchema = Type.Object({
   leader: Type.Optional(Type.String()),
   learners: Type.Optional(Type.Array(Type.String())),
   backup: Type.Optional(BackupStatusSchema),
+  maintenance: Type.Optional(MaintenanceStatusSchema),
   restore: Type.Optional(RestoreStatusSchema),
   highestOrdinal: Type.Optional(Type.Integer({ minimum: 0, description: 'The highest member ordinal this cluster has used: new members take higher ones, so no name (or volume) is ever reused.' })),
   lastAction: Type.Optional(Type.String()),

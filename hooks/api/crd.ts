@@ -12,6 +12,7 @@
 import {
   API_GROUP, ClusterSpecSchema, ClusterStatusSchema, MAX_CLUSTER_NAME_LENGTH,
 } from './cluster.js'
+import { QUOTA_RULES } from './maintenance.js'
 import { BACKUP_RULES, RESTORE_IMMUTABLE_RULES, RESTORE_RULES } from './backup.js'
 import { ETCD_ENV_RULES } from './etcd-env.js'
 
@@ -85,6 +86,10 @@ export function toStructural (input: JsonSchema, path = '<root>'): JsonSchema {
   // A union of string literals: an enum.
   if (Array.isArray(schema.anyOf)) {
     const members = schema.anyOf as JsonSchema[]
+    // An integer or a string (a quantity): Kubernetes' int-or-string.
+    if (members.length === 2 && members.some(m => m.type === 'integer') && members.some(m => m.type === 'string')) {
+      return { ...out, 'x-kubernetes-int-or-string': true }
+    }
     if (!members.every(m => m.type === 'string' && typeof m.const === 'string')) {
       throw new Error(`${path}: only unions of string literals can become a structural schema`)
     }
@@ -168,6 +173,7 @@ export function openAPIV3Schema (): JsonSchema {
   addRules(spec, ['TLS', 'certManager'], CERT_MANAGER_RULES)
   addRules(spec, ['TLS', 'certManager', 'privateKey'], PRIVATE_KEY_RULES)
   addRules(spec, ['backup'], BACKUP_RULES)
+  addRules(spec, ['quotaBackendBytes'], QUOTA_RULES)
   addRules(spec, ['restore'], RESTORE_RULES)
   addRules(spec, [], RESTORE_IMMUTABLE_RULES)
   const status = toStructural(ClusterStatusSchema, 'status')
@@ -197,6 +203,7 @@ export function buildCrd (): JsonSchema {
       { name: 'Phase', type: 'string', description: 'Creating, Running or Failed.', jsonPath: '.status.phase' },
       { name: 'Members', type: 'integer', priority: 1, description: 'Members in etcd (voters and learners).', jsonPath: '.status.size' },
       { name: 'Leader', type: 'string', priority: 1, description: 'Member that leads.', jsonPath: '.status.leader' },
+      { name: 'Quota Use', type: 'string', description: 'The largest member backend size against spec.quotaBackendBytes.', jsonPath: '.status.maintenance.largestQuotaUsage' },
       { name: 'Last Backup', type: 'date', description: 'When the last scheduled backup succeeded.', jsonPath: '.status.backup.lastSuccess.time' },
     ],
     schema: openAPIV3Schema(),

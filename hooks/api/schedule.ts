@@ -41,3 +41,9 @@ export function nextFires (schedule: string, timeZone: string | undefined, after
   const expression = CronExpressionParser.parse(schedule.trim(), { currentDate: after, tz: timeZone ?? 'Etc/UTC' })
   return Array.from({ length: count }, () => expression.next().toDate())
 }
+
+// The last time the schedule fired before `now` (for a window that opens
+// when it fires). The schedule must have passed scheduleProblem.
+export function lastFire (schedule: string, timeZone: string | undefined, now: Date): Date {
+  return CronExpressionParser.parse(schedule.trim(), { currentDate: now, tz: timeZone ?? 'Etc/UTC' }).prev().toDate()
+}

@@ -6,6 +6,7 @@ import { parseVersion } from '../etcd/versions.js'
 import type { EtcdBackup } from './backup.js'
 import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster, type SyncRequest } from './cluster.js'
 import { GO_TRUE, RESERVED_ETCD_ENV } from './etcd-env.js'
+import { maintenanceProblems } from './maintenance.js'
 import { scheduleProblem, timeZoneProblem } from './schedule.js'
 
 // Labels the hook sets itself; a user value would break selection.
@@ -40,6 +41,7 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   if (restore !== undefined && (restore.s3 === undefined) === (restore.pvc === undefined)) {
     problems.push('spec.restore: exactly one of s3 and pvc says where the snapshot is')
   }
+  problems.push(...maintenanceProblems(cluster.spec), ...maintenanceEnvProblems(cluster))
   return problems
 }
 
@@ -126,6 +128,21 @@ function etcdEnvProblems (env: readonly unknown[]): string[] {
     }
   })
   return problems
+}
+
+// etcd exits when the environment repeats a flag the command line sets:
+// with spec.quotaBackendBytes or spec.autoCompaction the hook renders these.
+function maintenanceEnvProblems (cluster: EtcdCluster): string[] {
+  const rendered = [
+    ...(cluster.spec.quotaBackendBytes !== undefined ? [['ETCD_QUOTA_BACKEND_BYTES', 'spec.quotaBackendBytes']] : []),
+    ...(cluster.spec.autoCompaction !== undefined ? [['ETCD_AUTO_COMPACTION_MODE', 'spec.autoCompaction'], ['ETCD_AUTO_COMPACTION_RETENTION', 'spec.autoCompaction']] : []),
+  ]
+  const env = cluster.spec.pod?.etcdEnv ?? []
+  return env.flatMap((entry, i) => {
+    const name = (entry as { name?: unknown }).name
+    const clash = rendered.find(([variable]) => variable === name)
+    return clash === undefined ? [] : [`spec.pod.etcdEnv[${i}].name: ${String(name)} repeats ${clash[1] ?? ''}, which the operator renders as a flag (etcd refuses to start with both): set one`]
+  })
 }
 
 // Kubernetes objects nest a few dozen levels at most. The planner's walks

@@ -3,6 +3,7 @@
 // observe/, read by rules/, render/ and status.ts.
 import type { BackupPolicy, Restore } from '../api/backup.js'
 import type { CertManagerPolicy, ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
+import type { AutoCompaction, DefragPolicy } from '../api/maintenance.js'
 import type { KubeObject } from '../api/kube.js'
 import type { ObservedBackupJob } from './observe/backup-jobs.js'
 
@@ -37,6 +38,15 @@ export interface ResolvedSpec {
   backup: ResolvedBackup | undefined
   // Where the seed's data comes from; undefined: a new, empty cluster.
   restore: Restore | undefined
+  // Quota, compaction (etcd flags) and defrag (the hook's), defaults filled in.
+  maintenance: ResolvedMaintenance
+}
+
+export interface ResolvedMaintenance {
+  // --quota-backend-bytes; undefined: not rendered (etcd's 2 GiB).
+  quotaBytes: number | undefined
+  autoCompaction: AutoCompaction | undefined
+  defrag: Required<Pick<DefragPolicy, 'enabled' | 'fragmentationAbove' | 'quotaUsageAbove' | 'windowMinutes'>> & Pick<DefragPolicy, 'schedule' | 'timeZone'>
 }
 
 export type ResolvedBackup = Required<Pick<BackupPolicy, 'schedule' | 'maxBackups' | 'timeoutSeconds' | 'failureThreshold' | 'suspend'>> & Pick<BackupPolicy, 'timeZone' | 's3' | 'pvc'>

@@ -11,6 +11,7 @@ import { clientScheme, clientServiceName, loadBalancerServiceName, ordinalOf } f
 import { highestOrdinal, type Membership } from './observe/membership.js'
 import { backupCondition, backupStatus } from './backup-status.js'
 import { restoreProgressOf, restoreStatus, restoredCondition } from './restore-status.js'
+import { maintenanceStatus, noSpaceCondition } from './maintenance-status.js'
 import type { Step } from './rules/step.js'
 
 const RECOVERY_RULES = new Set<Step['rule']>([
@@ -54,11 +55,12 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   const restoring = restoreProgressOf(cluster)
   const restore = restoreStatus(cluster, restoring)
   const restored = restoredCondition(cluster, restore, restoring, membership !== undefined || previous.clusterID !== undefined)
+  const noSpace = noSpaceCondition(cluster, observation, membership, step)
   const lbService = cluster.services.get(loadBalancerServiceName(cluster))
   const status: ClusterStatus = {
     phase: phase(cluster, available, step),
     controlPaused: spec.paused,
-    conditions: [...conditions(cluster, observation, membership, step, facts), ...[backupHealthy, restored].filter(c => c !== undefined)]
+    conditions: [...conditions(cluster, observation, membership, step, facts), ...[backupHealthy, restored, noSpace].filter(c => c !== undefined)]
       .map(c => withTransitionTime(c, previous.conditions, stamp)),
     size: membership === undefined ? memberPods.length : membership.slots.length + membership.foreign.length,
     members: {
@@ -80,6 +82,8 @@ export function buildStatus (cluster: Cluster, observation: Observation, members
   if (clusterID !== undefined) status.clusterID = clusterID
   if (backup !== undefined) status.backup = backup
   if (restore !== undefined) status.restore = restore
+  const maintenance = maintenanceStatus(cluster, observation, membership, step, now)
+  if (maintenance !== undefined) status.maintenance = maintenance
   // etcd's word, kept while etcd does not answer: the upgrade guard and
   // users read it.
   const clusterVersion = membership?.clusterVersion ?? previous.clusterVersion

@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, type HookSettings } from './model.js'
 import { readCluster } from './observe/cluster.js'
 import { operatorCredentials } from './observe/credentials.js'
 import { planCluster, type Plan } from './plan.js'
+import { clientURL } from './names.js'
 import { observeTarget } from './targets.js'
 
 // Every etcd call of a sync ends within this budget, well inside
@@ -46,7 +47,7 @@ export async function syncCluster (request: SyncRequest, etcd: MembershipClient,
     ? { reachable: false, error: credentials.message }
     : target.endpoints.length === 0
       ? { reachable: false, error: 'no member pods' }
-      : await etcd.observe(target, deadline)
+      : await etcd.observe(target, deadline, observeExtras(cluster))
   const plan = planCluster(cluster, observation, now())
   const observeFailed = !observation.reachable && target.endpoints.length > 0
   if (plan.action === undefined) return { response: plan.response, plan, observeFailed }
@@ -72,4 +73,11 @@ export async function syncCluster (request: SyncRequest, etcd: MembershipClient,
       },
     }
   }
+}
+
+// A defrag an earlier sync started: probe that member's backend to see
+// whether it still runs (no probe, no extra call, otherwise).
+function observeExtras (cluster: ReturnType<typeof readCluster>): { probeBackend?: string[] } {
+  const member = cluster.previous.maintenance?.defragmenting?.member
+  return member === undefined ? {} : { probeBackend: [clientURL(cluster, member)] }
 }

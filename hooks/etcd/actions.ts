@@ -13,6 +13,12 @@ export function requestFor (action: MembershipAction): { path: string, body: obj
       return { path: '/v3/cluster/member/remove', body: { ID: action.memberId } }
     case 'transferLeadership':
       return { path: '/v3/maintenance/transfer-leadership', body: { targetID: action.toMemberId } }
+    case 'defragment':
+      return { path: '/v3/maintenance/defragment', body: {} }
+    case 'compact':
+      return { path: '/v3/kv/compaction', body: { revision: action.revision } }
+    case 'disarmAlarm':
+      return { path: '/v3/maintenance/alarm', body: { action: 'DEACTIVATE', memberID: action.memberId, alarm: action.alarm } }
   }
 }
 
@@ -26,5 +32,11 @@ export function describeAction (action: MembershipAction): string {
       return `remove member ${memberIdHex(action.memberId)} (pod ${action.pod})`
     case 'transferLeadership':
       return `transfer leadership from pod ${action.pod} to member ${memberIdHex(action.toMemberId)} (pod ${action.toPod})`
+    case 'defragment':
+      return `defragment member ${memberIdHex(action.memberId)} (pod ${action.pod})`
+    case 'compact':
+      return `compact to revision ${action.revision}`
+    case 'disarmAlarm':
+      return `disarm alarm ${action.alarm} of member ${memberIdHex(action.memberId)} (pod ${action.pod})`
   }
 }

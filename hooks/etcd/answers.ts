@@ -21,6 +21,11 @@ export interface EndpointStatus {
   raftTerm: bigint
   isLearner: boolean
   version: string // the member's server version, e.g. 3.4.23
+  dbSize: number
+  dbSizeInUse: number
+  revision: string // header.revision: the member's current revision
+  // Alarms and health problems (3.4+: "memberID:... alarm:NOSPACE").
+  errors: string[]
 }
 
 // uint64 fields arrive as decimal strings; a number would have lost digits.
@@ -46,7 +51,25 @@ export function parseStatus (endpoint: string, body: unknown): EndpointStatus {
     raftTerm: BigInt(status.raftTerm === undefined ? '0' : uint64(status.raftTerm, 'raftTerm')),
     isLearner: status.isLearner === true,
     version: typeof status.version === 'string' ? status.version : '',
+    dbSize: bytes(status.dbSize),
+    dbSizeInUse: bytes(status.dbSizeInUse),
+    revision: header.revision === undefined ? '0' : uint64(header.revision, 'header.revision'),
+    errors: strings(status.errors),
   }
+}
+
+// Sizes arrive as int64 decimal strings, left out when 0.
+function bytes (value: unknown): number {
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : 0
+}
+
+// /v3/maintenance/alarm {"action":"GET"}: {"alarms":[{"memberID","alarm"}]}.
+export function parseAlarms (body: unknown): Array<{ memberId: string, alarm: string }> {
+  const list = isRecord(body) && Array.isArray(body.alarms) ? body.alarms : []
+  return list.map((a: unknown) => {
+    const alarm = isRecord(a) ? a : {}
+    return { memberId: uint64(alarm.memberID, 'alarm memberID'), alarm: typeof alarm.alarm === 'string' ? alarm.alarm : 'NONE' }
+  })
 }
 
 // A member added but not started has no name and no client URLs;

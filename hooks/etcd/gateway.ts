@@ -4,11 +4,11 @@
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { describeAction, requestFor } from './actions.js'
-import { parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
+import { parseAlarms, parseMembers, parseStatus, rankStatuses, type EndpointStatus } from './answers.js'
 import { compareVersions } from './versions.js'
 import { AnswerLost, EtcdError, GRPC_UNAVAILABLE, GatewayAnswer, StaleConnection, describeError, isRecord } from './errors.js'
 import { postJSON } from './http.js'
-import type { ClientTLS, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation } from './types.js'
+import type { ClientTLS, EtcdAlarm, EtcdMember, EtcdTarget, MembershipAction, MembershipClient, Observation, ObserveExtras } from './types.js'
 
 export { EtcdError, type EtcdErrorCode } from './errors.js'
 export { memberIdHex } from './answers.js'
@@ -24,6 +24,16 @@ const STATUS = '/v3/maintenance/status'
 const MEMBER_LIST = '/v3/cluster/member/list'
 const RANGE = '/v3/kv/range'
 const VERSION = '/version'
+const ALARM = '/v3/maintenance/alarm'
+// A serializable count of the key "\0" on one member: answered from its
+// own backend, which a defragment holds locked until it is done.
+const BACKEND_READ = { key: 'AA==', count_only: true, serializable: true }
+// How long a member under defrag may take to answer that read.
+export const BACKEND_PROBE_MS = 500
+// A defragment blocks its member for seconds to minutes, longer than a
+// sync may wait: it is sent with this bound, and a member that has not
+// answered by then is defragmenting (the later syncs observe the end).
+export const DEFRAG_START_MS = 1000
 // A linearizable (not serializable) count of the key "\0": a quorum read
 // that returns no data.
 const QUORUM_READ = { key: 'AA==', count_only: true }
@@ -58,7 +68,7 @@ export class EtcdGateway implements MembershipClient {
 
   // Rounds of parallel requests, each bounded by requestTimeoutMs: status
   // of every endpoint, member list, and status of members not asked yet.
-  async observe (target: EtcdTarget, deadline = Infinity): Promise<Observation> {
+  async observe (target: EtcdTarget, deadline = Infinity, extras: ObserveExtras = {}): Promise<Observation> {
     const { endpoints, tls } = target
     if (endpoints.length === 0) return { reachable: false, error: 'no etcd endpoints to observe' }
 
@@ -84,9 +94,14 @@ export class EtcdGateway implements MembershipClient {
     for (const [i, candidate] of candidates.entries()) {
       const list = await lists[i]
       if (list?.ok) {
-        const [statuses, clusterVersion] = await Promise.all([
-          this.answering(list.value.members, answered.filter(s => s.clusterId === best.clusterId), tls, deadline),
+        const ours = answered.filter(s => s.clusterId === best.clusterId)
+        // In the same round (no added wait): the alarms only when a status
+        // reported errors, the backend probe only while a defrag runs.
+        const [statuses, clusterVersion, alarms, busy] = await Promise.all([
+          this.answering(list.value.members, ours, tls, deadline),
           this.clusterVersion(candidate.endpoint, tls, deadline),
+          ours.some(s => s.errors.length > 0) ? this.alarms(candidate.endpoint, tls, deadline) : undefined,
+          this.backendBusy(extras.probeBackend ?? [], ours, tls, deadline),
         ])
         return {
           reachable: true,
@@ -97,6 +112,7 @@ export class EtcdGateway implements MembershipClient {
           answering: statuses.map(s => s.memberId),
           serverVersions: Object.fromEntries(statuses.map(s => [s.memberId, s.version])),
           clusterVersion,
+          ...maintenanceFacts(statuses, alarms, busy),
         }
       }
       if (list) errors.push(`${candidate.endpoint}: ${describeError(list.error)}`)
@@ -150,7 +166,31 @@ export class EtcdGateway implements MembershipClient {
     }
   }
 
+  // etcd's alarms, or undefined when the call failed (the next sync asks
+  // again; the statuses' errors stay).
+  private async alarms (endpoint: string, tls: ClientTLS | undefined, deadline: number): Promise<EtcdAlarm[] | undefined> {
+    try {
+      return parseAlarms(await this.read(endpoint, ALARM, tls, deadline, { action: 'GET' }))
+    } catch {
+      return undefined
+    }
+  }
+
+  // Member IDs of those probed whose backend did not answer within
+  // BACKEND_PROBE_MS (a defragment holds it).
+  private async backendBusy (endpoints: string[], statuses: EndpointStatus[], tls: ClientTLS | undefined, deadline: number): Promise<string[]> {
+    const probed = statuses.filter(s => endpoints.includes(s.endpoint))
+    const answers = await Promise.all(probed.map(s => settle(postJSON(s.endpoint, RANGE, BACKEND_READ, {
+      tls, agent: false, timeoutMs: Math.min(BACKEND_PROBE_MS, this.timeout(deadline)),
+    }))))
+    return probed.filter((_, i) => answers[i]?.ok !== true).map(s => s.memberId)
+  }
+
   async execute (action: MembershipAction, deadline = Infinity): Promise<void> {
+    if (action.kind === 'defragment') {
+      await this.startDefragment(action, deadline)
+      return
+    }
     const { path, body } = requestFor(action)
     const { endpoints, tls } = action.target
     const what = describeAction(action)
@@ -163,6 +203,8 @@ export class EtcdGateway implements MembershipClient {
         await postJSON(endpoint, path, body, { tls, agent: false, timeoutMs: this.timeout(deadline) })
         return
       } catch (error) {
+        // Compacting again to a revision compacted already: done.
+        if (action.kind === 'compact' && error instanceof GatewayAnswer && error.message.includes('has been compacted')) return
         // Unavailable (a learner, no leader, "unhealthy cluster") is this
         // member's state, not a verdict on the request: try the next one.
         if (error instanceof GatewayAnswer && error.grpcCode !== GRPC_UNAVAILABLE) {
@@ -182,6 +224,25 @@ export class EtcdGateway implements MembershipClient {
     throw new EtcdError('Unreachable', `${what}: no etcd endpoint answered: ${why}`)
   }
 
+  // The defragment of one member, started: sent once on a fresh
+  // connection; an answer within DEFRAG_START_MS means done, no answer by
+  // then means it runs on (etcd keeps going after the client leaves).
+  // Refusals and connection errors are failures, as for any write.
+  private async startDefragment (action: Extract<MembershipAction, { kind: 'defragment' }>, deadline: number): Promise<void> {
+    const endpoint = action.target.endpoints[0]
+    const what = describeAction(action)
+    if (endpoint === undefined) throw new EtcdError('Unreachable', `${what}: no endpoint given`)
+    const timeoutMs = Math.min(DEFRAG_START_MS, this.timeout(deadline))
+    try {
+      await postJSON(endpoint, '/v3/maintenance/defragment', {}, { tls: action.target.tls, agent: false, timeoutMs })
+    } catch (error) {
+      // Sent and not answered within the bound: it runs.
+      if (error instanceof AnswerLost) return
+      if (error instanceof GatewayAnswer) throw new EtcdError('Refused', `${what}: etcd at ${endpoint} refused: ${error.message}`)
+      throw new EtcdError('Unreachable', `${what}: ${endpoint}: ${describeError(error)}`)
+    }
+  }
+
   // A read-only call on a kept connection, asked once more if the kept one
   // turns out to be closed: the agent has dropped it by then and connects
   // afresh (one endpoint never has more than one kept connection).
@@ -199,5 +260,17 @@ export class EtcdGateway implements MembershipClient {
   // deadline (a request with no time left fails at once).
   private timeout (deadline: number): number {
     return Math.max(0, Math.min(this.requestTimeoutMs, deadline - Date.now()))
+  }
+}
+
+// Backend sizes, the highest revision, alarms and busy backends, for the
+// maintenance rules.
+function maintenanceFacts (statuses: EndpointStatus[], alarms: EtcdAlarm[] | undefined, busy: string[]): Pick<Extract<Observation, { reachable: true }>, 'space' | 'revision' | 'alarms' | 'backendBusy'> {
+  const revision = statuses.reduce((max, s) => BigInt(s.revision) > BigInt(max) ? s.revision : max, '0')
+  return {
+    space: Object.fromEntries(statuses.map(s => [s.memberId, { dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse }])),
+    revision,
+    ...(alarms !== undefined ? { alarms } : {}),
+    ...(busy.length > 0 ? { backendBusy: busy } : {}),
   }
 }

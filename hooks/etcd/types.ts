@@ -36,8 +36,34 @@ export type Observation =
     // (quorum is lost, or the read timed out): it may miss the latest
     // membership change, so no membership write may follow from it.
     membersStale?: boolean | undefined
+    // Maintenance (issue 15), from the same status calls: each answering
+    // member's backend by member ID, and the highest revision reported.
+    space?: Record<string, BackendSpace> | undefined
+    revision?: string | undefined
+    // etcd's alarms, asked only when a status reported errors (a healthy
+    // cluster costs no call); undefined: not asked.
+    alarms?: EtcdAlarm[] | undefined
+    // Members asked for a read of their backend (a defrag was under way)
+    // that did not answer in time: still defragmenting.
+    backendBusy?: string[] | undefined
   }
   | { reachable: false, error: string }
+
+export interface BackendSpace {
+  dbSize: number // bytes of the backend file
+  dbSizeInUse: number // bytes of it in use
+}
+
+export interface EtcdAlarm {
+  memberId: string
+  alarm: string // NOSPACE, CORRUPT
+}
+
+// What the shell asks the gateway to look at beyond the usual reads.
+export interface ObserveExtras {
+  // Client URLs whose backend to probe (a member being defragmented).
+  probeBackend?: string[]
+}
 
 // Client TLS for talking to members whose client URLs are https
 // (spec.TLS.static.operatorSecret), PEM text.
@@ -59,6 +85,11 @@ export type MembershipAction =
   | { kind: 'remove', pod: string, memberId: string, target: EtcdTarget }
   // Sent to the leader (target holds only its endpoint).
   | { kind: 'transferLeadership', pod: string, toPod: string, toMemberId: string, target: EtcdTarget }
+  // Maintenance writes (issue 15). A defragment is sent to its member
+  // only, and counts as started when it outlasts a short timeout.
+  | { kind: 'defragment', pod: string, memberId: string, target: EtcdTarget }
+  | { kind: 'compact', pod: string, revision: string, target: EtcdTarget }
+  | { kind: 'disarmAlarm', pod: string, memberId: string, alarm: string, target: EtcdTarget }
 
 // Calls of one sync share one deadline (epoch milliseconds): together they
 // must end before Metacontroller's hook timeout, or it calls again while
@@ -66,7 +97,7 @@ export type MembershipAction =
 export interface MembershipClient {
   // Read-only: member list, cluster ID and leader. Never throws: an
   // unreachable cluster is an Observation with reachable: false.
-  observe(target: EtcdTarget, deadline?: number): Promise<Observation>
+  observe(target: EtcdTarget, deadline?: number, extras?: ObserveExtras): Promise<Observation>
   // The single write of a sync. Throws EtcdError when etcd refuses or
   // cannot be reached.
   execute(action: MembershipAction, deadline?: number): Promise<void>

@@ -1,6 +1,7 @@
 // Prometheus metrics of the hook, on a registry of its own (one per app, so
 // tests and benchmarks do not share counters).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MaintenanceStatus } from '../api/maintenance.js'
 
 // A cluster not synced for this long no longer counts (deleted, or served by
 // another replica).
@@ -27,6 +28,29 @@ export class HookMetrics {
     name: 'etcd_operator_etcd_errors_total',
     help: 'Calls to etcd that failed, by operation (observe, execute).',
     labelNames: ['operation'] as const,
+    registers: [this.registry],
+  })
+
+  // Maintenance (issue 15), per cluster (labels etcd_namespace and
+  // etcd_cluster, as for backups).
+  readonly defragRuns = new Counter({
+    name: 'etcd_operator_defrag_runs_total',
+    help: 'Defragments the hook started, by cluster and trigger (routine, nospace).',
+    labelNames: ['etcd_namespace', 'etcd_cluster', 'trigger'] as const,
+    registers: [this.registry],
+  })
+
+  readonly defragReclaimedBytes = new Counter({
+    name: 'etcd_operator_defrag_reclaimed_bytes_total',
+    help: 'Bytes the finished defragments gave back (db size before minus after), by cluster.',
+    labelNames: ['etcd_namespace', 'etcd_cluster'] as const,
+    registers: [this.registry],
+  })
+
+  readonly noSpaceEvents = new Counter({
+    name: 'etcd_operator_nospace_events_total',
+    help: 'Times the hook found etcd\'s NOSPACE alarm raised (one per recovery), by cluster.',
+    labelNames: ['etcd_namespace', 'etcd_cluster'] as const,
     registers: [this.registry],
   })
 
@@ -77,6 +101,15 @@ export class HookMetrics {
         }
       },
     })
+  }
+
+  // What one sync's status says of maintenance, against the status before.
+  recordMaintenance (namespace: string, name: string, before: MaintenanceStatus | undefined, after: MaintenanceStatus | undefined, defragStarted: 'routine' | 'nospace' | undefined): void {
+    const cluster = { etcd_namespace: namespace, etcd_cluster: name }
+    if (defragStarted !== undefined) this.defragRuns.inc({ ...cluster, trigger: defragStarted })
+    const finished = after?.lastDefrag
+    if (finished !== undefined && finished.finished !== before?.lastDefrag?.finished) this.defragReclaimedBytes.inc(cluster, finished.reclaimedBytes)
+    if (after?.noSpace !== undefined && before?.noSpace === undefined) this.noSpaceEvents.inc(cluster)
   }
 
   recordPhase (cluster: string, phase: string): void {

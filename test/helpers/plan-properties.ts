@@ -11,7 +11,7 @@ import { RULES } from '../../hooks/cluster/rules/index.js'
 import type { Rule } from '../../hooks/cluster/rules/step.js'
 import { NAME, NOW } from './fixtures.js'
 import {
-  dead, finished, healthy, lateLearner, listsLearner, observedPodSpec, removable, voterIds, voters, worldArb, type World,
+  answers, dead, finished, healthy, lateLearner, listsLearner, noSpaceRecoverable, observedPodSpec, removable, running, voterIds, voters, worldArb, type World,
 } from './plan-worlds.js'
 
 // What an invariant throws: a broken promise, as opposed to a crash.
@@ -65,6 +65,12 @@ function fail (s: Sync, message: string): never {
   throw new Violation(`${message} (rule ${s.result.rule})`)
 }
 
+// A write of the NOSPACE recovery (compact, defragment, disarm, or moving
+// leadership off the member to defragment next), in a world where it may
+// run although members are unready (see noSpaceRecoverable).
+const noSpaceWrite = (world: World, s: Sync) => noSpaceRecoverable(world)
+  && (['compact', 'defragment', 'disarmAlarm'].includes(s.result.action?.kind ?? '') || s.result.rule === 'transferLeadershipBeforeDefrag')
+
 const describe = (s: Sync) => s.result.action === undefined ? 'nothing' : `${s.result.action.kind} of ${s.result.action.pod}`
 
 // Pods of members etcd lists, not finished, deleted by the answer although
@@ -103,7 +109,7 @@ export const noChangeWhileUnready: Invariant = {
     if (unready.length === 0) return
     const s = sync(world, rules)
     const action = s.result.action
-    const allowed = action === undefined
+    const allowed = action === undefined || noSpaceWrite(world, s)
       || ((action.kind === 'remove' || action.kind === 'transferLeadership') && (dead(world, action.pod) || lateLearner(world, action.pod)))
     const changes = [
       ...(allowed ? [] : [describe(s)]),
@@ -205,7 +211,7 @@ export const noWriteWithoutQuorum: Invariant = {
       : healthyVoters > voterIds(world).length / 2 ? undefined : `with ${healthyVoters} of ${voterIds(world).length} voters healthy`
     if (why === undefined) return
     const s = sync(world, rules)
-    if (s.result.action !== undefined) fail(s, `${describe(s)} ${why}`)
+    if (s.result.action !== undefined && !(world.observation.leaderId !== undefined && noSpaceWrite(world, s))) fail(s, `${describe(s)} ${why}`)
     const live = s.dropped.filter(name => !finished(world.pods.get(name)))
     if (live.length > 0 || s.moved.length > 0) fail(s, `pods ${[...live, ...s.moved].join(', ')} changed ${why}`)
   },
@@ -289,11 +295,28 @@ export const childrenWellFormed: Invariant = {
   },
 }
 
+// Issue 15: a defragment blocks its member, so one at a time, never the
+// leader of a cluster of more (leadership moves first), never while a
+// learner is listed or a voter does not run and answer.
+export const defragOneAtATime: Invariant = {
+  name: 'a defragment only with no other running, never of the leader of several, never during a membership change or with a voter down',
+  check (world, rules) {
+    const s = sync(world, rules)
+    const action = s.result.action
+    if (action?.kind !== 'defragment') return
+    if (world.defragRunning !== undefined) fail(s, `defragment of ${action.pod} while ${world.defragRunning} is still being defragmented`)
+    if (action.pod === world.leader && voters(world).length > 1) fail(s, `defragment of the leader ${action.pod}`)
+    if (listsLearner(world)) fail(s, `defragment of ${action.pod} while etcd lists a learner`)
+    const down = voters(world).filter(name => !running(world.pods.get(name)) || !answers(world, name))
+    if (down.length > 0) fail(s, `defragment of ${action.pod} while ${down.join(', ')} down`)
+  },
+}
+
 // In the order of DESIGN.md's list, then the ones the code relies on.
 export const INVARIANTS: readonly Invariant[] = [
   oneWritePerSync, noChangeWhileUnready, quorumKept, childrenKept, deterministic,
   noSecondLearner, noWriteWithoutQuorum, noWriteUnobserved, noRemovalWhileLearner,
-  nothingWhileFrozen, failedWriteChangesNoPod, childrenWellFormed,
+  nothingWhileFrozen, failedWriteChangesNoPod, childrenWellFormed, defragOneAtATime,
 ]
 
 // Fixed by default, so a run is reproducible; PROPERTY_SEED and

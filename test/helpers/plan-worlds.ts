@@ -39,6 +39,11 @@ export interface World {
   // cert-manager TLS whose issuer or CA differs from the one the running
   // members have: why nothing may change (undefined: no such difference).
   certificatesFrozen: string | undefined
+  // etcd reports its NOSPACE alarm (issue 15).
+  noSpace: boolean
+  // The member a defrag runs on (the status records it, its backend is
+  // still held), if any.
+  defragRunning: string | undefined
 }
 
 // TLS from cert-manager: not asked for; issued; not issued yet; spec names
@@ -147,6 +152,10 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
   deleting: weighted<'no' | 'deletionTimestamp' | 'finalizing'>([22, 'no'], [1, 'deletionTimestamp'], [1, 'finalizing']),
   // Upgrades end with only the leader on the old image: make that common.
   onlyLeaderOutdated: weighted([1, true], [5, false]),
+  // Backends as the status calls report them (none: as from fakes), the
+  // NOSPACE alarm, a defrag an earlier sync started (issue 15).
+  maintenance: weighted<'none' | 'fragmented' | 'nospace' | 'defragRunning'>([6, 'none'], [3, 'fragmented'], [2, 'nospace'], [1, 'defragRunning']),
+  noSpaceRound: weighted<NoSpaceRound>([1, 'fresh'], [1, 'compacted'], [1, 'defragging'], [1, 'leaderLeft'], [1, 'defragmented']),
 }).map(w => {
   const members = new Map<string, { kind: MemberKind, id: string }>()
   w.slots.forEach((slot, ordinal) => {
@@ -191,7 +200,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
       ...(w.loadBalancer ? { loadBalancer: { enabled: true } } : {}),
       ...(w.certManager !== 'none' ? { TLS: { certManager: { issuerRef: { name: 'etcd-ca' } } } } : {}),
     },
-    status: w.bootstrapped ? { phase: 'Running', clusterID: 'cdf818194e3a8c32' } : {},
+    status: { ...(w.bootstrapped ? { phase: 'Running', clusterID: 'cdf818194e3a8c32' } : {}), ...maintenanceStatusOf(w.maintenance, w.noSpaceRound, [...members.keys()], leader) },
     pods: [...pods.values()],
     claims,
   })
@@ -214,6 +223,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
         leaderId,
         members: etcdMembers,
         ...(w.answering ? { answering } : {}),
+        ...maintenanceObservation(w.maintenance, w.noSpaceRound, answering, leaderId, [...members.values()][0]?.id),
       }
     : { reachable: false, error: 'no member answered' }
   return {
@@ -233,6 +243,8 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
       : w.certManager === 'issuerChanged'
         ? 'the cert-manager issuer differs from the running Certificates\''
         : w.certManager === 'caChanged' ? 'the members\' CA changed under them' : undefined,
+    noSpace: observation.reachable && w.maintenance === 'nospace',
+    defragRunning: w.maintenance === 'defragRunning' || (w.maintenance === 'nospace' && w.noSpaceRound === 'defragging') ? [...members.keys()][0] : undefined,
   }
 })
 
@@ -254,6 +266,33 @@ function certManagerWorld (request: SyncRequest, kind: Exclude<CertManagerWorld,
   const fingerprint = kind === 'caChanged' ? '00000000000000ca' : readCluster(request).trustedCA
   for (const pod of Object.values(request.children['Pod.v1'] ?? {})) {
     if (fingerprint !== undefined) pod.metadata.annotations = { ...pod.metadata.annotations, [TRUSTED_CA_ANNOTATION]: fingerprint }
+  }
+}
+
+const MiB = 1024 * 1024
+type NoSpaceRound = 'fresh' | 'compacted' | 'defragging' | 'leaderLeft' | 'defragmented'
+// The status an earlier sync wrote: a NOSPACE round so far (compacted;
+// defragmenting the first member; every member done but the leader, or
+// all), or a defrag started on the first member.
+function maintenanceStatusOf (kind: string, round: NoSpaceRound, pods: string[], leader: string | undefined): { maintenance?: NonNullable<SyncRequest['parent']['status']>['maintenance'] } {
+  const first = pods[0]
+  const defragmenting = first === undefined ? undefined : { member: first, since: ago(10_000), dbSizeBefore: 12 * MiB }
+  if (kind === 'defragRunning' && defragmenting !== undefined) return { maintenance: { defragmenting } }
+  if (kind !== 'nospace' || round === 'fresh') return {}
+  const defragmented = round === 'defragmented' ? pods : round === 'leaderLeft' ? pods.filter(p => p !== leader) : round === 'defragging' && first !== undefined ? [first] : []
+  return { maintenance: { noSpace: { since: ago(60_000), compactedRevision: '100', defragmented }, ...(round === 'defragging' && defragmenting !== undefined ? { defragmenting } : {}) } }
+}
+
+// What the status calls say of the backends (fragmented ones: 10 of 12
+// MiB free), the alarm list, the defragmenting member's busy backend.
+function maintenanceObservation (kind: string, round: NoSpaceRound, answering: string[], leaderId: string | undefined, firstId: string | undefined): Partial<Extract<Observation, { reachable: true }>> {
+  if (kind === 'none') return {}
+  const size = kind === 'nospace' ? [2048 * MiB, 1024 * MiB] : [12 * MiB, 2 * MiB]
+  return {
+    space: Object.fromEntries(answering.map(id => [id, { dbSize: size[0] ?? 0, dbSizeInUse: size[1] ?? 0 }])),
+    revision: '100',
+    ...(kind === 'nospace' ? { alarms: [{ memberId: leaderId ?? answering[0] ?? '1', alarm: 'NOSPACE' }] } : {}),
+    ...((kind === 'defragRunning' || (kind === 'nospace' && round === 'defragging')) && firstId !== undefined ? { backendBusy: [firstId] } : {}),
   }
 }
 
@@ -342,4 +381,13 @@ export function listsLearner (world: World): boolean {
 // The observed spec of a pod, as the request shows it.
 export function observedPodSpec (world: World, name: string): { containers: Array<{ name: string, image: string }> } | undefined {
   return (world.request.children?.['Pod.v1']?.[name] as KubeObject | undefined)?.spec as { containers: Array<{ name: string, image: string }> } | undefined
+}
+
+// etcd raised NOSPACE and every voter of ours runs and answers, with a
+// leader and no membership change in flight: the members are unready
+// only because of the alarm (etcd 3.4's /health fails with it), and the
+// recovery's maintenance writes may go on (issue 15).
+export function noSpaceRecoverable (world: World): boolean {
+  return world.noSpace && world.leader !== undefined && world.foreign.length === 0 && !listsLearner(world)
+    && voters(world).every(name => running(world.pods.get(name)) && !finished(world.pods.get(name)) && answers(world, name))
 }

@@ -2,14 +2,16 @@
 // pod is made from.
 import { createHash } from 'node:crypto'
 import { DEFAULT_REPOSITORY, DEFAULT_VERSION, type ClusterSpec, type PodPolicy } from '../../api/cluster.js'
+import { DEFAULT_DEFRAG_WINDOW_MINUTES, parseBytes } from '../../api/maintenance.js'
 import { MAX_NESTING, NestingError } from '../../api/validate.js'
 import { certificateSecret } from '../names.js'
-import type { ClusterTLS, ResolvedSpec } from '../model.js'
+import type { ClusterTLS, ResolvedMaintenance, ResolvedSpec } from '../model.js'
 
 export function resolveSpec (spec: ClusterSpec, name: string): ResolvedSpec {
   const version = (spec.version ?? DEFAULT_VERSION).replace(/^v/, '')
   const repository = spec.repository ?? DEFAULT_REPOSITORY
   const tls = resolveTLS(spec, name)
+  const maintenance = resolveMaintenance(spec)
   return {
     size: spec.size,
     version,
@@ -20,7 +22,7 @@ export function resolveSpec (spec: ClusterSpec, name: string): ResolvedSpec {
     loadBalancer: { enabled: false, ...spec.loadBalancer },
     podDisruptionBudget: { enabled: true, maxUnavailable: 1, ...spec.podDisruptionBudget },
     tls,
-    podPolicyHash: podPolicyHash(spec.pod ?? {}, tls),
+    podPolicyHash: podPolicyHash(spec.pod ?? {}, tls, maintenance),
     backup: spec.backup === undefined
       ? undefined
       : {
@@ -28,6 +30,7 @@ export function resolveSpec (spec: ClusterSpec, name: string): ResolvedSpec {
           ...spec.backup,
         },
     restore: spec.restore,
+    maintenance,
   }
 }
 
@@ -50,20 +53,31 @@ function resolveTLS (spec: ClusterSpec, name: string): ClusterTLS {
   }
 }
 
-// Labels and annotations change in place; everything else in spec.pod, and
-// the member TLS secrets, needs a new pod.
-function podPolicyHash (pod: PodPolicy, tls: ClusterTLS): string {
+function resolveMaintenance (spec: ClusterSpec): ResolvedMaintenance {
+  const quota = spec.quotaBackendBytes === undefined ? undefined : parseBytes(spec.quotaBackendBytes)
+  return {
+    // validate.ts refuses a quota that is no quantity before this runs.
+    quotaBytes: quota !== undefined && 'bytes' in quota ? quota.bytes : undefined,
+    autoCompaction: spec.autoCompaction,
+    defrag: { enabled: true, fragmentationAbove: 0.5, quotaUsageAbove: 0.8, windowMinutes: DEFAULT_DEFRAG_WINDOW_MINUTES, ...spec.defrag },
+  }
+}
+
+// Labels and annotations change in place; everything else in spec.pod, the
+// member TLS secrets, and the quota and compaction flags need a new pod.
+// (Unset ones add nothing to the hash: pods made before they existed stay.)
+function podPolicyHash (pod: PodPolicy, tls: ClusterTLS, maintenance: ResolvedMaintenance): string {
   // Every resync of every cluster asks again with the same few policies:
   // remember the answers, keyed by the policy as sent, rather than hash on
   // every sync.
-  const key = policyKey(pod, tls)
+  // The cert-manager layout joins only when set: static clusters keep the
+  // fingerprint their members carry.
+  const flags = { quotaBackendBytes: maintenance.quotaBytes, autoCompaction: maintenance.autoCompaction, ...(tls.certManager !== undefined ? { tlsLayout: 'cert-manager' } : {}) }
+  const key = policyKey(pod, tls, flags)
   const known = key === undefined ? undefined : policyHashes.get(key)
   if (known !== undefined) return known
   const { labels: _labels, annotations: _annotations, ...rest } = pod
-  // The layout joins the material only with cert-manager: static clusters
-  // keep the fingerprint their members carry.
-  const layout = tls.certManager !== undefined ? { tlsLayout: 'cert-manager' } : {}
-  const material = stableJSON({ pod: rest, peerSecret: tls.peerSecret, serverSecret: tls.serverSecret, ...layout })
+  const material = stableJSON({ pod: rest, peerSecret: tls.peerSecret, serverSecret: tls.serverSecret, ...flags })
   const hash = createHash('sha256').update(material).digest('hex').slice(0, 12)
   if (key !== undefined) {
     if (policyHashes.size >= POLICY_HASHES_KEPT) policyHashes.clear()
@@ -81,10 +95,10 @@ const policyHashes = new Map<string, string>()
 // Undefined for a policy too large to keep, or nested so deep that
 // JSON.stringify overflows the stack (stableJSON then refuses it with a
 // NestingError: a 422, not a 500).
-function policyKey (pod: PodPolicy, tls: ClusterTLS): string | undefined {
+function policyKey (pod: PodPolicy, tls: ClusterTLS, flags: object): string | undefined {
   let key: string
   try {
-    key = `${JSON.stringify(pod)}\n${tls.peerSecret ?? ''}\n${tls.serverSecret ?? ''}\n${tls.certManager !== undefined}`
+    key = `${JSON.stringify(pod)}\n${tls.peerSecret ?? ''}\n${tls.serverSecret ?? ''}\n${JSON.stringify(flags)}`
   } catch {
     return undefined
   }

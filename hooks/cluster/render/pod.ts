@@ -94,6 +94,7 @@ function etcdArgs (cluster: Cluster, options: NewMemberPod): string[] {
     `--initial-cluster-token=${cluster.token}`,
     // Plain HTTP even when client TLS is on, so probes keep working.
     `--listen-metrics-urls=http://0.0.0.0:${METRICS_PORT}`,
+    ...maintenanceArgs(cluster),
     ...(peerSecret !== undefined
       ? [
           '--peer-client-cert-auth=true',
@@ -110,6 +111,16 @@ function etcdArgs (cluster: Cluster, options: NewMemberPod): string[] {
           `--key-file=${SERVER_TLS_DIR}/server.key`,
         ]
       : []),
+  ]
+}
+
+// spec.quotaBackendBytes and spec.autoCompaction, when set (every minor
+// 3.4-3.7 knows these flags under these names: flags.ts).
+function maintenanceArgs (cluster: Cluster): string[] {
+  const { quotaBytes, autoCompaction } = cluster.spec.maintenance
+  return [
+    ...(quotaBytes !== undefined ? [`--quota-backend-bytes=${quotaBytes}`] : []),
+    ...(autoCompaction !== undefined ? [`--auto-compaction-mode=${autoCompaction.mode}`, `--auto-compaction-retention=${autoCompaction.retention}`] : []),
   ]
 }
 

@@ -8,6 +8,7 @@ import { tlsChangeRefused } from './tls.js'
 import { authorityChangeRefused, issuerChangeRefused, waitForCertificates } from './certificates.js'
 import { waitForHealthy } from './health.js'
 import { promoteLearner, removeStuckLearner, waitForLearner } from './learner.js'
+import { compactForNoSpace, defragForNoSpace, defragMember, disarmNoSpace } from './maintenance.js'
 import { paused } from './paused.js'
 import { replaceMember } from './policy.js'
 import { quorumLost, quorumUnhealthy } from './quorum.js'
@@ -36,6 +37,9 @@ export const RULES: readonly Rule[] = [
   whenObserved(quorumLost), //          no leader: nothing else
   whenObserved(startAddedMember), //    a member added, its pod missing: create it
   whenObserved(waitForMissingPod), //   a member answers, its pod not shown: wait
+  whenObserved(compactForNoSpace), //   NOSPACE: compact to the current revision,
+  whenObserved(defragForNoSpace), //    then defrag each member (leader last),
+  whenObserved(disarmNoSpace), //       then disarm the alarm
   whenObserved(quorumUnhealthy), //     no healthy majority: no membership write
   whenObserved(removeDeadMember), //    a member without a working pod: remove it
   whenObserved(removeStuckMember), //   a member crash-looping for minutes: remove it
@@ -49,6 +53,7 @@ export const RULES: readonly Rule[] = [
   whenObserved(removeMember), //        too many voters: remove one (leader last)
   whenObserved(replaceMember), //       voters from an old spec.pod: add a replacement
   whenObserved(upgradeMember), //       voters on an old image: move one (leader last)
+  whenObserved(defragMember), //        a fragmented or full db: defrag one member (leader last)
 ]
 
 // Nothing to do.

@@ -1,5 +1,6 @@
 // What a rule sees (the situation) and what it decides (a step): at most
 // one membership write, and the pod changes that go with it.
+import type { MaintenanceStatus } from '../../api/maintenance.js'
 import type { MembershipAction, Observation } from '../../etcd/types.js'
 import type { Cluster, NewMemberPod } from '../model.js'
 import type { Membership } from '../observe/membership.js'
@@ -31,6 +32,8 @@ export type StepName =
   | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'replaceMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
   | 'upgradeBlocked' | 'waitForHealthy' | 'steady'
   | 'parentDeleting' | 'tlsChangeRefused' | 'issuerChangeRefused' | 'authorityChangeRefused' | 'waitForCertificates' | 'quorumUnhealthy' | 'waitForMissingPod' | 'removeStuckLearner' | 'transferLeadershipFromForeign'
+  | 'defragMember' | 'transferLeadershipBeforeDefrag' | 'waitForDefrag'
+  | 'compactForNoSpace' | 'defragForNoSpace' | 'disarmNoSpace' | 'noSpaceWaiting'
 
 // One rule's decision. Pod changes happen only if the action (when there
 // is one) succeeds.
@@ -44,6 +47,9 @@ export interface Step {
   lastAction?: string
   // Why nothing moves, for status.reason.
   waitingFor?: string
+  // What a maintenance step records in status.maintenance (a defrag
+  // started, the NOSPACE recovery's progress).
+  maintenance?: Pick<MaintenanceStatus, 'defragmenting' | 'noSpace'>
   resyncAfterSeconds: number
 }
 

@@ -62,6 +62,8 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
     metrics.recordPhase(cluster, response.status.phase ?? 'Unknown')
     const backupsOn = sync.parent.spec.backup !== undefined && sync.parent.metadata.deletionTimestamp == null
     metrics.recordBackup(sync.parent.metadata.namespace ?? 'default', sync.parent.metadata.name, backupsOn ? response.status.backup : undefined)
+    const defrag = write?.done === true && write.action.kind === 'defragment' ? (plan.rule === 'defragForNoSpace' ? 'nospace' : 'routine') : undefined
+    metrics.recordMaintenance(sync.parent.metadata.namespace ?? 'default', sync.parent.metadata.name, sync.parent.status?.maintenance, response.status.maintenance, defrag)
     return response
   })
 
