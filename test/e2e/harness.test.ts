@@ -5,7 +5,10 @@
 // keeps its data; a pod spec change other than the image is refused; a
 // deleted pod's processes, namespace and files go away; a pod address
 // reverse-resolves to the pod's name; a pod with a secret volume waits for
-// its Secret and then finds the decoded files (and later changes).
+// its Secret and then finds the decoded files (and later changes); init
+// containers run in order and a failing one is reported and retried; a Job's
+// pod of the operator image PATCHes its Job through the API server endpoint
+// with its service account token (RBAC decides); a CronJob run on demand.
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -16,6 +19,9 @@ import { memberPod, services } from './harness/fixtures.js'
 import { missingPrereq, skipBanner, REQUIRE_ALL } from './harness/prereqs.js'
 import { runSyncQuiet } from './harness/util.js'
 import { runId } from './harness/network.js'
+import { JOB } from './harness/apiserver.js'
+import { finished } from './harness/jobs.js'
+import { RUNNER_IMAGE } from './harness/kubelet.js'
 
 const missing = missingPrereq({ hook: false })
 if (missing) {
@@ -126,6 +132,104 @@ if (missing) {
     store.update(upd)
     t.equal(fs.readFileSync(path.join(podDir, 'a.txt'), 'utf8'), 'rotated', 'a changed Secret reaches the volume')
     t.notOk(fs.existsSync(path.join(podDir, 'b.bin')), 'a removed key goes')
+
+    // Init containers run in order before the containers; a failing one
+    // is reported as the kubelet does and retried (restartPolicy Always).
+    const ETCD_IMAGE = 'quay.io/coreos/etcd:v3.4.23'
+    store.create({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hw-init' },
+      spec: {
+        restartPolicy: 'Always',
+        initContainers: [
+          { name: 'first', image: ETCD_IMAGE, command: ['/usr/local/bin/etcdctl'], args: ['version'] },
+          { name: 'second', image: ETCD_IMAGE, command: ['/usr/local/bin/etcdutl'], args: ['snapshot', 'status', '/nonexistent/etcd.db'], terminationMessagePolicy: 'FallbackToLogsOnError' },
+        ],
+        containers: [{ name: 'main', image: ETCD_IMAGE, command: ['/usr/local/bin/etcdctl'], args: ['version'] }],
+      },
+    })
+    const init = await waitFor(() => {
+      const st = pod('hw-init')?.status
+      return st?.initContainerStatuses?.[1]?.restartCount >= 1 && st.initContainerStatuses[1].state?.waiting?.reason === 'CrashLoopBackOff' ? st : undefined
+    }, { timeoutMs: 20_000, what: 'hw-init\'s second init container in CrashLoopBackOff' })
+    t.match(init.initContainerStatuses[0], { name: 'first', state: { terminated: { exitCode: 0, reason: 'Completed' } } }, 'the first init container completed')
+    t.match(init.initContainerStatuses[1].lastState, { terminated: { exitCode: 1, reason: 'Error', message: /no such file or directory/ } }, `the second failed, its message from its output (FallbackToLogsOnError): ${init.initContainerStatuses[1].lastState.terminated.message}`)
+    t.match(init, { phase: 'Pending', conditions: [{ type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized', message: 'containers with incomplete status: [second]' }] }, 'Pending, not Initialized')
+    t.match(init.containerStatuses[0], { name: 'main', restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }, 'the container waits for the init containers')
+    store.delete(POD, 'hw-init')
+
+    // A Job's pod runs the operator image (node) with a service account
+    // token at its real path and KUBERNETES_SERVICE_HOST: it PATCHes its
+    // Job; RBAC from the store's Role/RoleBinding decides.
+    const patcher = [
+      'const fs = require("node:fs"); const https = require("node:https")',
+      'const dir = "/var/run/secrets/kubernetes.io/serviceaccount"',
+      'const body = JSON.stringify({ metadata: { annotations: { "e2e/patched-by": process.argv[1] } } })',
+      'const req = https.request({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, method: "PATCH", path: "/apis/batch/v1/namespaces/" + fs.readFileSync(dir + "/namespace", "utf8") + "/jobs/" + process.argv[1], ca: fs.readFileSync(dir + "/ca.crt"), headers: { Authorization: "Bearer " + fs.readFileSync(dir + "/token", "utf8"), "Content-Type": "application/merge-patch+json" } }, res => { console.log("HTTP", res.statusCode); process.exit(res.statusCode === 200 ? 0 : 1) })',
+      'req.on("error", e => { console.error(String(e)); process.exit(2) }); req.end(body)',
+    ].join('\n')
+    const job = (name: string, sa: string): Obj => ({
+      apiVersion: 'batch/v1', kind: 'Job', metadata: { name },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          metadata: { labels: { app: 'hw-job' } },
+          spec: {
+            restartPolicy: 'Never', serviceAccountName: sa, automountServiceAccountToken: true,
+            initContainers: [{ name: 'snapshot', image: ETCD_IMAGE, command: ['/usr/local/bin/etcdctl'], args: ['version'] }],
+            containers: [{
+              name: 'patch', image: RUNNER_IMAGE, command: ['node'], args: ['-e', patcher, '$(JOB_NAME)'],
+              env: [{ name: 'JOB_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } } }],
+            }],
+          },
+        },
+      },
+    })
+    store.create(job('hw-job', 'hw-sa'))
+    await sleep(500)
+    t.same(store.list(POD).filter(p => p.metadata.labels?.['job-name'] === 'hw-job'), [], 'no pod while the Job\'s service account is missing')
+    for (const sa of ['hw-sa', 'hw-other']) store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa } })
+    store.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'hw-patch' }, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['patch'] }] })
+    store.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'hw-patch' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'hw-patch' }, subjects: [{ kind: 'ServiceAccount', name: 'hw-sa', namespace: 'default' }] })
+    const done = await waitFor(() => finished(store.get(JOB, 'hw-job')!) && store.get(JOB, 'hw-job'), { timeoutMs: 30_000, what: 'hw-job to finish' })
+    t.equal(finished(done), 'Complete', 'the Job completed')
+    t.equal(done.metadata.annotations?.['e2e/patched-by'], 'hw-job', 'its pod patched its annotations ($(JOB_NAME) from the downward API)')
+    t.match(world.api.requests.at(-1), { method: 'PATCH', user: 'system:serviceaccount:default:hw-sa', code: 200 }, 'an allowed PATCH by hw-sa')
+    const jobPod = store.list(POD).find(p => p.metadata.labels?.['job-name'] === 'hw-job')!
+    t.equal(jobPod.status.phase, 'Succeeded', 'its pod Succeeded')
+    store.create(job('hw-denied', 'hw-other'))
+    const denied = await waitFor(() => finished(store.get(JOB, 'hw-denied')!) && store.get(JOB, 'hw-denied'), { timeoutMs: 30_000, what: 'hw-denied to finish' })
+    t.match(denied.status.conditions, [{ type: 'FailureTarget', reason: 'BackoffLimitExceeded' }, { type: 'Failed', reason: 'BackoffLimitExceeded' }], 'without a RoleBinding: the PATCH is refused and the Job Failed')
+    t.match(world.api.requests.at(-1), { user: 'system:serviceaccount:default:hw-other', code: 403 }, `refused: ${world.api.requests.at(-1)?.message}`)
+    t.equal(denied.metadata.annotations?.['e2e/patched-by'], undefined, 'nothing patched')
+
+    // activeDeadlineSeconds: the pod is stopped, the Job Failed; a
+    // downwardAPI volume holds the pod's own labels.
+    const slow = job('hw-slow', 'hw-sa')
+    slow.spec.activeDeadlineSeconds = 2
+    slow.spec.template.spec.initContainers = []
+    slow.spec.template.spec.containers = [{
+      name: 'etcd', image: ETCD_IMAGE, args: ['--data-dir=/data/etcd', '--name=$(JOB_NAME)'],
+      env: [{ name: 'JOB_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.labels[\'job-name\']' } } }],
+      volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'podinfo', mountPath: '/etc/podinfo' }],
+    }]
+    slow.spec.template.spec.volumes = [{ name: 'data', emptyDir: {} }, { name: 'podinfo', downwardAPI: { items: [{ path: 'job', fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } }] } }]
+    store.create(slow)
+    const slowPod = await waitFor(() => store.list(POD).find(p => p.metadata.labels?.['job-name'] === 'hw-slow' && p.status?.phase === 'Running'), { timeoutMs: 10_000, what: 'hw-slow\'s pod to run' })
+    const info = path.join(world.dir, 'pods', `${slowPod.metadata.name}-${slowPod.metadata.uid!.slice(0, 8)}`, 'volumes', 'podinfo', 'job')
+    t.equal(fs.readFileSync(info, 'utf8'), 'hw-slow', 'the downwardAPI volume holds the job-name label')
+    const slowDone = await waitFor(() => finished(store.get(JOB, 'hw-slow')!) && store.get(JOB, 'hw-slow'), { timeoutMs: 15_000, what: 'hw-slow to hit its deadline' })
+    t.match(slowDone.status.conditions, [{ type: 'FailureTarget', status: 'True', reason: 'DeadlineExceeded' }, { type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }], 'Failed: DeadlineExceeded')
+    await waitFor(() => !store.get(POD, slowPod.metadata.name), { timeoutMs: 15_000, what: 'the deadline to stop hw-slow\'s pod' })
+    t.pass('its pod was stopped')
+
+    // A CronJob run on demand; Forbid refuses a second while one is active.
+    store.create({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'hw-cron' }, spec: { schedule: '0 3 * * *', concurrencyPolicy: 'Forbid', jobTemplate: { metadata: { labels: { app: 'hw-cron' } }, spec: job('x', 'hw-sa').spec } } })
+    const run1 = world.jobs.trigger('hw-cron')
+    t.ok(run1, `a run: Job ${run1?.metadata.name}`)
+    t.equal(world.jobs.trigger('hw-cron'), undefined, 'Forbid: no second run while the first is active')
+    t.match(run1, { metadata: { labels: { app: 'hw-cron' }, ownerReferences: [{ kind: 'CronJob', name: 'hw-cron', controller: true }] } }, 'the jobTemplate\'s labels, owned by the CronJob')
+    await waitFor(() => finished(store.get(JOB, run1!.metadata.name)!), { timeoutMs: 30_000, what: 'the CronJob\'s run to finish' })
+    t.ok(world.jobs.trigger('hw-cron'), 'a next run once it finished')
 
     await world.destroy()
     const leftovers = [...runSyncQuiet('ip', ['netns', 'list']).split('\n'), ...runSyncQuiet('ip', ['-o', 'link', 'show']).split('\n')].filter(l => l.includes(`eoe2e-${runId}`) || l.includes(`eoe2e${runId}`))

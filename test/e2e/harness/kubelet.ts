@@ -9,7 +9,8 @@
 //   persistentVolumeClaim is the PVC's directory (gone with the PVC); a
 //   secret is a per-pod directory holding the Secret's decoded data, one
 //   file per key (the pod waits in ContainerCreating until the Secret
-//   exists; files follow later changes of the Secret). Each volumeMount's
+//   exists; files follow later changes of the Secret); a downwardAPI volume
+//   holds its items' fieldRef values (labels, annotations, name, ...). Each volumeMount's
 //   mountPath is rewritten to that directory wherever it starts a path in
 //   the command, args or env values.
 // - Probes (httpGet, tcpSocket, exec of etcd/etcdctl), sent from the host
@@ -23,6 +24,25 @@
 //   SIGKILL after the grace period (capped at 5 s), then the pod is gone.
 // - Status as the kubelet writes it: phase, podIP, conditions (PodScheduled,
 //   Initialized, ContainersReady, Ready) and containerStatuses.
+// - Init containers run in order, each to completion, before the
+//   containers; a failed one is restarted with the same backoff (the pod
+//   stays Pending, Initialized False) or, with restartPolicy Never, fails
+//   the pod. Termination messages: each run gets an empty file standing for
+//   its terminationMessagePath (default /dev/termination-log; the path is
+//   rewritten to it in the arguments like a mount); what the container wrote
+//   there, else with FallbackToLogsOnError the tail of a failed run's output.
+// - A Never/OnFailure pod whose containers all exited is Succeeded (all 0)
+//   or Failed.
+// - The operator image (RUNNER_IMAGE) runs `node` on this repository's
+//   dist/ (its /app), and its /usr/local/bin/etcdutl is a shim: etcd 3.4
+//   has no etcdutl, so `etcdutl snapshot status|restore` runs as `etcdctl
+//   snapshot status|restore`. The etcd image's `etcdutl` is the same shim.
+//   Its processes get the pod's service account token (token, ca.crt,
+//   namespace) at /var/run/secrets/kubernetes.io/serviceaccount in a mount
+//   namespace of their own (a tmpfs over /run: nothing on the host
+//   changes), and KUBERNETES_SERVICE_HOST/PORT name the harness's API
+//   server endpoint (apiserver.ts). Downward API: metadata.labels['k'] and
+//   annotations['k'] too; $(VAR) in command, args and env is expanded.
 // Test hooks: failPod (kill hard + phase Failed, like an eviction),
 // nodeDown/nodeUp (the pod's node stops: processes killed, link down,
 // Ready=False after a node grace period; then back with the pod restarted),
@@ -36,6 +56,7 @@ import type { ChildProcess } from 'node:child_process'
 import { Store, POD, PVC, SECRET, type Obj, type WatchEvent } from './store.js'
 import type { Network, Netns } from './network.js'
 import { cleanEnv, deepEqual, sleep, tcpOpens } from './util.js'
+import { ROOT } from './hook.js'
 
 const PERIOD_CAP_S = 1
 const INITIAL_DELAY_CAP_S = 2
@@ -49,7 +70,61 @@ const NODE_GRACE_MS = 2000
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z')
 
+// $(VAR) references to defined variables, $$ as a literal $ (the kubelet's
+// expansion of command, args and env values).
+function expandVars (value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (all, name: string | undefined) => name === undefined ? '$' : env[name] ?? all)
+}
+
+// Runs `bin argv` with the service account volume at its real path, in a
+// mount namespace of its own (`ip netns exec` already made one, slave to
+// the host's: nothing mounted here reaches the host).
+function withServiceAccount (dir: string, bin: string, argv: string[]): [string, string[]] {
+  const script = `mount -t tmpfs -o size=1m,mode=755 tmpfs /run && mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind "$0" ${SERVICE_ACCOUNT_DIR} && exec "$@"`
+  return ['/bin/sh', ['-c', script, dir, bin, ...argv]]
+}
+
+const terminationPath = (c: ContainerRt): string => String(c.spec.terminationMessagePath ?? '/dev/termination-log')
+
+// A Never/OnFailure pod: Running while a container runs, then Succeeded
+// (every container exited 0) or Failed.
+function podPhase (rt: { containers: Array<{ proc?: unknown, state: any }> }): 'Running' | 'Succeeded' | 'Failed' {
+  if (rt.containers.some(c => c.proc !== undefined || !c.state.terminated)) return 'Running'
+  return rt.containers.every(c => c.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed'
+}
+
 export const BINARIES: Record<string, string> = { etcd: '/usr/bin/etcd', etcdctl: '/usr/bin/etcdctl' }
+// The operator image the hook renders for backup and restore containers
+// (the hook server runs with RUNNER_IMAGE set to it).
+export const RUNNER_IMAGE = 'ghcr.io/etcd-operator/etcd-operator-hook:e2e'
+// Where the operator image keeps etcdutl (Dockerfile) and the repository.
+const IMAGE_ETCDUTL = '/usr/local/bin/etcdutl'
+const IMAGE_APP = '/app'
+// Where a pod's service account token is mounted.
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+// What a container's termination message holds at most (as the kubelet).
+const TERMINATION_MESSAGE_BYTES = 4096
+const FALLBACK_LOG_LINES = 80
+
+// The API server as pods see it (KUBERNETES_SERVICE_HOST/PORT, the CA and
+// a token per service account).
+export interface PodApiAccess {
+  host: string
+  port: number
+  ca: string
+  tokenFor: (namespace: string, serviceAccount: string) => string
+}
+
+// How a container of an image runs here: the binary, and the image's own
+// paths mapped to this machine's (applied to every argument).
+interface Resolved {
+  bin: string
+  argv: string[]
+  paths: Array<[string, string]>
+  // Runs in a mount namespace with the pod's service account token at its
+  // real path (the runner reads it from there).
+  serviceAccount: boolean
+}
 
 interface ProbeState {
   timer?: NodeJS.Timeout
@@ -59,6 +134,10 @@ interface ProbeState {
 
 interface ContainerRt {
   name: string
+  init: boolean
+  logPath: string
+  // Where this run's output starts in logPath (its termination message).
+  logOffset: number
   spec: any
   image: string
   proc?: ChildProcess
@@ -90,7 +169,13 @@ interface PodRt {
   // Why the volumes cannot be set up yet (a missing Secret).
   mountError?: string
   containers: ContainerRt[]
-  phase: 'Pending' | 'Running' | 'Failed'
+  // Run in order, each to completion, before the containers.
+  initContainers: ContainerRt[]
+  // How many init containers have completed.
+  initDone: number
+  // The service account token volume (token, ca.crt, namespace).
+  serviceAccountDir?: string
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed'
   reason?: string
   message?: string
   scheduled: boolean
@@ -122,6 +207,11 @@ export class Kubelet {
   // Pod names no node will take (unschedulable), with the scheduler's message.
   private readonly unschedulableNames = new Map<string, string>()
   private readonly onEvent = (ev: WatchEvent) => this.handle(ev)
+  // Set by the World when pods can reach the API server.
+  api?: PodApiAccess
+  // etcdutl of 3.5+ images: 3.4 has none, so `etcdutl snapshot
+  // status|restore` runs as `etcdctl snapshot status|restore` (same flags).
+  readonly etcdutlShim: string
 
   constructor (
     private readonly store: Store,
@@ -133,6 +223,18 @@ export class Kubelet {
     fs.mkdirSync(path.join(dir, 'pods'), { recursive: true })
     fs.mkdirSync(path.join(dir, 'pvcs'), { recursive: true })
     fs.mkdirSync(path.join(dir, 'logs'), { recursive: true })
+    this.etcdutlShim = path.join(dir, 'bin', 'etcdutl')
+    fs.mkdirSync(path.dirname(this.etcdutlShim), { recursive: true })
+    fs.writeFileSync(this.etcdutlShim, [
+      '#!/bin/sh',
+      '# etcd 3.4 has no etcdutl: its `snapshot status|restore` are etcdctl\'s.',
+      'case "$1 $2" in',
+      '  "snapshot status"|"snapshot restore") ETCDCTL_API=3 exec /usr/bin/etcdctl "$@" ;;',
+      'esac',
+      'echo "etcdutl (harness shim over etcd 3.4\'s etcdctl): only snapshot status|restore: got $*" >&2',
+      'exit 64',
+      '',
+    ].join('\n'), { mode: 0o755 })
     store.on('event', this.onEvent)
   }
 
@@ -170,26 +272,35 @@ export class Kubelet {
 
   private newRuntime (pod: Obj): PodRt {
     const uid = pod.metadata.uid ?? ''
+    const base = `${pod.metadata.name}-${uid.slice(0, 8)}`
+    const hasInit = (pod.spec?.initContainers ?? []).length > 0
+    const container = (c: any, init: boolean, i: number): ContainerRt => ({
+      name: c.name,
+      init,
+      // The first container's log keeps the pod's name (podLog).
+      logPath: path.join(this.dir, 'logs', !init && i === 0 && !hasInit ? `${base}.log` : `${base}-${c.name}.log`),
+      logOffset: 0,
+      spec: c,
+      image: c.image,
+      run: 0,
+      state: { waiting: { reason: 'ContainerCreating' } },
+      restartCount: 0,
+      ready: false,
+      started: false,
+      backoffMs: BACKOFF_START_MS,
+      startedAtMs: 0,
+      readiness: { successes: 0, failures: 0 },
+      liveness: { successes: 0, failures: 0 },
+    })
     const rt: PodRt = {
       name: pod.metadata.name,
       uid,
-      dir: path.join(this.dir, 'pods', `${pod.metadata.name}-${uid.slice(0, 8)}`),
+      dir: path.join(this.dir, 'pods', base),
       volumes: new Map(),
       secretVolumes: new Map(),
-      containers: (pod.spec?.containers ?? []).map((c: any) => ({
-        name: c.name,
-        spec: c,
-        image: c.image,
-        run: 0,
-        state: { waiting: { reason: 'ContainerCreating' } },
-        restartCount: 0,
-        ready: false,
-        started: false,
-        backoffMs: BACKOFF_START_MS,
-        startedAtMs: 0,
-        readiness: { successes: 0, failures: 0 },
-        liveness: { successes: 0, failures: 0 },
-      })),
+      containers: (pod.spec?.containers ?? []).map((c: any, i: number) => container(c, false, i)),
+      initContainers: (pod.spec?.initContainers ?? []).map((c: any, i: number) => container(c, true, i)),
+      initDone: 0,
       phase: 'Pending',
       scheduled: true,
       deleting: false,
@@ -252,6 +363,18 @@ export class Kubelet {
         rt.secretVolumes.set(v.name, { secretName, items: v.secret.items, defaultMode: v.secret.defaultMode, dir: d })
         this.projectSecret(d, secret, v.secret.items, v.secret.defaultMode)
         rt.volumes.set(v.name, d)
+      } else if (v.downwardAPI) {
+        // The pod's own fields, one file per item (metadata only here).
+        const d = path.join(rt.dir, 'volumes', v.name)
+        fs.mkdirSync(d, { recursive: true })
+        for (const item of v.downwardAPI.items ?? []) {
+          const value = item.fieldRef ? this.fieldRef(rt, pod, String(item.fieldRef.fieldPath)) : undefined
+          const file = path.join(d, String(item.path))
+          if (value === undefined || !file.startsWith(d + path.sep)) continue
+          fs.mkdirSync(path.dirname(file), { recursive: true })
+          fs.writeFileSync(file, value)
+        }
+        rt.volumes.set(v.name, d)
       } else {
         // Other volume kinds (configMaps, ...): an empty directory.
         const d = path.join(rt.dir, 'volumes', v.name)
@@ -278,9 +401,52 @@ export class Kubelet {
     }
     rt.ip = ip
     rt.startTime = now()
+    this.mountServiceAccount(rt, pod)
     // The address is in the status (and so in DNS) before any container runs.
     this.writeStatus(rt)
-    for (const c of rt.containers) this.startContainer(rt, c)
+    this.startNext(rt)
+  }
+
+  // The next init container, or once they all completed, the containers.
+  private startNext (rt: PodRt): void {
+    const next = rt.initContainers[rt.initDone]
+    if (next) this.startContainer(rt, next)
+    else for (const c of rt.containers) this.startContainer(rt, c)
+  }
+
+  // The service account volume, as the kubelet projects it, unless the pod
+  // (or else its service account) turns automounting off.
+  private mountServiceAccount (rt: PodRt, pod: Obj): void {
+    if (!this.api) return
+    const saName = pod.spec?.serviceAccountName ?? 'default'
+    const sa = this.store.get('ServiceAccount.v1', saName) as any
+    const automount = pod.spec?.automountServiceAccountToken ?? sa?.automountServiceAccountToken ?? true
+    if (automount !== true) return
+    const d = path.join(rt.dir, 'serviceaccount')
+    fs.mkdirSync(d, { recursive: true })
+    fs.writeFileSync(path.join(d, 'token'), this.api.tokenFor(this.store.namespace, saName))
+    fs.writeFileSync(path.join(d, 'ca.crt'), this.api.ca)
+    fs.writeFileSync(path.join(d, 'namespace'), this.store.namespace)
+    rt.serviceAccountDir = d
+  }
+
+  // An image's container as a local binary: an etcd image's etcd, etcdctl
+  // or etcdutl (the shim), and the operator image's node with this
+  // repository's dist/ for /app and the shim for its etcdutl.
+  private resolve (image: string, cmd: string[], args: string[]): Resolved | { reason: string, message: string } {
+    const argv = cmd.length ? [...cmd.slice(1), ...args] : args
+    if (/(^|\/)[^/:]*etcd[^/]*:[^/]+$/.test(image) && image !== RUNNER_IMAGE) {
+      const bins: Record<string, string> = { ...BINARIES, etcdutl: this.etcdutlShim }
+      const bin = cmd.length ? bins[path.basename(cmd[0] ?? '')] : BINARIES.etcd
+      if (!bin) return { reason: 'RunContainerError', message: `exec: "${cmd[0]}": executable file not found in $PATH` }
+      return { bin, argv, paths: [], serviceAccount: false }
+    }
+    if (image === RUNNER_IMAGE) {
+      // The image has no ENTRYPOINT the hook may rely on: a command is needed.
+      if (path.basename(cmd[0] ?? '') !== 'node') return { reason: 'RunContainerError', message: `the operator image runs node; command ${JSON.stringify(cmd)}` }
+      return { bin: process.execPath, argv, paths: [[IMAGE_ETCDUTL, this.etcdutlShim], [IMAGE_APP, ROOT]], serviceAccount: true }
+    }
+    return { reason: 'ErrImagePull', message: `image ${image} is neither an etcd image nor the operator image (${RUNNER_IMAGE})` }
   }
 
   // Writes a Secret's decoded data into a volume directory (replacing what
@@ -335,10 +501,6 @@ export class Kubelet {
     }
   }
 
-  private logFile (rt: PodRt): string {
-    return path.join(this.dir, 'logs', `${rt.name}-${rt.uid.slice(0, 8)}.log`)
-  }
-
   private rewrite (value: string, mounts: Array<[string, string]>): string {
     let v = value
     for (const [mountPath, dir] of mounts) {
@@ -368,42 +530,28 @@ export class Kubelet {
       this.log(`kubelet: ${rt.name}/${c.name}: ${reason}: ${message}`)
       this.writeStatus(rt)
     }
-    if (!/(^|\/)[^/:]*etcd[^/]*:[^/]+$/.test(c.image)) {
-      setWaiting('ErrImagePull', `image ${c.image} is not an etcd image the harness can run`)
+    const resolved = this.resolve(c.image, c.spec.command ?? [], c.spec.args ?? [])
+    if (!('bin' in resolved)) {
+      setWaiting(resolved.reason, resolved.message)
       return
     }
-    const cmd: string[] = c.spec.command ?? []
-    const args: string[] = c.spec.args ?? []
-    const argv = cmd.length ? [...cmd.slice(1), ...args] : args
-    const bin = cmd.length ? BINARIES[path.basename(cmd[0] ?? '')] : BINARIES.etcd
-    if (!bin) {
-      setWaiting('RunContainerError', `exec: "${cmd[0]}": executable file not found in $PATH`)
+    const termination = this.terminationFile(rt, c)
+    fs.writeFileSync(termination, '')
+    const mounts = [...this.mounts(rt, c), ...resolved.paths, [terminationPath(c), termination] as [string, string]].sort((a, b) => b[0].length - a[0].length)
+    const env = this.containerEnv(rt, c, pod, mounts)
+    if (typeof env === 'string') {
+      setWaiting('CreateContainerConfigError', env)
       return
     }
-    const mounts = this.mounts(rt, c)
-    const env: Record<string, string> = { HOSTNAME: pod.spec?.hostname ?? rt.name }
-    for (const e of c.spec.env ?? []) {
-      if (e.value !== undefined) env[e.name] = this.rewrite(String(e.value), mounts)
-      else if (e.valueFrom?.fieldRef) {
-        const f = e.valueFrom.fieldRef.fieldPath
-        const v = ({ 'metadata.name': rt.name, 'metadata.namespace': this.store.namespace, 'metadata.uid': rt.uid, 'status.podIP': rt.ip, 'status.hostIP': this.network.gateway, 'spec.nodeName': 'e2e-node' } as Record<string, string | undefined>)[f]
-        if (v === undefined) {
-          setWaiting('CreateContainerConfigError', `unsupported fieldRef ${f}`)
-          return
-        }
-        env[e.name] = v
-      } else if (e.valueFrom) {
-        setWaiting('CreateContainerConfigError', `unsupported env source for ${e.name}`)
-        return
-      } else env[e.name] = ''
-    }
-    const finalArgs = argv.map(a => this.rewrite(a, mounts))
-    const logPath = this.logFile(rt)
+    // $(VAR) in command and args, as the kubelet expands them.
+    const finalArgs = resolved.argv.map(a => this.rewrite(expandVars(a, env), mounts))
     c.run++
     const runNo = c.run
-    fs.appendFileSync(logPath, `\n----- ${new Date().toISOString()} start #${runNo} of ${c.name} (${c.image}): ${bin} ${finalArgs.join(' ')}\n`)
-    const fd = fs.openSync(logPath, 'a')
-    const proc = this.network.spawnIn(rt.ns, bin, finalArgs, { env: cleanEnv(env), stdio: ['ignore', fd, fd], cwd: rt.dir })
+    fs.appendFileSync(c.logPath, `\n----- ${new Date().toISOString()} start #${runNo} of ${c.name} (${c.image}): ${resolved.bin} ${finalArgs.join(' ')}\n`)
+    c.logOffset = fs.statSync(c.logPath).size
+    const fd = fs.openSync(c.logPath, 'a')
+    const [bin, argv] = resolved.serviceAccount && rt.serviceAccountDir ? withServiceAccount(rt.serviceAccountDir, resolved.bin, finalArgs) : [resolved.bin, finalArgs]
+    const proc = this.network.spawnIn(rt.ns, bin, argv, { env: cleanEnv(env), stdio: ['ignore', fd, fd], cwd: rt.dir })
     fs.closeSync(fd)
     c.proc = proc
     c.startedAtMs = Date.now()
@@ -412,7 +560,7 @@ export class Kubelet {
     c.ready = false
     c.readiness = { successes: 0, failures: 0 }
     c.liveness = { successes: 0, failures: 0 }
-    rt.phase = 'Running'
+    if (!c.init) rt.phase = 'Running'
     proc.on('error', e => {
       this.log(`kubelet: ${rt.name}/${c.name}: spawn: ${String(e)}`)
       // Never started: handled like a container that exited at once.
@@ -420,7 +568,61 @@ export class Kubelet {
     })
     proc.on('exit', (code, signal) => this.exited(rt, c, runNo, code, signal))
     this.writeStatus(rt)
-    this.startProbes(rt, c, runNo)
+    if (!c.init) this.startProbes(rt, c, runNo)
+  }
+
+  // The container's environment: HOSTNAME, the API server's address when
+  // pods can reach it, then the spec's (values, downward API fields, with
+  // $(VAR) of earlier ones expanded). A string says what is unsupported.
+  private containerEnv (rt: PodRt, c: ContainerRt, pod: Obj, mounts: Array<[string, string]>): Record<string, string> | string {
+    const env: Record<string, string> = { HOSTNAME: pod.spec?.hostname ?? rt.name }
+    if (this.api) Object.assign(env, { KUBERNETES_SERVICE_HOST: this.api.host, KUBERNETES_SERVICE_PORT: String(this.api.port) })
+    for (const e of c.spec.env ?? []) {
+      if (e.value !== undefined) env[e.name] = this.rewrite(expandVars(String(e.value), env), mounts)
+      else if (e.valueFrom?.fieldRef) {
+        const v = this.fieldRef(rt, pod, String(e.valueFrom.fieldRef.fieldPath))
+        if (v === undefined) return `unsupported fieldRef ${e.valueFrom.fieldRef.fieldPath}`
+        env[e.name] = v
+      } else if (e.valueFrom) return `unsupported env source for ${e.name}`
+      else env[e.name] = ''
+    }
+    return env
+  }
+
+  // The downward API's fields (a missing label or annotation is "").
+  private fieldRef (rt: PodRt, pod: Obj, f: string): string | undefined {
+    const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(f)
+    if (m) return pod.metadata[m[1] as 'labels' | 'annotations']?.[m[2]!] ?? ''
+    return ({ 'metadata.name': rt.name, 'metadata.namespace': this.store.namespace, 'metadata.uid': rt.uid, 'status.podIP': rt.ip, 'status.hostIP': this.network.gateway, 'spec.nodeName': 'e2e-node', 'spec.serviceAccountName': pod.spec?.serviceAccountName ?? 'default' } as Record<string, string | undefined>)[f]
+  }
+
+  private terminationFile (rt: PodRt, c: ContainerRt): string {
+    const d = path.join(rt.dir, 'termination')
+    fs.mkdirSync(d, { recursive: true })
+    return path.join(d, c.name)
+  }
+
+  // What the container left as its termination message: what it wrote to
+  // its terminationMessagePath, else (with FallbackToLogsOnError and a
+  // failure) the tail of this run's output.
+  private terminationMessage (rt: PodRt, c: ContainerRt, exitCode: number): string | undefined {
+    const file = this.terminationFile(rt, c)
+    const written = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(0, TERMINATION_MESSAGE_BYTES) : ''
+    if (written !== '') return written
+    if (exitCode === 0 || c.spec.terminationMessagePolicy !== 'FallbackToLogsOnError') return undefined
+    let out: string
+    try {
+      const fd = fs.openSync(c.logPath, 'r')
+      const size = fs.fstatSync(fd).size
+      const buf = Buffer.alloc(Math.max(0, size - c.logOffset))
+      fs.readSync(fd, buf, 0, buf.length, c.logOffset)
+      fs.closeSync(fd)
+      out = buf.toString('utf8')
+    } catch {
+      return undefined
+    }
+    const text = out.split('\n').slice(-FALLBACK_LOG_LINES - 1).join('\n').trim()
+    return text === '' ? undefined : text.slice(-TERMINATION_MESSAGE_BYTES)
   }
 
   private exited (rt: PodRt, c: ContainerRt, runNo: number, code: number | null, signal: NodeJS.Signals | null): void {
@@ -428,7 +630,8 @@ export class Kubelet {
     this.stopProbes(c)
     c.proc = undefined
     const exitCode = code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1)
-    const terminated = { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.state.running?.startedAt ?? now(), finishedAt: now() } }
+    const message = this.terminationMessage(rt, c, exitCode)
+    const terminated = { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(message !== undefined ? { message } : {}), startedAt: c.state.running?.startedAt ?? now(), finishedAt: now() } }
     c.ready = false
     c.started = false
     if (rt.nodeDown) return // the kubelet is down with its node: nothing is reported
@@ -440,8 +643,16 @@ export class Kubelet {
     }
     this.log(`kubelet: ${rt.name}/${c.name} exited (${code ?? signal})`)
     const policy = this.current(rt)?.spec?.restartPolicy ?? 'Always'
+    if (c.init && exitCode === 0) {
+      rt.initDone++
+      this.writeStatus(rt)
+      this.startNext(rt)
+      return
+    }
     if (policy === 'Never' || (policy === 'OnFailure' && exitCode === 0)) {
-      rt.phase = exitCode === 0 ? 'Running' : 'Failed'
+      // A failed init container fails the pod; otherwise the pod is done
+      // once every container is.
+      rt.phase = c.init ? 'Failed' : podPhase(rt)
       this.writeStatus(rt)
       return
     }
@@ -449,7 +660,7 @@ export class Kubelet {
     if (Date.now() - c.startedAtMs > 10_000) c.backoffMs = BACKOFF_START_MS
     const delay = c.backoffMs
     c.backoffMs = Math.min(c.backoffMs * 2, BACKOFF_MAX_MS)
-    c.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delay} ms restarting failed container` } }
+    c.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delay} ms restarting failed container=${c.name} pod=${rt.name}` } }
     this.writeStatus(rt)
     c.restartTimer = setTimeout(() => {
       c.restartTimer = undefined
@@ -502,7 +713,7 @@ export class Kubelet {
   private async terminate (rt: PodRt, pod: Obj): Promise<void> {
     await rt.starting
     const grace = pod.spec?.terminationGracePeriodSeconds ?? 30
-    await Promise.all(rt.containers.map(c => this.stopContainer(rt, c, rt.nodeDown ? 0 : grace)))
+    await Promise.all([...rt.initContainers, ...rt.containers].map(c => this.stopContainer(rt, c, rt.nodeDown ? 0 : grace)))
     this.store.remove(POD, rt.name)
   }
 
@@ -510,7 +721,7 @@ export class Kubelet {
     if (rt.gone) return
     rt.gone = true
     if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
-    for (const c of rt.containers) {
+    for (const c of [...rt.initContainers, ...rt.containers]) {
       this.stopProbes(c)
       if (c.restartTimer) clearTimeout(c.restartTimer)
       c.proc?.kill('SIGKILL')
@@ -646,9 +857,11 @@ export class Kubelet {
       const names = rt.containers.filter(c => !c.ready).map(c => c.name)
       return names.length ? `containers with ${kind} status: [${names.join(' ')}]` : undefined
     }
+    const initialized = rt.initDone >= rt.initContainers.length
+    const pending = rt.initContainers.slice(rt.initDone).map(c => c.name)
     const conditions = rt.scheduled
       ? [
-          cond('Initialized', true),
+          initialized ? cond('Initialized', true) : cond('Initialized', false, 'ContainersNotInitialized', `containers with incomplete status: [${pending.join(' ')}]`),
           rt.nodeNotReady ? cond('Ready', false, 'NodeNotReady') : cond('Ready', ready, ready ? undefined : 'ContainersNotReady', ready ? undefined : notReadyMsg('unready')),
           cond('ContainersReady', allReady, allReady ? undefined : 'ContainersNotReady', allReady ? undefined : notReadyMsg('unready')),
           cond('PodScheduled', true),
@@ -669,7 +882,7 @@ export class Kubelet {
     }
     if (rt.startTime) status.startTime = rt.startTime
     if (rt.scheduled && rt.ns) {
-      status.containerStatuses = rt.containers.map(c => ({
+      const statusOf = (c: ContainerRt) => ({
         name: c.name,
         ready: c.ready && !rt.failed,
         started: c.started,
@@ -677,9 +890,13 @@ export class Kubelet {
         image: c.image,
         imageID: `docker-pullable://${c.image.split(':')[0]}@sha256:${createHash('sha256').update(c.image).digest('hex')}`,
         containerID: `containerd://${createHash('sha256').update(`${rt.uid}/${c.name}/${c.run}`).digest('hex')}`,
-        state: c.state,
+        // Containers (and later init containers) wait for the init
+        // containers before them (PodInitializing).
+        state: c.run === 0 && (!c.init || rt.initContainers.indexOf(c) > rt.initDone) ? { waiting: { reason: 'PodInitializing' } } : c.state,
         ...(c.lastState ? { lastState: c.lastState } : { lastState: {} }),
-      }))
+      })
+      status.containerStatuses = rt.containers.map(statusOf)
+      if (rt.initContainers.length) status.initContainerStatuses = rt.initContainers.map(statusOf)
     }
     const prev = rt.readyLog[rt.readyLog.length - 1]
     if (prev?.[1] !== ready) rt.readyLog.push([Date.now(), ready])
@@ -723,7 +940,7 @@ export class Kubelet {
     rt.phase = 'Failed'
     rt.reason = reason
     rt.message = message
-    for (const c of rt.containers) {
+    for (const c of [...rt.initContainers, ...rt.containers]) {
       if (c.restartTimer) clearTimeout(c.restartTimer)
       this.stopProbes(c)
       c.ready = false
@@ -750,24 +967,30 @@ export class Kubelet {
     }, NODE_GRACE_MS)
   }
 
-  // The node is back: the kubelet finds the containers dead and restarts them.
+  // The node is back: the kubelet finds the containers dead and starts the
+  // pod again in a new sandbox: init containers first, as after a reboot.
   async nodeUp (name: string): Promise<void> {
     const rt = this.rt(name)
     if (rt.nodeTimer) clearTimeout(rt.nodeTimer)
     if (rt.ns) await this.network.setLink(rt.ns, true)
     rt.nodeDown = false
     rt.nodeNotReady = false
+    for (const c of [...rt.initContainers, ...rt.containers]) while (c.proc) await sleep(50)
     for (const c of rt.containers) {
-      while (c.proc) await sleep(50)
       c.state = { terminated: { exitCode: 137, reason: 'Error', finishedAt: now() } }
       c.lastState = c.state
       c.ready = false
-      this.writeStatus(rt)
-      if (rt.deleting) continue
-      c.restartCount++
-      this.startContainer(rt, c)
+      if (!rt.deleting) c.restartCount++
     }
-    if (rt.deleting) this.store.remove(POD, rt.name)
+    if (rt.deleting) {
+      this.store.remove(POD, rt.name)
+      return
+    }
+    // A new pod sandbox: the init containers run again first (volumes kept).
+    for (const c of rt.initContainers) c.restartCount++
+    rt.initDone = 0
+    this.writeStatus(rt)
+    this.startNext(rt)
   }
 
   // Pods named `name` (now or later) stay Pending: no node takes them
@@ -794,7 +1017,7 @@ export class Kubelet {
   killAllSync (): void {
     this.stopped = true
     for (const rt of this.pods.values()) {
-      for (const c of rt.containers) {
+      for (const c of [...rt.initContainers, ...rt.containers]) {
         this.stopProbes(c)
         if (c.restartTimer) clearTimeout(c.restartTimer)
         try {

@@ -46,37 +46,71 @@
 // The test can look at every sync (records), the updates the API server
 // refused (rejectedUpdates: pod spec changes other than images must never be
 // attempted) and contract violations (nulls, unknown child types, ...).
+import fs from 'node:fs'
 import http from 'node:http'
+import path from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { parseAllDocuments } from 'yaml'
+import { ROOT } from './hook.js'
 import { Store, POD, SERVICE, PVC, PDB, SECRET, ApiError, threeWayMerge, typeKey, diffPaths, type Obj, type WatchEvent } from './store.js'
 import type { Network } from './network.js'
 import { clone, deepEqual, errorText, isObject, nullPaths } from './util.js'
 
 export const PARENT = 'EtcdCluster.etcd.database.coreos.com/v1beta2'
+export const BACKUP_PARENT = 'EtcdBackup.etcd.database.coreos.com/v1beta2'
 export const LAST_APPLIED = 'metacontroller.k8s.io/last-applied-configuration'
-export const CHILD_TYPES = [POD, SERVICE, PVC, PDB] as const
-const UPDATE_STRATEGY: Record<string, 'InPlace' | 'OnDelete'> = { [POD]: 'InPlace', [SERVICE]: 'InPlace', [PVC]: 'OnDelete', [PDB]: 'InPlace' }
 const EVENT_DELAY_MS = 250
 const HOOK_TIMEOUT_MS = 10_000
 
-export const CONTROLLER = {
-  apiVersion: 'metacontroller.k8s.io/v1alpha1',
-  kind: 'CompositeController',
-  metadata: { name: 'etcdclusters.etcd.database.coreos.com', uid: '5f0c1a2e-0000-4000-8000-00000000e2e0', generation: 1 },
-  spec: {
-    generateSelector: true,
-    parentResource: { apiVersion: 'etcd.database.coreos.com/v1beta2', resource: 'etcdclusters' },
-    childResources: [
-      { apiVersion: 'v1', resource: 'pods', updateStrategy: { method: 'InPlace' } },
-      { apiVersion: 'v1', resource: 'services', updateStrategy: { method: 'InPlace' } },
-      { apiVersion: 'v1', resource: 'persistentvolumeclaims', updateStrategy: { method: 'OnDelete' } },
-      { apiVersion: 'policy/v1', resource: 'poddisruptionbudgets', updateStrategy: { method: 'InPlace' } },
-    ],
-    hooks: {
-      sync: { webhook: { url: 'http://etcd-operator.etcd-operator/sync', timeout: '10s' }, version: 'v1' },
-      customize: { webhook: { url: 'http://etcd-operator.etcd-operator/customize', timeout: '10s' }, version: 'v1' },
-    },
-  },
+// The types the harness's store serves, by `<apiVersion>/<resource>`.
+const RESOURCE_TYPES: Record<string, string> = {
+  'v1/pods': POD,
+  'v1/services': SERVICE,
+  'v1/persistentvolumeclaims': PVC,
+  'v1/secrets': SECRET,
+  'v1/serviceaccounts': 'ServiceAccount.v1',
+  'policy/v1/poddisruptionbudgets': PDB,
+  'batch/v1/jobs': 'Job.batch/v1',
+  'batch/v1/cronjobs': 'CronJob.batch/v1',
+  'rbac.authorization.k8s.io/v1/roles': 'Role.rbac.authorization.k8s.io/v1',
+  'rbac.authorization.k8s.io/v1/rolebindings': 'RoleBinding.rbac.authorization.k8s.io/v1',
+  'etcd.database.coreos.com/v1beta2/etcdclusters': PARENT,
+  'etcd.database.coreos.com/v1beta2/etcdbackups': BACKUP_PARENT,
 }
+
+// One CompositeController as the repository ships it (manifests/
+// controller.yaml): the parent type, the child types with their update
+// strategies, and the paths of its sync and customize hooks.
+export interface ControllerDef {
+  object: any
+  parentKey: string
+  childTypes: string[]
+  strategies: Record<string, string>
+  syncPath: string
+  customizePath: string
+}
+
+function controllerDef (object: any): ControllerDef {
+  const spec = object.spec
+  const key = (r: { apiVersion: string, resource: string }) => {
+    const k = RESOURCE_TYPES[`${r.apiVersion}/${r.resource}`]
+    if (!k) throw new Error(`manifests/controller.yaml: the harness does not serve ${r.apiVersion}/${r.resource}`)
+    return k
+  }
+  const childTypes = (spec.childResources as any[]).map(key)
+  const strategies = Object.fromEntries((spec.childResources as any[]).map(r => [key(r), r.updateStrategy?.method ?? 'OnDelete']))
+  return { object, parentKey: key(spec.parentResource), childTypes, strategies, syncPath: new URL(spec.hooks.sync.webhook.url).pathname, customizePath: new URL(spec.hooks.customize.webhook.url).pathname }
+}
+
+const SHIPPED = parseAllDocuments(fs.readFileSync(path.join(ROOT, 'manifests', 'controller.yaml'), 'utf8')).map(d => d.toJS())
+const shipped = (parentResource: string) => {
+  const o = SHIPPED.find(c => c?.spec?.parentResource?.resource === parentResource)
+  if (!o) throw new Error(`manifests/controller.yaml has no CompositeController for ${parentResource}`)
+  return controllerDef({ ...o, metadata: { ...o.metadata, uid: randomUUID(), generation: 1 } })
+}
+export const CLUSTER_CONTROLLER = shipped('etcdclusters')
+export const BACKUP_CONTROLLER = shipped('etcdbackups')
+export const CHILD_TYPES = CLUSTER_CONTROLLER.childTypes
 
 export interface SyncRecord {
   n: number
@@ -111,7 +145,7 @@ export interface RelatedRule {
 }
 
 // The related resource types the harness's store can serve.
-const RELATED_TYPES: Record<string, string> = { 'v1/secrets': SECRET }
+const RELATED_TYPES = RESOURCE_TYPES
 
 export interface SyncResponse {
   status?: any
@@ -167,12 +201,13 @@ export class Metacontroller {
     private readonly network: Network,
     private readonly hookUrl: () => string,
     private readonly log: (s: string) => void,
+    readonly def: ControllerDef = CLUSTER_CONTROLLER,
   ) {
     store.on('event', this.onEvent)
   }
 
   private parent (): Obj | undefined {
-    return this.store.get(PARENT, this.parentName)
+    return this.store.get(this.def.parentKey, this.parentName)
   }
 
   private owned (o: Obj, uid = this.parent()?.metadata.uid): boolean {
@@ -181,7 +216,7 @@ export class Metacontroller {
 
   private handle (ev: WatchEvent): void {
     if (this.stopped) return
-    if (ev.key === PARENT) {
+    if (ev.key === this.def.parentKey) {
       if (ev.obj.metadata.name !== this.parentName) return
       const newGen = ev.obj.metadata.generation !== ev.old?.metadata.generation
       const lagMs = this.informerLag.parentMs ?? 0
@@ -191,7 +226,7 @@ export class Metacontroller {
       return
     }
     // (An update that released a child from this parent counts too.)
-    if ((CHILD_TYPES as readonly string[]).includes(ev.key) && (this.owned(ev.obj) || (ev.old !== undefined && this.owned(ev.old)))) this.requestSync(EVENT_DELAY_MS)
+    if (this.def.childTypes.includes(ev.key) && (this.owned(ev.obj) || (ev.old !== undefined && this.owned(ev.old)))) this.requestSync(EVENT_DELAY_MS)
     // A related object changed (or appeared, or went): sync the parent too.
     if (Object.values(RELATED_TYPES).includes(ev.key) && this.isRelated(ev.key, ev.obj)) this.requestSync(EVENT_DELAY_MS)
   }
@@ -289,7 +324,7 @@ export class Metacontroller {
   // The parent and its children as the store holds them now.
   private observeNow (parent: Obj): Observed {
     const children: Record<string, Record<string, Obj>> = {}
-    for (const type of CHILD_TYPES) {
+    for (const type of this.def.childTypes) {
       children[type] = {}
       for (const o of this.store.list(type)) if (this.owned(o, parent.metadata.uid)) children[type][o.metadata.name] = clone(o)
     }
@@ -330,7 +365,7 @@ export class Metacontroller {
   }
 
   private buildRequest (observed: Observed, rules: RelatedRule[]): any {
-    return { controller: clone(CONTROLLER), parent: clone(observed.parent), children: clone(observed.children), related: this.related(observed.parent, rules), finalizing: false }
+    return { controller: clone(this.def.object), parent: clone(observed.parent), children: clone(observed.children), related: this.related(observed.parent, rules), finalizing: false }
   }
 
   // The customize hook's rules for this parent: asked once per parent
@@ -341,9 +376,9 @@ export class Metacontroller {
     const generation = parent.metadata.generation ?? 0
     if (this.customized?.uid === uid && this.customized.generation === generation) return this.customized.rules
     const url = new URL(this.hookUrl())
-    url.pathname = '/customize'
+    url.pathname = this.def.customizePath
     this.customizeCalls++
-    const result = await this.post(url, { controller: clone(CONTROLLER), parent: clone(parent) })
+    const result = await this.post(url, { controller: clone(this.def.object), parent: clone(parent) })
     if ('error' in result) throw new Error(`customize hook: ${result.error}`)
     if (result.status !== 200) throw new Error(`customize hook answered ${result.status}: ${result.text.slice(0, 300)}`)
     let parsed: unknown
@@ -443,6 +478,7 @@ export class Metacontroller {
 
   private async call (request: any, rec: SyncRecord): Promise<SyncResponse | undefined> {
     const url = new URL(this.hookUrl())
+    url.pathname = this.def.syncPath
     let result: { status: number, text: string } | { error: string }
     try {
       result = await this.post(url, request)
@@ -497,7 +533,7 @@ export class Metacontroller {
       const key = typeKey(o)
       const nulls = nullPaths(o)
       if (nulls.length) this.violation(rec, `${key} ${o.metadata.name} has null fields: ${nulls.join(', ')}`)
-      if (!(CHILD_TYPES as readonly string[]).includes(key)) {
+      if (!this.def.childTypes.includes(key)) {
         this.violation(rec, `child of undeclared type ${key} (${o.metadata.name})`)
         errors.push(`undeclared child type ${key}`)
         continue
@@ -525,14 +561,14 @@ export class Metacontroller {
     }
     if (parent.metadata.deletionTimestamp) {
       // Being deleted, no finalize hook: children are left alone.
-      for (const type of CHILD_TYPES) {
+      for (const type of this.def.childTypes) {
         for (const name of Object.keys(request.children[type] ?? {})) if (!desired.get(type)?.has(name)) rec.ignored.push(`delete ${type}/${name}`)
       }
       for (const [type, group] of desired) for (const name of group.keys()) if (!request.children[type]?.[name]) rec.ignored.push(`create ${type}/${name}`)
     } else {
       // Deletes: observed, owned, not desired, not already being deleted
       // (with a UID precondition: only the object observed).
-      for (const type of CHILD_TYPES) {
+      for (const type of this.def.childTypes) {
         for (const name of Object.keys(request.children[type] ?? {})) {
           const cur = this.store.get(type, name)
           if (!cur || cur.metadata.deletionTimestamp || desired.get(type)?.has(name)) continue
@@ -584,7 +620,7 @@ export class Metacontroller {
           }
           if (deepEqual(merged, base)) continue
           if (cur.metadata.deletionTimestamp) continue
-          if (UPDATE_STRATEGY[type] !== 'InPlace') continue
+          if (this.def.strategies[type] !== 'InPlace') continue
           const changed = diffPaths(base, merged).filter(p => !p.includes(LAST_APPLIED))
           merged.status = curStatus
           try {
@@ -608,7 +644,7 @@ export class Metacontroller {
     const before = this.parent()
     if (before?.metadata.uid === uid) {
       rec.statusChanged = !deepEqual(before.status, status)
-      this.store.updateStatus(PARENT, this.parentName, status)
+      this.store.updateStatus(this.def.parentKey, this.parentName, status)
     }
     if (errors.length) rec.error = `can't reconcile children: ${errors.join('; ')}`
   }

@@ -8,11 +8,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Network, removeLeftovers, acquireMachineLock, runId, PREFIX, type Netns } from './network.js'
-import { Store, POD, SERVICE, PVC, PDB, SECRET, type Obj, type PropagationPolicy } from './store.js'
+import { Store, POD, SERVICE, PVC, SECRET, type Obj, type PropagationPolicy } from './store.js'
 import { Kubelet } from './kubelet.js'
 import { Services, podReady } from './services.js'
 import { HookServer, ensureHookBuilt, ROOT } from './hook.js'
-import { Metacontroller, PARENT, formatSync } from './metacontroller.js'
+import { Metacontroller, PARENT, BACKUP_PARENT, BACKUP_CONTROLLER, formatSync } from './metacontroller.js'
+import { ApiServer, JOB } from './apiserver.js'
+import { JobController, CRONJOB } from './jobs.js'
+import { RUNNER_IMAGE } from './kubelet.js'
+import { S3Store } from './s3.js'
 import { memberList, memberStatus, put, rangePrefix, type Member, type EtcdTLS, type Via } from './etcd.js'
 import { cleanEnv, errorText, run, sleep, waitFor, seconds, tail, type RunResult, type WaitOptions } from './util.js'
 
@@ -49,6 +53,11 @@ export class World {
   services!: Services
   network!: Network
   hook?: HookServer
+  // The API server endpoint pods reach (the backup runner's Job PATCH).
+  api!: ApiServer
+  // kube-controller-manager's Job and CronJob controllers.
+  jobs!: JobController
+  private s3Store?: S3Store
   clientNs!: Netns
   externalNs!: Netns
   readonly clusters = new Map<string, Cluster>()
@@ -88,11 +97,15 @@ export class World {
       w.log(`network: bridge ${w.network.bridge}, ${w.network.subnet}.0/24; files in ${dir}`)
       w.kubelet = new Kubelet(w.store, w.network, dir, w.clusterDomain, w.log)
       w.services = new Services(w.store, w.network, dir, w.clusterDomain, w.log)
+      w.api = new ApiServer(w.store, w.network.gateway, dir, w.log)
+      await w.api.start()
+      w.kubelet.api = { host: w.network.gateway, port: w.api.port, ca: w.api.ca, tokenFor: (ns, sa) => w!.api.tokenFor(ns, sa) }
+      w.jobs = new JobController(w.store, w.log)
       w.clientNs = await w.network.addNamespace('client', [w.network.allocIp('infra')], { clusterDns: true })
       w.externalNs = await w.network.addNamespace('ext', [w.network.allocIp('infra')], { clusterDns: false })
       if (opts.hook) {
         await ensureHookBuilt(w.log)
-        w.hook = new HookServer(w.network, dir)
+        w.hook = new HookServer(w.network, dir, { RUNNER_IMAGE })
         await w.hook.start()
         w.log(`hook server listening at ${w.hook.url}`)
       }
@@ -135,6 +148,9 @@ export class World {
     if (this.destroyed) return
     try {
       for (const c of this.clusters.values()) await c.mc.stop()
+      this.jobs?.stop()
+      await this.s3Store?.stop()
+      await this.api?.stop()
       await this.kubelet?.stopAll()
       await this.services?.stopAll()
       await this.hook?.stop()
@@ -151,6 +167,7 @@ export class World {
     this.kubelet?.killAllSync()
     this.services?.killAllSync()
     this.hook?.killSync()
+    this.s3Store?.killSync()
     this.network?.destroySync()
     const keep = process.env.ETCD_OPERATOR_E2E_KEEP_LOGS
     if (keep) {
@@ -239,6 +256,24 @@ export class World {
       files,
       dir,
     }
+  }
+
+  // s3rver with one bucket, started on first use (one per World).
+  async s3 (bucket = 'etcd-backups'): Promise<S3Store> {
+    if (!this.s3Store) {
+      this.s3Store = new S3Store(this.network, this.dir, bucket)
+      await this.s3Store.start()
+      this.log(`s3rver at ${this.s3Store.endpoint}, bucket ${bucket}`)
+    }
+    return this.s3Store
+  }
+
+  // An EtcdBackup (`kubectl apply`), synced by the second CompositeController.
+  createBackup (name: string, spec: Record<string, unknown>): EtcdBackupRun {
+    const b = new EtcdBackupRun(this, name)
+    this.store.create({ apiVersion: 'etcd.database.coreos.com/v1beta2', kind: 'EtcdBackup', metadata: { name, namespace: this.store.namespace, generation: 1 }, spec })
+    b.mc.start()
+    return b
   }
 
   async createCluster (name: string, spec: Record<string, unknown>, opts: { tls?: StaticTLS } = {}): Promise<Cluster> {
@@ -517,7 +552,8 @@ export class Cluster {
         `pod ${x.metadata.name}: ${x.status?.phase}${podReady(x) ? ' Ready' : ' NotReady'}${x.metadata.deletionTimestamp ? ' Terminating' : ''} ip=${x.status?.podIP ?? '-'} image=${cs?.image ?? x.spec?.containers?.[0]?.image} restarts=${cs?.restartCount ?? 0} state=${JSON.stringify(cs?.state ?? {})}`,
       )
     }
-    for (const key of [SERVICE, PVC, PDB]) for (const o of this.children(key)) out.push(`${key} ${o.metadata.name}${o.metadata.deletionTimestamp ? ' (deleting)' : ''}`)
+    for (const key of this.mc.def.childTypes.filter(k => k !== POD)) for (const o of this.children(key)) out.push(`${key} ${o.metadata.name}${o.metadata.deletionTimestamp ? ' (deleting)' : ''}`)
+    for (const cj of this.children(CRONJOB)) out.push(...describeJobs(this.world, this.world.jobs.jobsOf(cj)))
     out.push('last syncs:')
     for (const r of this.mc.records.slice(-15)) out.push('  ' + formatRecord(r))
     if (this.mc.violations.length) out.push(`contract violations: ${this.mc.violations.slice(-10).join(' | ')}`)
@@ -540,7 +576,7 @@ export class Cluster {
   async delete (): Promise<void> {
     await this.mc.stop()
     const store = this.world.store
-    for (const key of [POD, SERVICE, PVC, PDB]) {
+    for (const key of this.mc.def.childTypes) {
       for (const o of store.list(key).filter(x => this.madeFor(x))) {
         try {
           store.delete(key, o.metadata.name)
@@ -731,5 +767,66 @@ export class Writer {
   async stop (): Promise<void> {
     this.stopped = true
     await this.done
+  }
+}
+
+// Each Job with its status and annotations, and its pod's containers.
+export function describeJobs (world: World, jobs: Obj[]): string[] {
+  const out: string[] = []
+  for (const j of jobs) {
+    out.push(`Job ${j.metadata.name}: status ${JSON.stringify(j.status ?? {})} annotations ${JSON.stringify(j.metadata.annotations ?? {})}`)
+    for (const p of world.store.list(POD).filter(x => (x.metadata.ownerReferences ?? []).some(r => r.uid === j.metadata.uid))) {
+      const states = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])].map((c: any) => `${c.name}=${JSON.stringify(c.state)}`)
+      out.push(`  pod ${p.metadata.name}: ${p.status?.phase} ${states.join(' ')}`)
+    }
+  }
+  return out
+}
+
+// An EtcdBackup and its Metacontroller loop (the second CompositeController).
+export class EtcdBackupRun {
+  readonly mc: Metacontroller
+
+  constructor (
+    readonly world: World,
+    readonly name: string,
+  ) {
+    this.mc = new Metacontroller(world.store, name, world.network, () => {
+      if (!world.hook) throw new Error('no hook server in this world')
+      return world.hook.url
+    }, world.log, BACKUP_CONTROLLER)
+  }
+
+  get parent (): Obj | undefined {
+    return this.world.store.get(BACKUP_PARENT, this.name)
+  }
+
+  get status (): any {
+    return this.parent?.status ?? {}
+  }
+
+  job (): Obj | undefined {
+    const uid = this.parent?.metadata.uid
+    return this.world.store.list(JOB).find(j => (j.metadata.ownerReferences ?? []).some(r => r.uid === uid))
+  }
+
+  describe (): string {
+    const job = this.job()
+    return [
+      `EtcdBackup ${this.name}: spec ${JSON.stringify(this.parent?.spec)}`,
+      `status: ${JSON.stringify(this.status)}`,
+      ...describeJobs(this.world, job ? [job] : []),
+      'last syncs:',
+      ...this.mc.records.slice(-10).map(r => '  ' + formatSync(r)),
+      `harness log (tail):\n${this.world.harnessLog(25)}`,
+    ].join('\n')
+  }
+
+  // `kubectl delete etcdbackup`: its children go with it.
+  async delete (): Promise<void> {
+    await this.mc.stop()
+    const uid = this.parent?.metadata.uid
+    this.world.store.remove(BACKUP_PARENT, this.name)
+    await waitFor(() => !this.world.store.list(POD).some(p => this.world.store.list(JOB).some(j => (j.metadata.ownerReferences ?? []).some(r => r.uid === uid) && (p.metadata.ownerReferences ?? []).some(r => r.uid === j.metadata.uid))), { timeoutMs: 30_000, what: `pods of EtcdBackup ${this.name} to go` })
   }
 }
