@@ -37,6 +37,9 @@ const situations: Array<[string, RequestFixture, Parameters<typeof plan>[1]]> = 
   ['replace a dead member', { pods: [{ ordinal: 0 }, { ordinal: 1 }, { ordinal: 2, state: 'failed' }] }, reachable(members(0, 1, 2), 0)],
   ['upgrade', { spec: { version: '3.5.21' }, pods: [0, 1, 2].map(ordinal => ({ ordinal, image: 'quay.io/coreos/etcd:v3.5.17' })) }, reachable(members(0, 1, 2), 0)],
   ['old etcd probes', { spec: { version: '3.4.23' } }, unreachable],
+  // Certificates (cert-manager's CRD schema) and member pods mapping its keys.
+  ['cert-manager TLS with every policy field', { spec: { ...everyPolicy, TLS: { certManager: { issuerRef: { name: 'etcd-ca', kind: 'ClusterIssuer' }, duration: '2160h', renewBefore: '360h', privateKey: { algorithm: 'ECDSA', size: 384 } } } }, pods: [{ ordinal: 0 }, { ordinal: 1 }], claims: [0, 1] }, reachable(members(0, 1), 0)],
+  ['cert-manager TLS, bootstrap', { spec: { TLS: { certManager: { issuerRef: { name: 'etcd-ca' } } } } }, unreachable],
 ]
 
 for (const [name, fixture, observation] of situations) {
@@ -51,6 +54,7 @@ for (const [name, fixture, observation] of situations) {
 }
 
 t.test('the validator catches a broken object', async t => {
+  await t.rejects(validateKubeObject({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' }, spec: { secretName: 'x', issuerRef: { name: 'ca' }, privateKey: { algorithm: 'DSA' } } }), 'a Certificate with a key algorithm cert-manager has not')
   await t.rejects(validateKubeObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, spec: { containers: [{ name: 'etcd', ports: [{ containerPort: 'client' }] }] } }))
   await t.rejects(validateKubeObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 'x' }] } }))
 })

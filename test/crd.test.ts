@@ -151,6 +151,17 @@ const bad: Bad[] = [
   // reach its members.
   { why: 'serverSecret without operatorSecret', change: c => { c.spec.TLS = { static: { member: { peerSecret: 'p', serverSecret: 's' } } } }, message: /^spec\.TLS\.static: operatorSecret is required with member\.serverSecret: the hook needs a client certificate to manage membership$/, hook: /^spec\.TLS\.static\.operatorSecret is required with member\.serverSecret: the hook needs a client certificate to manage membership$/ },
   { why: 'empty TLS secret name', change: c => { c.spec.TLS = { static: { operatorSecret: '' } } }, message: /^spec\.TLS\.static\.operatorSecret: must NOT have fewer than 1 characters$/ },
+  // Two sources of certificates: which one do the members mount?
+  { why: 'static and certManager TLS', change: c => { c.spec.TLS = { static: { member: { peerSecret: 'p' } }, certManager: { issuerRef: { name: 'ca' } } } }, message: /^spec\.TLS: exactly one of static and certManager says where the certificates come from$/, hook: /^spec\.TLS: exactly one of static and certManager/ },
+  { why: 'TLS with neither', change: c => { c.spec.TLS = {} }, message: /^spec\.TLS: exactly one of static and certManager/, hook: /^spec\.TLS: exactly one of static and certManager/ },
+  // cert-manager would never issue these: the members would wait forever.
+  { why: 'an RSA key of 1024 bits', change: c => { c.spec.TLS = { certManager: { issuerRef: { name: 'ca' }, privateKey: { size: 1024 } } } }, message: /^spec\.TLS\.certManager\.privateKey: size: RSA \(the default\) takes 2048 to 8192 bits, ECDSA 256, 384 or 521, Ed25519 none$/, hook: /^spec\.TLS\.certManager\.privateKey: size: RSA/ },
+  { why: 'an ECDSA key of 2048 bits', change: c => { c.spec.TLS = { certManager: { issuerRef: { name: 'ca' }, privateKey: { algorithm: 'ECDSA', size: 2048 } } } }, message: /^spec\.TLS\.certManager\.privateKey: size:/, hook: /privateKey: size:/ },
+  { why: 'an Ed25519 key with a size', change: c => { c.spec.TLS = { certManager: { issuerRef: { name: 'ca' }, privateKey: { algorithm: 'Ed25519', size: 256 } } } }, message: /^spec\.TLS\.certManager\.privateKey: size:/, hook: /privateKey: size:/ },
+  { why: 'renewBefore longer than duration', change: c => { c.spec.TLS = { certManager: { issuerRef: { name: 'ca' }, duration: '1h', renewBefore: '90m' } } }, message: /^spec\.TLS\.certManager: renewBefore must be shorter than duration: cert-manager refuses the Certificates otherwise$/, hook: /^spec\.TLS\.certManager: renewBefore must be shorter than duration/ },
+  { why: 'a duration that is no Go duration', change: c => { c.spec.TLS = { certManager: { issuerRef: { name: 'ca' }, duration: '90 days' } } }, message: /^spec\.TLS\.certManager\.duration: must match pattern/ },
+  { why: 'an issuer kind cert-manager has not', change: c => { c.spec.TLS = { certManager: { issuerRef: { name: 'ca', kind: 'Vault' as 'Issuer' } } } }, message: /^spec\.TLS\.certManager\.issuerRef\.kind: must be equal to one of the allowed values$/ },
+  { why: 'certManager without an issuer', change: c => { c.spec.TLS = { certManager: {} as { issuerRef: { name: string } } } }, message: /^spec\.TLS\.certManager: must have required property 'issuerRef'$/ },
   { why: 'a string size', change: c => { (c.spec as { size: unknown }).size = '3' }, message: /^spec\.size: must be integer$/ },
   // A backup needs exactly one store: with both, which one holds the data?
   { why: 'backup to S3 and a PVC', change: c => { c.spec.backup = { schedule: '0 * * * *', s3: { path: 'b/p', awsSecret: 'aws' }, pvc: { claimName: 'backups' } } }, message: /^spec\.backup: exactly one of s3 and pvc says where backups go$/, hook: /^spec\.backup: exactly one of s3 and pvc says where backups go$/ },
@@ -205,6 +216,10 @@ t.test('the CRD accepts what the hook accepts', async t => {
   const variants: Array<[string, (c: EtcdCluster) => void]> = [
     ['peer TLS only', c => { c.spec.TLS = { static: { member: { peerSecret: 'etcd-peer-tls' } } } }],
     ['client TLS with the operator secret', c => { c.spec.TLS = { static: { member: { serverSecret: 's' }, operatorSecret: 'o' } } }],
+    ['cert-manager TLS with defaults', c => { c.spec.TLS = { certManager: { issuerRef: { name: 'etcd-ca' } } } }],
+    ['cert-manager TLS, every field', c => { c.spec.TLS = { certManager: { issuerRef: { name: 'etcd-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' }, duration: '2160h', renewBefore: '360h', privateKey: { algorithm: 'ECDSA', size: 384 } } } }],
+    ['cert-manager TLS, an RSA key', c => { c.spec.TLS = { certManager: { issuerRef: { name: 'etcd-ca' }, duration: '720h30m', renewBefore: '1h', privateKey: { algorithm: 'RSA', size: 4096 } } } }],
+    ['cert-manager TLS, an Ed25519 key', c => { c.spec.TLS = { certManager: { issuerRef: { name: 'etcd-ca' }, privateKey: { algorithm: 'Ed25519' } } } }],
     ['a leading v', c => { c.spec.version = 'v3.5.21' }],
     ['a pre-release version', c => { c.spec.version = '3.6.0-rc.1' }],
     ['labels that are not reserved', c => { c.spec.pod = { labels: { 'application': 'x', 'etcd-team': 'y', 'example.com/etcd_x': 'z' } } }],

@@ -259,6 +259,17 @@ t.test('status: per member size, in use, fragmentation and quota use; the larges
   t.notOk(fake.response.status.conditions?.some(c => c.type === 'NoSpace'), 'no NoSpace condition before an alarm was ever seen')
 })
 
+t.test('status: kept as it was while etcd does not answer; a recorded defrag of a member since removed is dropped', async t => {
+  const full: Space = { 0: [16 * MiB, 6 * MiB], 1: [16 * MiB, 6 * MiB], 2: [16 * MiB, 6 * MiB] }
+  const during = plan(request(), observed(full, { alarms: nospace }), NOW).response.status
+  const blind = plan(request({ status: during }), { reachable: false, error: 'no member answered' }, NOW).response.status
+  t.same(blind.maintenance, during.maintenance, 'status.maintenance kept')
+  t.same(blind.conditions?.find(c => c.type === 'NoSpace'), during.conditions?.find(c => c.type === 'NoSpace'), 'the NoSpace condition kept')
+  const record = { maintenance: { defragmenting: { member: `${NAME}-7`, since: NOW.toISOString(), dbSizeBefore: 9 } } }
+  const gone = plan(request({ status: record }), observed(FRAGMENTED_1), NOW)
+  t.equal(gone.response.status.maintenance?.defragmenting?.member, `${NAME}-1`, 'no wait for a member etcd no longer lists: the next defrag starts')
+})
+
 t.test('metrics: defrag runs, bytes reclaimed and NOSPACE events per cluster', async t => {
   const metrics = new HookMetrics()
   metrics.recordMaintenance('default', 'a', undefined, { defragmenting: { member: 'a-1', since: 't0', dbSizeBefore: 10 } }, 'routine')

@@ -110,7 +110,7 @@ if (helmMissing !== undefined) {
       ...dashboard.templating.list.filter((v: Obj) => v.type === 'query').map((v: Obj): [string, string] => [`variable ${v.name}`, String(v.query.query).replace(/^label_values\((.*), \w+\)$/, '$1')]),
     ]
     const alerts = rules.map((r: Obj) => r.alert as string)
-    for (const wanted of ['EtcdNoLeader', 'EtcdMembersDown', 'EtcdHighNumberOfLeaderChanges', 'EtcdHighFsyncDurations', 'EtcdHighCommitDurations', 'EtcdDatabaseQuotaHighUse', 'EtcdDatabaseSpaceExceeded', 'EtcdBackupOverdue']) {
+    for (const wanted of ['EtcdNoLeader', 'EtcdMembersDown', 'EtcdHighNumberOfLeaderChanges', 'EtcdHighFsyncDurations', 'EtcdHighCommitDurations', 'EtcdDatabaseQuotaHighUse', 'EtcdDatabaseSpaceExceeded', 'EtcdNoSpaceAlarm', 'EtcdBackupOverdue']) {
       t.ok(alerts.includes(wanted), `alert ${wanted}`)
     }
     const etcd = await etcdMetricNames(t)

@@ -147,6 +147,8 @@ const MUTANTS: Mutant[] = [
   { name: 'without paused', rules: without('paused'), caughtBy: nothingWhileFrozen },
   { name: 'without parentDeleting', rules: without('parentDeleting'), caughtBy: nothingWhileFrozen },
   { name: 'without tlsChangeRefused', rules: without('tlsChangeRefused'), caughtBy: nothingWhileFrozen },
+  { name: 'without issuerChangeRefused', rules: without('issuerChangeRefused'), caughtBy: nothingWhileFrozen },
+  { name: 'without authorityChangeRefused', rules: without('authorityChangeRefused'), caughtBy: nothingWhileFrozen },
   { name: 'a rule with memory between syncs (first in the table)', rules: [everyOtherSync, ...RULES], caughtBy: deterministic },
   { name: 'a rule that sorts etcd\'s member list in place (first in the table)', rules: [sortsMemberList, ...RULES], caughtBy: deterministic },
   { name: 'defragments the most fragmented member, leader or not, defrag running or not (inserted after quorumLost)', rules: insertedAfter('quorumLost', defragMostFragmented), caughtBy: defragOneAtATime },

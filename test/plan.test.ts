@@ -450,7 +450,7 @@ t.test('withoutNulls copies only what holds a null', async t => {
 })
 
 t.test('the pod-policy fingerprint: what needs a new pod, and nothing else', async t => {
-  const hashOf = (pod: Record<string, unknown>, TLS?: Record<string, unknown>) => resolveSpec({ size: 3, pod, ...(TLS !== undefined ? { TLS } : {}) }).podPolicyHash
+  const hashOf = (pod: Record<string, unknown>, TLS?: Record<string, unknown>) => resolveSpec({ size: 3, pod, ...(TLS !== undefined ? { TLS } : {}) }, 'example').podPolicyHash
   const policy = { resources: { limits: { memory: '1Gi', cpu: '1' } }, nodeSelector: { disk: 'ssd' } }
   const first = hashOf(policy)
   t.match(first, /^[0-9a-f]{12}$/)

@@ -55,15 +55,34 @@ export const PodPolicySchema = Type.Object({
 
 const SecretName = (description: string) => Type.String({ minLength: 1, description })
 
+// A Go duration as cert-manager reads it (`2160h`, `720h30m`).
+const GoDuration = (description: string) => Type.String({ pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$', description })
+
+export const CERT_MANAGER_GROUP = 'cert-manager.io'
+export const CertManagerSchema = Type.Object({
+  issuerRef: Type.Object({
+    name: Type.String({ minLength: 1, description: 'The Issuer or ClusterIssuer that signs the peer, server and operator certificates.' }),
+    kind: Type.Optional(Type.Union([Type.Literal('Issuer'), Type.Literal('ClusterIssuer')], { default: 'Issuer' })),
+    group: Type.Optional(Type.String({ minLength: 1, default: CERT_MANAGER_GROUP })),
+  }, { additionalProperties: false }),
+  duration: Type.Optional(GoDuration('Lifetime of each certificate (cert-manager\'s default: 2160h).')),
+  renewBefore: Type.Optional(GoDuration('How long before expiry cert-manager renews (default: a third of the lifetime). Members pick renewed certificates up without a restart.')),
+  privateKey: Type.Optional(Type.Object({
+    algorithm: Type.Optional(Type.Union([Type.Literal('ECDSA'), Type.Literal('RSA'), Type.Literal('Ed25519')])),
+    size: Type.Optional(Type.Integer({ description: 'RSA: 2048 to 8192 bits; ECDSA: 256, 384 or 521; Ed25519: none.' })),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false, description: 'Peer and client TLS from cert-manager: the hook asks for Certificates <name>-peer-cert, <name>-server-cert and <name>-operator-cert (cert-manager.io/v1) and mounts the Secrets of the same names.' })
+
 export const TLSPolicySchema = Type.Object({
+  certManager: Type.Optional(CertManagerSchema),
   static: Type.Optional(Type.Object({
     member: Type.Optional(Type.Object({
       peerSecret: Type.Optional(SecretName('Secret with peer.crt, peer.key and peer-ca.crt: peer traffic becomes https.')),
       serverSecret: Type.Optional(SecretName('Secret with server.crt, server.key and server-ca.crt: client traffic becomes https with client certificate auth.')),
     }, { additionalProperties: false })),
     operatorSecret: Type.Optional(SecretName('Secret with etcd-client.crt, etcd-client.key and etcd-client-ca.crt, used by the hook to manage membership.')),
-  }, { additionalProperties: false })),
-}, { additionalProperties: false, description: 'Static TLS, with the secret layout of the CoreOS operator.' })
+  }, { additionalProperties: false, description: 'Static TLS with the secret layout of the CoreOS operator.' })),
+}, { additionalProperties: false, description: 'TLS for peers and clients: static (the CoreOS operator\'s Secrets) or certManager. Chosen at creation.' })
 
 export const LoadBalancerSchema = Type.Object({
   enabled: Type.Optional(Type.Boolean({ default: false, description: 'Create the LoadBalancer Service `<name>-client-lb` in front of ready members.' })),
@@ -95,6 +114,7 @@ export const ClusterSpecSchema = Type.Object({
 }, { additionalProperties: false })
 export type ClusterSpec = Static<typeof ClusterSpecSchema>
 export type PodPolicy = Static<typeof PodPolicySchema>
+export type CertManagerPolicy = Static<typeof CertManagerSchema>
 
 export const ClusterStatusSchema = Type.Object({
   phase: Type.Optional(Type.Union([Type.Literal('Creating'), Type.Literal('Running'), Type.Literal('Failed')])),

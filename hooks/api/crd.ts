@@ -47,6 +47,28 @@ export const TLS_RULES = [
   },
 ]
 
+// One kind of TLS, chosen at creation (rules/tls.ts refuses a switch).
+export const TLS_CHOICE_RULES = [
+  {
+    rule: 'has(self.static) != has(self.certManager)',
+    message: 'exactly one of static and certManager says where the certificates come from',
+  },
+]
+export const CERT_MANAGER_RULES = [
+  {
+    rule: '!has(self.duration) || !has(self.renewBefore) || duration(self.renewBefore) < duration(self.duration)',
+    message: 'renewBefore must be shorter than duration: cert-manager refuses the Certificates otherwise',
+  },
+]
+// Key sizes cert-manager accepts per algorithm (it refuses others, and the
+// Certificates would never be issued).
+export const PRIVATE_KEY_RULES = [
+  {
+    rule: '!has(self.size) || (has(self.algorithm) && self.algorithm == \'ECDSA\' ? self.size in [256, 384, 521] : has(self.algorithm) && self.algorithm == \'Ed25519\' ? false : self.size >= 2048 && self.size <= 8192)',
+    message: 'size: RSA (the default) takes 2048 to 8192 bits, ECDSA 256, 384 or 521, Ed25519 none',
+  },
+]
+
 // Keywords copied as they are, and the ones translated below. Any other
 // keyword (exclusiveMinimum, uniqueItems, ...) means the same in JSON
 // Schema and OpenAPI v3.0 only sometimes: refuse it rather than guess.
@@ -146,7 +168,10 @@ export function openAPIV3Schema (): JsonSchema {
   const spec = toStructural(ClusterSpecSchema, 'spec')
   addRules(spec, ['pod', 'labels'], POD_LABEL_RULES)
   addRules(spec, ['pod', 'etcdEnv', '[]'], ETCD_ENV_RULES)
+  addRules(spec, ['TLS'], TLS_CHOICE_RULES)
   addRules(spec, ['TLS', 'static'], TLS_RULES)
+  addRules(spec, ['TLS', 'certManager'], CERT_MANAGER_RULES)
+  addRules(spec, ['TLS', 'certManager', 'privateKey'], PRIVATE_KEY_RULES)
   addRules(spec, ['backup'], BACKUP_RULES)
   addRules(spec, ['quotaBackendBytes'], QUOTA_RULES)
   addRules(spec, ['restore'], RESTORE_RULES)

@@ -4,7 +4,7 @@
 import { ETCD_SERVER_FLAGS } from '../etcd/flags.js'
 import { parseVersion } from '../etcd/versions.js'
 import type { EtcdBackup } from './backup.js'
-import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster } from './cluster.js'
+import { MAX_CLUSTER_NAME_LENGTH, type EtcdCluster, type SyncRequest } from './cluster.js'
 import { GO_TRUE, RESERVED_ETCD_ENV } from './etcd-env.js'
 import { maintenanceProblems } from './maintenance.js'
 import { scheduleProblem, timeZoneProblem } from './schedule.js'
@@ -31,10 +31,7 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   if (version !== undefined && ETCD_SERVER_FLAGS[`${version[0]}.${version[1]}`] === undefined) {
     problems.push(`spec.version ${cluster.spec.version ?? ''}: the operator knows the command line of etcd ${Object.keys(ETCD_SERVER_FLAGS).join(', ')} only, and renders no member it cannot check (hooks/etcd/flags.ts)`)
   }
-  const tls = cluster.spec.TLS?.static
-  if (tls?.member?.serverSecret !== undefined && tls.operatorSecret === undefined) {
-    problems.push('spec.TLS.static.operatorSecret is required with member.serverSecret: the hook needs a client certificate to manage membership')
-  }
+  problems.push(...tlsProblems(cluster.spec.TLS))
   const backup = cluster.spec.backup
   if (backup !== undefined && (backup.s3 === undefined) === (backup.pvc === undefined)) {
     problems.push('spec.backup: exactly one of s3 and pvc says where backups go')
@@ -46,6 +43,53 @@ export function problemsOf (cluster: EtcdCluster): string[] {
   }
   problems.push(...maintenanceProblems(cluster.spec), ...maintenanceEnvProblems(cluster))
   return problems
+}
+
+// Metacontroller lists every child type its CompositeController declares
+// in `children`, even when empty. Without Certificates declared it would
+// refuse an answer holding them, and no certificate would ever be issued.
+export const CERTIFICATE_CHILDREN = 'Certificate.cert-manager.io/v1'
+export function requestProblemsOf (request: SyncRequest): string[] {
+  const problems = problemsOf(request.parent)
+  if (request.parent.spec.TLS?.certManager !== undefined && request.children?.[CERTIFICATE_CHILDREN] === undefined) {
+    problems.push('spec.TLS.certManager: the CompositeController does not declare cert-manager.io/v1 certificates as children (chart: certManager.enabled=true; README, cert-manager)')
+  }
+  return problems
+}
+
+// crd.ts's TLS rules, in the same words.
+function tlsProblems (tls: EtcdCluster['spec']['TLS']): string[] {
+  if (tls === undefined) return []
+  const problems: string[] = []
+  if ((tls.static !== undefined) === (tls.certManager !== undefined)) {
+    problems.push('spec.TLS: exactly one of static and certManager says where the certificates come from')
+  }
+  if (tls.static?.member?.serverSecret !== undefined && tls.static.operatorSecret === undefined) {
+    problems.push('spec.TLS.static.operatorSecret is required with member.serverSecret: the hook needs a client certificate to manage membership')
+  }
+  const key = tls.certManager?.privateKey
+  if (key?.size !== undefined && !keySizeFits(key.algorithm ?? 'RSA', key.size)) {
+    problems.push('spec.TLS.certManager.privateKey: size: RSA (the default) takes 2048 to 8192 bits, ECDSA 256, 384 or 521, Ed25519 none')
+  }
+  const { duration, renewBefore } = tls.certManager ?? {}
+  if (duration !== undefined && renewBefore !== undefined && goDurationSeconds(renewBefore) >= goDurationSeconds(duration)) {
+    problems.push('spec.TLS.certManager: renewBefore must be shorter than duration: cert-manager refuses the Certificates otherwise')
+  }
+  return problems
+}
+
+function keySizeFits (algorithm: string, size: number): boolean {
+  if (algorithm === 'ECDSA') return [256, 384, 521].includes(size)
+  if (algorithm === 'Ed25519') return false
+  return size >= 2048 && size <= 8192
+}
+
+// `1h30m` -> 5400 (the schema's pattern has checked the form).
+const DURATION_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }
+export function goDurationSeconds (text: string): number {
+  let seconds = 0
+  for (const [, amount, unit] of text.matchAll(/([0-9.]+)(ns|us|ms|s|m|h)/g)) seconds += Number(amount) * (DURATION_UNITS[unit ?? 's'] ?? 0)
+  return seconds
 }
 
 // The EtcdBackup's CEL rules (ETCD_BACKUP_RULES in backup.ts), in the

@@ -15,6 +15,8 @@ export interface BackupSource {
   endpoint: string
   etcdImage: string
   clientTLSSecret: string | undefined
+  // cert-manager's keys mapped to the CoreOS file names (snapshot/pod.ts).
+  clientTLSItems?: Array<{ key: string, path: string }> | undefined
 }
 
 // Why no Job can be made now: the status says so, a later sync tries again.

@@ -2,7 +2,7 @@
 // defaults filled in, and what the observed children say. Built by
 // observe/, read by rules/, render/ and status.ts.
 import type { BackupPolicy, Restore } from '../api/backup.js'
-import type { ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
+import type { CertManagerPolicy, ClusterSpec, PodPolicy, SyncRequest } from '../api/cluster.js'
 import type { AutoCompaction, DefragPolicy } from '../api/maintenance.js'
 import type { KubeObject } from '../api/kube.js'
 import type { ObservedBackupJob } from './observe/backup-jobs.js'
@@ -17,6 +17,9 @@ export const SERVER_TLS_VOLUME = 'member-server-tls'
 
 // What a member pod was made from (a fingerprint of spec.pod).
 export const POD_POLICY_ANNOTATION = 'etcd.database.coreos.com/pod-policy'
+// The CA a cert-manager member started with (a fingerprint of the member
+// Secrets' ca.crt): etcd reads its trusted CA files only at start.
+export const TRUSTED_CA_ANNOTATION = 'etcd.database.coreos.com/trusted-ca'
 
 export interface ResolvedSpec {
   size: number
@@ -27,7 +30,7 @@ export interface ResolvedSpec {
   pod: PodPolicy
   loadBalancer: Omit<NonNullable<ClusterSpec['loadBalancer']>, 'enabled'> & { enabled: boolean }
   podDisruptionBudget: { enabled: boolean, maxUnavailable: number }
-  tls: StaticTLS
+  tls: ClusterTLS
   // Fingerprint of everything a pod is made from that cannot change in
   // place: members made from another one are replaced, one at a time.
   podPolicyHash: string
@@ -56,11 +59,14 @@ export interface HookSettings {
 
 export const DEFAULT_SETTINGS: HookSettings = { runnerImage: 'ghcr.io/etcd-operator/etcd-operator-hook:0.1.0' }
 
-// spec.TLS.static, flattened: secret names, absent when not set.
-export interface StaticTLS {
+// spec.TLS, flattened: the Secrets members and the hook use, absent when
+// not set. With certManager the names are the Certificates' (names.ts),
+// always all three, and `certManager` says how to ask for them.
+export interface ClusterTLS {
   peerSecret?: string | undefined
   serverSecret?: string | undefined
   operatorSecret?: string | undefined
+  certManager?: CertManagerPolicy | undefined
 }
 
 // What the kubelet tells us of one member pod.
@@ -78,8 +84,10 @@ export interface ObservedPod {
   crashLooping: boolean // the kubelet backs off restarting etcd
   unreadySince: string | undefined // Ready condition False since (RFC 3339)
   createdAt: string | undefined // metadata.creationTimestamp (RFC 3339)
-  // The member TLS secrets its volumes mount (none: plain http).
-  tls: { peerSecret: string | undefined, serverSecret: string | undefined }
+  // The member TLS secrets its volumes mount (none: plain http), and in
+  // which layout: cert-manager's keys mapped to file names, or the files
+  // as the Secret names them (static).
+  tls: { peerSecret: string | undefined, serverSecret: string | undefined, certManager: boolean }
 }
 
 export interface Cluster {
@@ -99,6 +107,11 @@ export interface Cluster {
   backupJobs: ObservedBackupJob[]
   // When the backup CronJob was created: scheduled backups are due since.
   backupsSince: string | undefined
+  // cert-manager TLS: the Certificates as observed, by name, and the
+  // fingerprint of the CA in the member Secrets (from `related`;
+  // undefined until both are issued).
+  certificates: Map<string, KubeObject>
+  trustedCA: string | undefined
 }
 
 // A member pod a rule asks for; render/pod.ts makes the object.

@@ -46,6 +46,14 @@ export function loadBalancerServiceName (cluster: Pick<Cluster, 'name'>): string
   return `${cluster.name}-client-lb`
 }
 
+// The cert-manager Certificates of a cluster and the Secrets they fill
+// (one name for both): peer, server (client traffic) and the hook's client
+// certificate.
+export type CertificateRole = 'peer' | 'server' | 'operator'
+export function certificateSecret (cluster: string, role: CertificateRole): string {
+  return `${cluster}-${role}-cert`
+}
+
 const CLAIM_PREFIX = 'etcd-data-'
 
 export function claimName (pod: string): string {

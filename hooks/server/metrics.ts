@@ -19,7 +19,7 @@ export class HookMetrics {
 
   readonly membershipActions = new Counter({
     name: 'etcd_operator_membership_actions_total',
-    help: 'Membership writes, by kind (addLearner, promote, remove, transferLeadership) and result (done, failed, unknown: sent and never answered).',
+    help: 'Membership and maintenance writes, by kind (addLearner, promote, remove, transferLeadership; defragment, compact, disarmAlarm) and result (done, failed, unknown: sent and never answered).',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   })

@@ -26,6 +26,8 @@ export interface BackupPod {
   runnerImage: string // the operator image
   // The operator Secret (CoreOS file names) when clients need TLS.
   clientTLSSecret: string | undefined
+  // Its keys mapped to the CoreOS file names (a cert-manager Secret).
+  clientTLSItems?: Array<{ key: string, path: string }> | undefined
   timeoutSeconds: number
   store: { s3: S3Store, object?: boolean } | { pvc: PVCStore, file?: string }
   maxBackups: number // 0 keeps all; scheduled backups only
@@ -68,7 +70,9 @@ export function templateBackupPodSpec (backup: BackupPod): Record<string, unknow
       'pvc' in backup.store
         ? { name: 'store', persistentVolumeClaim: { claimName: backup.store.pvc.claimName } }
         : { name: 'aws', secret: { secretName: backup.store.s3.awsSecret } },
-      ...(backup.clientTLSSecret !== undefined ? [{ name: 'client-tls', secret: { secretName: backup.clientTLSSecret } }] : []),
+      ...(backup.clientTLSSecret !== undefined
+        ? [{ name: 'client-tls', secret: { secretName: backup.clientTLSSecret, ...(backup.clientTLSItems !== undefined ? { items: backup.clientTLSItems } : {}) } }]
+        : []),
     ],
   }
 }

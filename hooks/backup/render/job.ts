@@ -46,6 +46,7 @@ export function templateBackupJob (backup: Backup, source: BackupSource): KubeOb
             etcdImage: source.etcdImage,
             runnerImage: backup.settings.runnerImage,
             clientTLSSecret: source.clientTLSSecret,
+            clientTLSItems: source.clientTLSItems,
             timeoutSeconds: backup.timeoutSeconds,
             store: backup.store,
             maxBackups: 0,

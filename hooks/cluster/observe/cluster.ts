@@ -7,6 +7,7 @@ import { DEFAULT_SETTINGS, type Cluster, type HookSettings } from '../model.js'
 import { ordinalOf } from '../names.js'
 import { readBackupJobs } from './backup-jobs.js'
 import { backupCronJobName } from '../names.js'
+import { observedCertificates, trustedCAOf } from './certificates.js'
 import { observePod } from './pods.js'
 import { resolveSpec } from './spec.js'
 
@@ -17,7 +18,7 @@ export function readCluster (request: SyncRequest, settings: HookSettings = DEFA
   const cluster: Cluster = {
     name,
     namespace,
-    spec: resolveSpec(parent.spec),
+    spec: resolveSpec(parent.spec, parent.metadata.name),
     previous: parent.status ?? {},
     pods: [],
     services: childrenOfKind(request.children, 'Service.v1'),
@@ -29,6 +30,8 @@ export function readCluster (request: SyncRequest, settings: HookSettings = DEFA
     settings,
     backupJobs: readBackupJobs(request, name, namespace),
     backupsSince: createdAt(childrenOfKind(request.children, 'CronJob.batch/v1').get(backupCronJobName({ name }))),
+    certificates: observedCertificates(request),
+    trustedCA: trustedCAOf(request),
   }
   for (const pod of childrenOfKind(request.children, 'Pod.v1').values()) {
     const ordinal = ordinalOf(cluster, pod.metadata.name)

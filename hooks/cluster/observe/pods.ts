@@ -1,9 +1,12 @@
 // What the kubelet tells us of one member pod, read from its status.
 import type { KubeObject } from '../../api/kube.js'
+import { CERT_MANAGER_KEYS } from '../tls-files.js'
 import { ETCD_CONTAINER, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME, type ObservedPod } from '../model.js'
 
+interface SecretVolume { name?: string, secret?: { secretName?: string, items?: Array<{ key?: string }> } }
+
 interface PodShape {
-  spec?: { containers?: Array<{ name?: string, image?: string }>, volumes?: Array<{ name?: string, secret?: { secretName?: string } }> }
+  spec?: { containers?: Array<{ name?: string, image?: string }>, volumes?: SecretVolume[] }
   status?: {
     phase?: string
     conditions?: Array<{ type?: string, status?: string, lastTransitionTime?: string }>
@@ -32,10 +35,20 @@ export function observePod (object: KubeObject, ordinal: number): ObservedPod {
     crashLooping: container?.state?.waiting?.reason === 'CrashLoopBackOff',
     unreadySince: !ready ? readyCondition?.lastTransitionTime : undefined,
     createdAt: typeof object.metadata.creationTimestamp === 'string' ? object.metadata.creationTimestamp : undefined,
-    tls: {
-      peerSecret: pod.spec?.volumes?.find(v => v.name === PEER_TLS_VOLUME)?.secret?.secretName,
-      serverSecret: pod.spec?.volumes?.find(v => v.name === SERVER_TLS_VOLUME)?.secret?.secretName,
-    },
+    tls: observeTLS(pod.spec?.volumes ?? []),
+  }
+}
+
+// The member secrets a pod mounts, and whether its volumes map
+// cert-manager's keys (render/pod.ts).
+function observeTLS (volumes: SecretVolume[]): ObservedPod['tls'] {
+  const peer = volumes.find(v => v.name === PEER_TLS_VOLUME)?.secret
+  const server = volumes.find(v => v.name === SERVER_TLS_VOLUME)?.secret
+  const mapsCertManager = (secret: SecretVolume['secret']) => secret?.items?.some(i => i.key === CERT_MANAGER_KEYS.cert) === true
+  return {
+    peerSecret: peer?.secretName,
+    serverSecret: server?.secretName,
+    certManager: mapsCertManager(peer) || mapsCertManager(server),
   }
 }
 

@@ -4,16 +4,13 @@ import { createHash } from 'node:crypto'
 import { DEFAULT_REPOSITORY, DEFAULT_VERSION, type ClusterSpec, type PodPolicy } from '../../api/cluster.js'
 import { DEFAULT_DEFRAG_WINDOW_MINUTES, parseBytes } from '../../api/maintenance.js'
 import { MAX_NESTING, NestingError } from '../../api/validate.js'
-import type { ResolvedMaintenance, ResolvedSpec, StaticTLS } from '../model.js'
+import { certificateSecret } from '../names.js'
+import type { ClusterTLS, ResolvedMaintenance, ResolvedSpec } from '../model.js'
 
-export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
+export function resolveSpec (spec: ClusterSpec, name: string): ResolvedSpec {
   const version = (spec.version ?? DEFAULT_VERSION).replace(/^v/, '')
   const repository = spec.repository ?? DEFAULT_REPOSITORY
-  const tls: StaticTLS = {
-    peerSecret: spec.TLS?.static?.member?.peerSecret,
-    serverSecret: spec.TLS?.static?.member?.serverSecret,
-    operatorSecret: spec.TLS?.static?.operatorSecret,
-  }
+  const tls = resolveTLS(spec, name)
   const maintenance = resolveMaintenance(spec)
   return {
     size: spec.size,
@@ -37,6 +34,25 @@ export function resolveSpec (spec: ClusterSpec): ResolvedSpec {
   }
 }
 
+// cert-manager TLS is always peer and client TLS, from the three
+// Certificates the hook asks for.
+function resolveTLS (spec: ClusterSpec, name: string): ClusterTLS {
+  const certManager = spec.TLS?.certManager
+  if (certManager !== undefined) {
+    return {
+      peerSecret: certificateSecret(name, 'peer'),
+      serverSecret: certificateSecret(name, 'server'),
+      operatorSecret: certificateSecret(name, 'operator'),
+      certManager,
+    }
+  }
+  return {
+    peerSecret: spec.TLS?.static?.member?.peerSecret,
+    serverSecret: spec.TLS?.static?.member?.serverSecret,
+    operatorSecret: spec.TLS?.static?.operatorSecret,
+  }
+}
+
 function resolveMaintenance (spec: ClusterSpec): ResolvedMaintenance {
   const quota = spec.quotaBackendBytes === undefined ? undefined : parseBytes(spec.quotaBackendBytes)
   return {
@@ -50,11 +66,13 @@ function resolveMaintenance (spec: ClusterSpec): ResolvedMaintenance {
 // Labels and annotations change in place; everything else in spec.pod, the
 // member TLS secrets, and the quota and compaction flags need a new pod.
 // (Unset ones add nothing to the hash: pods made before they existed stay.)
-function podPolicyHash (pod: PodPolicy, tls: StaticTLS, maintenance: ResolvedMaintenance): string {
+function podPolicyHash (pod: PodPolicy, tls: ClusterTLS, maintenance: ResolvedMaintenance): string {
   // Every resync of every cluster asks again with the same few policies:
   // remember the answers, keyed by the policy as sent, rather than hash on
   // every sync.
-  const flags = { quotaBackendBytes: maintenance.quotaBytes, autoCompaction: maintenance.autoCompaction }
+  // The cert-manager layout joins only when set: static clusters keep the
+  // fingerprint their members carry.
+  const flags = { quotaBackendBytes: maintenance.quotaBytes, autoCompaction: maintenance.autoCompaction, ...(tls.certManager !== undefined ? { tlsLayout: 'cert-manager' } : {}) }
   const key = policyKey(pod, tls, flags)
   const known = key === undefined ? undefined : policyHashes.get(key)
   if (known !== undefined) return known
@@ -77,7 +95,7 @@ const policyHashes = new Map<string, string>()
 // Undefined for a policy too large to keep, or nested so deep that
 // JSON.stringify overflows the stack (stableJSON then refuses it with a
 // NestingError: a 422, not a 500).
-function policyKey (pod: PodPolicy, tls: StaticTLS, flags: object): string | undefined {
+function policyKey (pod: PodPolicy, tls: ClusterTLS, flags: object): string | undefined {
   let key: string
   try {
     key = `${JSON.stringify(pod)}\n${tls.peerSecret ?? ''}\n${tls.serverSecret ?? ''}\n${JSON.stringify(flags)}`

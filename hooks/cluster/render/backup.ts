@@ -5,6 +5,7 @@ import type { KubeObject } from '../../api/kube.js'
 import { templateBackupPodSpec } from '../../snapshot/pod.js'
 import { CLIENT_PORT, type Cluster, type ResolvedBackup } from '../model.js'
 import { backupCronJobName, clientScheme, clientServiceName } from '../names.js'
+import { certManagerItems } from '../tls-files.js'
 import { clusterLabels, metadata } from './labels.js'
 
 // The labels of every Job the CronJob starts: the customize hook asks for
@@ -56,6 +57,7 @@ function templateBackupCronJob (cluster: Cluster, backup: ResolvedBackup, etcdIm
                 etcdImage,
                 runnerImage: cluster.settings.runnerImage,
                 clientTLSSecret: cluster.spec.tls.serverSecret !== undefined ? cluster.spec.tls.operatorSecret : undefined,
+                clientTLSItems: cluster.spec.tls.certManager !== undefined ? certManagerItems('operator') : undefined,
                 timeoutSeconds: backup.timeoutSeconds,
                 store,
                 maxBackups: backup.maxBackups,

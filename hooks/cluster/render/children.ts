@@ -8,6 +8,7 @@ import { claimOrdinal, clientServiceName, ordinalOf } from '../names.js'
 import { olderImage, type Membership } from '../observe/membership.js'
 import type { Step } from '../rules/step.js'
 import { templateBackupChildren } from './backup.js'
+import { templateCertificates } from './certificates.js'
 import { templateClaim } from './claim.js'
 import { templateDisruptionBudget } from './disruption-budget.js'
 import { VOTER_LABEL } from './labels.js'
@@ -21,6 +22,7 @@ export function renderChildren (cluster: Cluster, membership: Membership | undef
     templateClientService(cluster, clientsReachVotersOnly(cluster, membership)),
     ...(cluster.spec.loadBalancer.enabled ? [templateLoadBalancerService(cluster, clientsReachVotersOnly(cluster, membership))] : []),
     ...(cluster.spec.podDisruptionBudget.enabled ? [templateDisruptionBudget(cluster)] : []),
+    ...templateCertificates(cluster),
     ...templateBackupChildren(cluster, backupImage(cluster, membership)),
     ...claims(cluster, membership, step, pods),
     ...pods,

@@ -5,10 +5,11 @@ import { hasReadyzLivez, versionOfImage } from '../../etcd/versions.js'
 import { keepObserved } from '../../kube/objects.js'
 import type { KubeObject } from '../../api/kube.js'
 import {
-  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME,
+  CLIENT_PORT, ETCD_CONTAINER, METRICS_PORT, PEER_PORT, PEER_TLS_VOLUME, POD_POLICY_ANNOTATION, SERVER_TLS_VOLUME, TRUSTED_CA_ANNOTATION,
   type Cluster, type NewMemberPod, type ObservedPod,
 } from '../model.js'
 import { claimName, clientScheme, clientURL, peerURL } from '../names.js'
+import { certManagerItems } from '../tls-files.js'
 import { VOTER_LABEL, clusterLabels, memberSelector, metadata } from './labels.js'
 import { restoreInitContainers, restoreVolumes } from './restore.js'
 
@@ -32,7 +33,11 @@ export function templateMemberPod (cluster: Cluster, options: NewMemberPod): Kub
     kind: 'Pod',
     metadata: metadata(cluster, options.pod, 'member', {
       labels: { ...policy.labels, etcd_node: options.pod, ...(options.voter === true ? { [VOTER_LABEL]: 'true' } : {}) },
-      annotations: { ...policy.annotations, [POD_POLICY_ANNOTATION]: spec.podPolicyHash },
+      annotations: {
+        ...policy.annotations,
+        [POD_POLICY_ANNOTATION]: spec.podPolicyHash,
+        ...(cluster.trustedCA !== undefined ? { [TRUSTED_CA_ANNOTATION]: cluster.trustedCA } : {}),
+      },
     }),
     spec: {
       // hostname + subdomain give the member its stable DNS name through the
@@ -151,9 +156,15 @@ function volumes (cluster: Cluster, pod: string): Array<Record<string, unknown>>
     cluster.spec.pod.persistentVolumeClaimSpec !== undefined
       ? { name: DATA_VOLUME, persistentVolumeClaim: { claimName: claimName(pod) } }
       : { name: DATA_VOLUME, emptyDir: {} },
-    ...(peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, secret: { secretName: peerSecret } }] : []),
-    ...(serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, secret: { secretName: serverSecret } }] : []),
+    ...(peerSecret !== undefined ? [{ name: PEER_TLS_VOLUME, secret: secretSource(cluster, peerSecret, 'peer') }] : []),
+    ...(serverSecret !== undefined ? [{ name: SERVER_TLS_VOLUME, secret: secretSource(cluster, serverSecret, 'server') }] : []),
   ]
+}
+
+// cert-manager's Secrets hold tls.crt, tls.key and ca.crt: the volume maps
+// them to the file names etcd's flags name (tls-files.ts).
+function secretSource (cluster: Cluster, secretName: string, role: 'peer' | 'server'): Record<string, unknown> {
+  return cluster.spec.tls.certManager !== undefined ? { secretName, items: certManagerItems(role) } : { secretName }
 }
 
 // Where member pods may run, from spec.pod.

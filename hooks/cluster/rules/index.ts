@@ -5,6 +5,7 @@
 import { allMembersLost, bootstrap, clearFailedSeed, restartFromClaims, unreachable } from './bootstrap.js'
 import { parentDeleting } from './deleting.js'
 import { tlsChangeRefused } from './tls.js'
+import { authorityChangeRefused, issuerChangeRefused, waitForCertificates } from './certificates.js'
 import { waitForHealthy } from './health.js'
 import { promoteLearner, removeStuckLearner, waitForLearner } from './learner.js'
 import { compactForNoSpace, defragForNoSpace, defragMember, disarmNoSpace } from './maintenance.js'
@@ -21,6 +22,9 @@ export const RULES: readonly Rule[] = [
   paused, //                            spec.paused: change nothing
   parentDeleting, //                    the cluster is being deleted: change nothing
   tlsChangeRefused, //                  spec.TLS differs from the running members: change nothing
+  issuerChangeRefused, //               another cert-manager issuer asked for: change nothing
+  authorityChangeRefused, //            the members' CA changed under them: change nothing
+  waitForCertificates, //               no member yet, cert-manager has not issued: wait
   // etcd does not answer
   whenUnobserved(bootstrap), //         nothing exists yet: create the seed
   whenUnobserved(restartFromClaims), // no pods, volumes kept: start them again

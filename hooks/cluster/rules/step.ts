@@ -31,7 +31,7 @@ export type StepName =
   | 'removeStuckMember' | 'removeForeignMember' | 'deleteStrayPod' | 'promoteLearner' | 'waitForLearner' | 'addMember'
   | 'transferLeadershipBeforeRemoval' | 'removeMember' | 'replaceMember' | 'upgradeMember' | 'transferLeadershipBeforeUpgrade'
   | 'upgradeBlocked' | 'waitForHealthy' | 'steady'
-  | 'parentDeleting' | 'tlsChangeRefused' | 'quorumUnhealthy' | 'waitForMissingPod' | 'removeStuckLearner' | 'transferLeadershipFromForeign'
+  | 'parentDeleting' | 'tlsChangeRefused' | 'issuerChangeRefused' | 'authorityChangeRefused' | 'waitForCertificates' | 'quorumUnhealthy' | 'waitForMissingPod' | 'removeStuckLearner' | 'transferLeadershipFromForeign'
   | 'defragMember' | 'transferLeadershipBeforeDefrag' | 'waitForDefrag'
   | 'compactForNoSpace' | 'defragForNoSpace' | 'disarmNoSpace' | 'noSpaceWaiting'
 

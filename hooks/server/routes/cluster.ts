@@ -3,7 +3,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { SyncRequestSchema, SyncResponseSchema, type SyncRequest } from '../../api/cluster.js'
-import { problemsOf } from '../../api/validate.js'
+import { requestProblemsOf } from '../../api/validate.js'
 import { relatedResources } from '../../cluster/customize.js'
 import { syncCluster } from '../../cluster/sync.js'
 import type { HookSettings } from '../../cluster/model.js'
@@ -33,7 +33,7 @@ export const clusterRoutes: FastifyPluginCallbackTypebox<ClusterRouteOptions> = 
     serializerCompiler: () => data => JSON.stringify(data),
   }, async (request, reply) => {
     const sync = request.body as SyncRequest
-    const problems = problemsOf(sync.parent)
+    const problems = requestProblemsOf(sync)
     if (problems.length > 0) {
       return reply.code(422).send(errorBody(422, problems.join('; ')))
     }
@@ -81,6 +81,7 @@ const CustomizeRequestSchema = Type.Object({
     spec: Type.Object({
       TLS: Type.Optional(Type.Object({
         static: Type.Optional(Type.Object({ operatorSecret: Type.Optional(Type.String()) })),
+        certManager: Type.Optional(Type.Unknown()),
       })),
       backup: Type.Optional(Type.Unknown()),
     }),

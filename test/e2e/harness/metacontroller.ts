@@ -112,6 +112,16 @@ export const CLUSTER_CONTROLLER = shipped('etcdclusters')
 export const BACKUP_CONTROLLER = shipped('etcdbackups')
 export const CHILD_TYPES = CLUSTER_CONTROLLER.childTypes
 
+// One more child type in the EtcdCluster controller's childResources (the
+// chart's certManager.enabled declares cert-manager Certificates): call
+// before the first sync.
+export function declareChildType (key: string, apiVersion: string, resource: string, method: 'InPlace' | 'OnDelete'): void {
+  if (CLUSTER_CONTROLLER.childTypes.includes(key)) return
+  CLUSTER_CONTROLLER.childTypes.push(key)
+  CLUSTER_CONTROLLER.strategies[key] = method
+  CLUSTER_CONTROLLER.object.spec.childResources.push({ apiVersion, resource, updateStrategy: { method } })
+}
+
 export interface SyncRecord {
   n: number
   atMs: number

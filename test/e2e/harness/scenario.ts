@@ -4,7 +4,7 @@
 // writer's acknowledged writes on every member, windows in which nothing
 // may happen, what the hook did).
 import t, { type Test } from 'tap'
-import { World, Cluster, Writer, sleep, waitFor, type MembershipMonitor } from './world.js'
+import { World, Cluster, Writer, sleep, waitFor, type MembershipMonitor, type StaticTLS } from './world.js'
 import { missingPrereq, skipBanner, REQUIRE_ALL } from './prereqs.js'
 import type { SyncRecord } from './metacontroller.js'
 
@@ -47,12 +47,13 @@ export class Suite {
   // cluster's removal, and on failure everything describe() knows.
   // With `tls`, the scenario's certificates and Secrets are made first and
   // the cluster gets spec.TLS.static (see World.staticTLS).
-  scenario (name: string, title: string, body: ScenarioBody, spec: Record<string, unknown> = {}, opts: { tls?: boolean } = {}): void {
+  // `tls` may also make the certificates itself (certmanager.test.ts).
+  scenario (name: string, title: string, body: ScenarioBody, spec: Record<string, unknown> = {}, opts: { tls?: boolean | ((name: string) => Promise<StaticTLS>) } = {}): void {
     if (this.only.length && !this.only.includes(name)) return
     const world = this.world
     t.test(title, async t => {
       const crashesBefore = world.hook!.crashes
-      const tls = opts.tls ? await world.staticTLS(name) : undefined
+      const tls = typeof opts.tls === 'function' ? await opts.tls(name) : opts.tls === true ? await world.staticTLS(name) : undefined
       const c = await world.createCluster(name, { size: 3, version: VERSION, ...spec, ...(tls ? { TLS: tls.spec } : {}) }, { tls })
       try {
         await body(t, c)

@@ -36,8 +36,8 @@ let handlersInstalled: World | undefined
 // from scripts/make-tls-certs.sh's files, the spec.TLS pointing at them,
 // and a client certificate (the operator's) to reach the members with.
 export interface StaticTLS {
-  // spec.TLS
-  spec: { static: { member: { peerSecret: string, serverSecret: string }, operatorSecret: string } }
+  // spec.TLS (static here; certManager from harness/certmanager.ts)
+  spec: Record<string, unknown>
   secrets: string[]
   // PEM text, for the harness's own https calls.
   client: EtcdTLS
