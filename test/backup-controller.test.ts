@@ -196,6 +196,16 @@ t.test('status from a failed Job: its Failed condition', async t => {
   t.ok(jobOf(response), 'the failed Job is kept as the record, not retried')
 })
 
+t.test('status from a failed Job whose runner recorded its error: the store\'s own words', async t => {
+  const job = observed(created(), {
+    startTime: '2026-11-26T10:00:02Z',
+    conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: '2026-11-26T10:00:09Z' }],
+  }, { 'etcd.database.coreos.com/backup-error': 'upload of s3://missing-bucket/x.db failed: NoSuchBucket: The specified bucket does not exist' })
+  const response = sync({ job })
+  t.match(response.status, { succeeded: false, reason: /^BackoffLimitExceeded: Job has reached the specified backoff limit: upload of s3:\/\/missing-bucket\/x\.db failed: NoSuchBucket/ })
+  t.match(conditionOf(response.status, 'Failed'), { status: 'True', reason: 'BackoffLimitExceeded', message: /NoSuchBucket: The specified bucket does not exist$/ })
+})
+
 t.test('the Job is never re-created once the backup finished', async t => {
   for (const [why, job] of [['succeeded', succeededJob(RECORDED)], ['failed', failedJob()]] as const) {
     const done = sync({ job })

@@ -142,6 +142,9 @@ t.test('status.backup: the last success with what the runner recorded, failures 
     ...['08:45', '09:00', '09:15'].map((at, i) => job(`${NAME}-backup-${i + 3}`, `2026-11-26T${at}:00Z`, 'failed')),
   ])
   t.match(conditionOf(failing.response, 'BackupHealthy'), { status: 'False', reason: 'BackupsFailing', message: /3 backups failed in a row/ })
+  // What the runner said went wrong reaches the status (the pod's log does not).
+  const said = withJobs([job(`${NAME}-backup-5`, '2026-11-26T09:00:00Z', 'failed', { 'etcd.database.coreos.com/backup-error': 'connect ECONNREFUSED 10.0.0.9:9000' })])
+  t.match(said.response.status.backup?.lastFailure, { reason: 'BackoffLimitExceeded: Job has reached the specified backoff limit: connect ECONNREFUSED 10.0.0.9:9000' })
   // The Jobs aged out of the history: the status an earlier sync wrote is kept.
   const aged = withJobs([], p.response.status)
   t.same(aged.response.status.backup?.lastSuccess, p.response.status.backup?.lastSuccess, 'the last success is not lost')

@@ -20,8 +20,15 @@ export interface BackupRecord {
   etcdVersion?: string
 }
 
+// A failed run's error, in the runner's own words (the store's message):
+// the hook never sees the pod's log, only this Job. At most 1 KiB.
+export interface BackupFailure {
+  error: string
+}
+
 // The merge patch, pure. Annotation values are strings.
-export function annotationsPatch (record: BackupRecord): { metadata: { annotations: Record<string, string> } } {
+export function annotationsPatch (record: BackupRecord | BackupFailure): { metadata: { annotations: Record<string, string> } } {
+  if ('error' in record) return { metadata: { annotations: { [`${ANNOTATION_PREFIX}error`]: record.error.slice(0, 1024) } } }
   const annotations: Record<string, string> = {
     [`${ANNOTATION_PREFIX}object`]: record.object,
     [`${ANNOTATION_PREFIX}revision`]: String(record.revision),
@@ -63,13 +70,13 @@ interface Patch {
 }
 
 // Logs and returns false when the result could not be recorded.
-export async function recordOnJob (target: JobTarget, record: BackupRecord, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<boolean> {
+export async function recordOnJob (target: JobTarget, record: BackupRecord | BackupFailure, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<boolean> {
   let patch: Patch
   try {
     patch = await preparePatch(target, record, env)
   } catch (error) {
     const job = `${target.namespace !== undefined ? `${target.namespace}/` : ''}${target.name}`
-    log(`recording the result on Job ${job} failed: ${describe(error)}; the backup itself succeeded`)
+    log(`recording the result on Job ${job} failed: ${describe(error)}${'error' in record ? '' : '; the backup itself succeeded'}`)
     return false
   }
   for (let attempt = 1; ; attempt++) {
@@ -79,14 +86,14 @@ export async function recordOnJob (target: JobTarget, record: BackupRecord, env:
     } catch (error) {
       const transient = error instanceof ApiError ? error.status >= 500 || error.status === 429 : TRANSIENT.has(errorCode(error) ?? '')
       const retry = transient && attempt < ATTEMPTS
-      log(`recording the result on Job ${patch.job} failed (attempt ${attempt} of ${ATTEMPTS}): ${describe(error)}${retry ? '' : '; the backup itself succeeded'}`)
+      log(`recording the result on Job ${patch.job} failed (attempt ${attempt} of ${ATTEMPTS}): ${describe(error)}${retry || 'error' in record ? '' : '; the backup itself succeeded'}`)
       if (!retry) return false
       await new Promise(resolve => setTimeout(resolve, 500 * attempt))
     }
   }
 }
 
-async function preparePatch (target: JobTarget, record: BackupRecord, env: NodeJS.ProcessEnv): Promise<Patch> {
+async function preparePatch (target: JobTarget, record: BackupRecord | BackupFailure, env: NodeJS.ProcessEnv): Promise<Patch> {
   const dir = target.serviceAccountDir
   const [token, ca, namespace] = await Promise.all([
     readFile(join(dir, 'token'), 'utf8'),

@@ -30,6 +30,17 @@ export interface Context {
 }
 
 export async function upload (options: UploadOptions, context: Context): Promise<UploadResult> {
+  try {
+    return await uploadOnce(options, context)
+  } catch (error) {
+    // The Job's Failed condition only says the pod failed; the reason goes
+    // on the Job too. Older backups were not touched on the way here.
+    if (options.job !== undefined) await recordOnJob(options.job, { error: describe(error) }, context.env, context.log)
+    throw error
+  }
+}
+
+async function uploadOnce (options: UploadOptions, context: Context): Promise<UploadResult> {
   const info = await stat(options.snapshot).catch((error: unknown) => {
     throw new RunnerError(`--snapshot ${options.snapshot}: ${describe(error)}`)
   })

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { flagsFor } from './args.js'
 import { STATUS_TOOL, fakeApiServer, needsEtcd, selfSigned, serviceAccountDir, sha256Of, startEtcd, tempDir } from './helpers.js'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { uploadOptions } from '../../hooks/runner/options.js'
 import { upload } from '../../hooks/runner/upload.js'
 
@@ -48,6 +48,22 @@ t.test('the Job PATCH', needsEtcd(), async t => {
       },
     })
     t.equal(log.filter(line => line.includes('Job')).length, 0, 'nothing to log')
+  })
+
+  t.test('a failed upload records its error on the Job (the hook sees the Job, not the pod\'s log), and still fails', async t => {
+    api.requests.length = 0
+    const sa = await serviceAccountDir(t, api.ca, 'backups-ns')
+    const truncated = join(work, 'truncated.db')
+    await writeFile(truncated, (await readFile(snapshot)).subarray(0, 4096))
+    const failed = await upload(uploadOptions(flagsFor('upload', [
+      '--store', 'pvc', '--pvc-dir', work, '--pvc-subpath', 'out', '--cluster', 'prod', '--snapshot', truncated,
+      '--status-tool', STATUS_TOOL.path, '--job', 'prod-backup-2', '--kube-api', api.url, '--service-account-dir', sa,
+    ])), { env: {}, log: () => undefined }).then(() => undefined, (error: unknown) => error)
+    t.ok(failed instanceof Error, 'the upload fails')
+    t.equal(api.requests.length, 1, 'one PATCH')
+    const annotations = (JSON.parse(api.requests[0]?.body ?? '{}') as { metadata: { annotations: Record<string, string> } }).metadata.annotations
+    t.same(Object.keys(annotations), ['etcd.database.coreos.com/backup-error'], 'only the error: no object, revision or size')
+    t.equal(annotations['etcd.database.coreos.com/backup-error'], (failed as Error).message, 'in the runner\'s own words')
   })
 
   t.test('the address from KUBERNETES_SERVICE_HOST and _PORT, the namespace from --namespace', async t => {

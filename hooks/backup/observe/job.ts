@@ -21,9 +21,15 @@ export function readJob (children: Record<string, Record<string, KubeObject>> | 
     object,
     outcome: done !== undefined ? 'succeeded' : failed !== undefined ? 'failed' : 'running',
     finishedAt: done !== undefined ? job.status?.completionTime ?? done.lastTransitionTime : failed?.lastTransitionTime,
-    failure: failed === undefined ? undefined : { reason: failed.reason ?? 'JobFailed', message: failed.message ?? 'the backup Job failed' },
+    failure: failed === undefined ? undefined : failureOf(failed, job.metadata.annotations?.[`${BACKUP_ANNOTATION_PREFIX}error`]),
     recorded: recorded(job.metadata.annotations ?? {}),
   }
+}
+
+// The Job's reason, and in its message what the runner said went wrong.
+function failureOf (failed: { reason?: string, message?: string }, runnerError: string | undefined): { reason: string, message: string } {
+  const message = failed.message ?? 'the backup Job failed'
+  return { reason: failed.reason ?? 'JobFailed', message: runnerError === undefined ? message : `${message}: ${runnerError}` }
 }
 
 function recorded (annotations: Record<string, string>): Recorded {

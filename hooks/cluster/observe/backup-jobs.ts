@@ -10,7 +10,7 @@ export interface ObservedBackupJob {
   startedAt: string | undefined // status.startTime, else creationTimestamp
   finishedAt: string | undefined // completionTime, or the Failed condition's time
   outcome: 'running' | 'succeeded' | 'failed'
-  failure: string | undefined // the Failed condition's reason and message
+  failure: string | undefined // the Failed condition's reason and message, and the runner's error
   object: string | undefined
   revision: number | undefined
   size: number | undefined
@@ -47,7 +47,7 @@ function observeJob (object: KubeObject): ObservedBackupJob {
     startedAt: job.status?.startTime ?? job.metadata.creationTimestamp,
     finishedAt: job.status?.completionTime ?? failed?.lastTransitionTime ?? done?.lastTransitionTime,
     outcome: done !== undefined ? 'succeeded' : failed !== undefined ? 'failed' : 'running',
-    failure: failed === undefined ? undefined : [failed.reason, failed.message].filter(Boolean).join(': '),
+    failure: failed === undefined ? undefined : [failed.reason, failed.message, annotation('error')].filter(Boolean).join(': '),
     object: annotation('object'),
     revision: wholeNumber(annotation('revision')),
     size: wholeNumber(annotation('size')),
