@@ -135,7 +135,7 @@ t.test('bare endpoints to a PVC: the first endpoint, the default etcd image, spe
   t.ok(pod.initContainers[0]?.args.includes('--endpoints=https://etcd-a:2379'))
   t.ok(pod.volumes.some(v => v.secret?.secretName === 'etcd-client'))
   t.ok(pod.volumes.some(v => v.persistentVolumeClaim?.claimName === 'backups'))
-  t.match(pod.containers[0]?.args, ['upload', '--snapshot=/snapshot/etcd.db', `--cluster=${NAME}`, '--store=pvc', '--pvc-dir=/backup-store', '--pvc-file=prod/nightly.db'])
+  t.match(pod.containers[0]?.args, ['upload', '--snapshot=/snapshot/etcd.db', `--cluster=${NAME}`, '--store=pvc', '--pvc-dir=/backup-store', '--pvc-claim=backups', '--pvc-file=prod/nightly.db'])
   // Without the Secret: Failed, no Job.
   const missing = sync({ spec, related: [] })
   t.equal(jobOf(missing), undefined, 'no Job without its Secret')

@@ -75,7 +75,7 @@ t.test('to a PVC', async t => {
   t.equal((cronJob.spec as { timeZone: string }).timeZone, 'Etc/UTC')
   const pod = podSpecOf(cronJob)
   t.ok(pod.volumes.some(v => v.persistentVolumeClaim?.claimName === 'etcd-backups'))
-  t.match(pod.containers[0]?.args, ['upload', '--snapshot=/snapshot/etcd.db', `--cluster=${NAME}`, '--store=pvc', '--pvc-dir=/backup-store', '--pvc-subpath=prod'])
+  t.match(pod.containers[0]?.args, ['upload', '--snapshot=/snapshot/etcd.db', `--cluster=${NAME}`, '--store=pvc', '--pvc-dir=/backup-store', '--pvc-claim=etcd-backups', '--pvc-subpath=prod'])
 })
 
 t.test('the snapshot is taken with the etcdctl of the version the cluster runs', async t => {

@@ -5,5 +5,5 @@ import type { StoreSettings } from './options.js'
 import type { Store } from './store.js'
 
 export async function openStore (settings: StoreSettings): Promise<Store> {
-  return settings.kind === 's3' ? S3Store.open(settings) : new PvcStore(settings.dir)
+  return settings.kind === 's3' ? S3Store.open(settings) : new PvcStore(settings.dir, settings.claim)
 }

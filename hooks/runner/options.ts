@@ -17,6 +17,8 @@ export interface S3Settings {
 export interface PvcSettings {
   kind: 'pvc'
   dir: string
+  // The claim mounted at dir, for object names pvc://<claim>/<path>.
+  claim?: string
 }
 
 export type StoreSettings = S3Settings | PvcSettings
@@ -41,10 +43,11 @@ export const STORE_FLAGS: FlagSpec = {
   'pvc-dir': 'value',
   'pvc-subpath': 'value',
   'pvc-file': 'value',
+  'pvc-claim': 'value',
 }
 
 const S3_FLAGS = ['s3-path', 's3-object', 's3-endpoint', 's3-region', 's3-force-path-style', 'aws-dir']
-const PVC_FLAGS = ['pvc-dir', 'pvc-subpath', 'pvc-file']
+const PVC_FLAGS = ['pvc-dir', 'pvc-subpath', 'pvc-file', 'pvc-claim']
 // S3's rules for new buckets, loosely (dots and hyphens inside).
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 // A cluster name is a DNS label: it starts every generated name.
@@ -58,7 +61,8 @@ export function parseLocation (flags: Flags): Location {
   }
   flags.forbid(S3_FLAGS, 'with --store pvc')
   const dir = resolve(flags.required('pvc-dir', ' with --store pvc'))
-  return { store: { kind: 'pvc', dir }, place: pvcPlace(flags, dir) }
+  const claim = flags.optional('pvc-claim')
+  return { store: { kind: 'pvc', dir, ...(claim !== undefined ? { claim } : {}) }, place: pvcPlace(flags, dir) }
 }
 
 function s3Settings (flags: Flags): S3Settings {

@@ -8,10 +8,12 @@ import { fsyncPath, writeAtomically } from './files.js'
 import type { Store } from './store.js'
 
 export class PvcStore implements Store {
-  constructor (private readonly dir: string) {}
+  constructor (private readonly dir: string, private readonly claim?: string) {}
 
+  // pvc://<claim>/<path>, as status and restore name it; without the
+  // claim's name, pvc://<path>.
   uri (key: string): string {
-    return `pvc://${key}`
+    return this.claim !== undefined ? `pvc://${this.claim}/${key}` : `pvc://${key}`
   }
 
   private path (key: string): string {

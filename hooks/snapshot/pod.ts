@@ -96,7 +96,7 @@ function uploadArgs (backup: BackupPod): string[] {
   const { store } = backup
   const where = 'pvc' in store
     ? [
-        '--store=pvc', `--pvc-dir=${STORE_DIR}`,
+        '--store=pvc', `--pvc-dir=${STORE_DIR}`, `--pvc-claim=${store.pvc.claimName}`,
         ...(store.file !== undefined ? [`--pvc-file=${store.file}`] : store.pvc.subPath !== undefined ? [`--pvc-subpath=${store.pvc.subPath}`] : []),
       ]
     : [

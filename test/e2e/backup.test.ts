@@ -231,7 +231,7 @@ if (suite) {
     const job = await runBackup(t, c, 'Complete')
     const b = await backupStatusAfter(c, job, x => x.lastSuccess !== undefined && x.lastSuccess.object === recorded(job, 'object'))
     t.comment(`status.backup: ${JSON.stringify(b)}`)
-    t.match(b.lastSuccess.object, /^pvc:\/\//, `object ${b.lastSuccess.object}`)
+    t.match(b.lastSuccess.object, /^pvc:\/\/backup-store\/prod\//, `object ${b.lastSuccess.object}: pvc://<claim>/<path>`)
     const claim = world.store.get(PVC, 'backup-store')!
     const dir = path.join(world.kubelet.pvcDir(claim), 'prod')
     const files = fs.readdirSync(dir)

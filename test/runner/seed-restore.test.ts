@@ -91,10 +91,10 @@ t.test('the rendered restore init containers on etcd 3.4: from a backup to a ser
     await mkdir(badVolume)
     const runs = await runInitContainers(badSeed, { ...local, volume: badVolume, pvc: join(work, 'pvc') })
     t.same(runs.map(r => [r.name, r.exitCode]), [[RESTORE_CONTAINERS[0], 1]], 'the first container fails; the next never runs')
-    t.match(runs[0]!.message, /^runner fetch: snapshot integrity check failed for pvc:\/\/corrupt\.db: /)
+    t.match(runs[0]!.message, /^runner fetch: snapshot integrity check failed for pvc:\/\/backups\/corrupt\.db: /)
     t.notOk(existsSync(join(badVolume, 'data')), 'no data dir for etcd to start from')
     const status = hookStatusFor(badSeed, runs, bad)
-    t.match(status.conditions?.find(c => c.type === 'Restored'), { status: 'False', reason: 'RestoreFailed', message: /^example-0: restore-fetch failed: runner fetch: snapshot integrity check failed for pvc:\/\/corrupt\.db: / })
+    t.match(status.conditions?.find(c => c.type === 'Restored'), { status: 'False', reason: 'RestoreFailed', message: /^example-0: restore-fetch failed: runner fetch: snapshot integrity check failed for pvc:\/\/backups\/corrupt\.db: / })
   })
 })
 

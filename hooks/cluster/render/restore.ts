@@ -112,7 +112,7 @@ function storeArgs (restore: Restore): string[] {
     ]
   }
   const path = restore.pvc?.path ?? ''
-  return ['--store=pvc', `--pvc-dir=${STORE_DIR}`, ...(latest ? [`--pvc-subpath=${path}`, '--latest'] : [`--pvc-file=${path}`])]
+  return ['--store=pvc', `--pvc-dir=${STORE_DIR}`, `--pvc-claim=${restore.pvc?.claimName ?? ''}`, ...(latest ? [`--pvc-subpath=${path}`, '--latest'] : [`--pvc-file=${path}`])]
 }
 
 // etcdutl from 3.5 on, etcdctl in 3.4 (etcd/flags.ts: etcdctl 3.5
