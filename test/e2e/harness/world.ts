@@ -67,6 +67,12 @@ export class World {
   private readonly logLines: string[] = []
   readonly startedAt = Date.now()
 
+  // Where the Metacontroller loops call the hook (it may restart elsewhere).
+  hookURL (): string {
+    if (!this.hook) throw new Error('no hook server in this world')
+    return this.hook.url
+  }
+
   private constructor (
     readonly opts: WorldOptions,
     dir: string,
@@ -313,10 +319,7 @@ export class Cluster {
     readonly world: World,
     readonly name: string,
   ) {
-    this.mc = new Metacontroller(world.store, name, world.network, () => {
-      if (!world.hook) throw new Error('no hook server in this world')
-      return world.hook.url
-    }, world.log)
+    this.mc = new Metacontroller(world.store, name, world.network, () => world.hookURL(), world.log)
   }
 
   get parent (): Obj {
@@ -791,10 +794,7 @@ export class EtcdBackupRun {
     readonly world: World,
     readonly name: string,
   ) {
-    this.mc = new Metacontroller(world.store, name, world.network, () => {
-      if (!world.hook) throw new Error('no hook server in this world')
-      return world.hook.url
-    }, world.log, BACKUP_CONTROLLER)
+    this.mc = new Metacontroller(world.store, name, world.network, () => world.hookURL(), world.log, BACKUP_CONTROLLER)
   }
 
   get parent (): Obj | undefined {
