@@ -193,6 +193,9 @@ if (suite) {
       await world.network.heal(ns)
       world.log(`test: ${old} healed`)
       converged(t, 'partition-healed', await c.waitSteady({ timeoutMs: 90_000, sinceMs: tHeal }))
+      // A quick run can be over before the writer has done 50: let it go on
+      // after the heal (the count below asks that it kept working).
+      await c.waitFor(() => writer.acked.length >= 50 || undefined, { timeoutMs: 30_000, what: '50 acknowledged writes' })
     } finally {
       await world.network.heal(ns)
       await writer.stop()
